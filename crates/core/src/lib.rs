@@ -1,0 +1,10 @@
+//! The pure domain of nines.
+//!
+//! Plain Rust: no I/O, no async, no wire formats, and no clock. Time is
+//! always passed in by the caller. That is what lets tests be exact about
+//! time and lets a simulation run thirty days in seconds.
+
+pub mod availability;
+pub mod duration;
+pub mod graph;
+pub mod model;

@@ -1,0 +1,329 @@
+//! The configured world: services, SLOs, SLIs, alert policies, teams.
+//!
+//! These are the parsed, cross-checked objects every part of nines reads.
+//! They are built by the `nines-config` crate from OpenSLO v1 and nines/v1
+//! documents; nothing here knows YAML. References between objects are
+//! resolved by name and guaranteed to exist once a [`Catalog`] is built.
+
+use std::collections::BTreeMap;
+
+use crate::availability::Target;
+use crate::duration::DurationShorthand;
+
+/// A free-form value from an opaque part of a document (a data source's
+/// connection details, a metric source's query spec): kept as data, with no
+/// tie to the format it was written in.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    List(Vec<Value>),
+    Map(BTreeMap<String, Value>),
+}
+
+impl Value {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Map(m) => m.get(key),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Fields shared by every object: its name and how to show it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Meta {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    pub labels: BTreeMap<String, Vec<String>>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Catalog {
+    pub services: BTreeMap<String, Service>,
+    pub slos: BTreeMap<String, Slo>,
+    pub slis: BTreeMap<String, Sli>,
+    pub data_sources: BTreeMap<String, DataSource>,
+    pub alert_policies: BTreeMap<String, AlertPolicy>,
+    pub alert_conditions: BTreeMap<String, AlertCondition>,
+    pub notification_targets: BTreeMap<String, NotificationTarget>,
+    pub teams: BTreeMap<String, Team>,
+}
+
+impl Catalog {
+    /// How many objects of each kind, for logs and status pages.
+    pub fn counts(&self) -> Vec<(&'static str, usize)> {
+        vec![
+            ("services", self.services.len()),
+            ("slos", self.slos.len()),
+            ("slis", self.slis.len()),
+            ("data_sources", self.data_sources.len()),
+            ("alert_policies", self.alert_policies.len()),
+            ("alert_conditions", self.alert_conditions.len()),
+            ("notification_targets", self.notification_targets.len()),
+            ("teams", self.teams.len()),
+        ]
+    }
+
+    pub fn object_count(&self) -> usize {
+        self.counts().iter().map(|(_, n)| n).sum()
+    }
+
+    /// The SLOs of one service, in name order.
+    pub fn slos_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a Slo> + 'a {
+        self.slos.values().filter(move |s| s.service == service)
+    }
+}
+
+/// Tiers rank services by how much their failure hurts; 1 is the most critical.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tier(pub u8);
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Service {
+    pub meta: Meta,
+    /// The team that is paged when this service is the root cause.
+    pub owner: Option<String>,
+    pub tier: Option<Tier>,
+    pub runbook: Option<String>,
+    /// Alerts whose label `alert_label.0` equals `alert_label.1` belong here.
+    pub alert_label: (String, String),
+    pub dependencies: Vec<Dependency>,
+    /// The availability this service would reach on its own, with perfect
+    /// dependencies; when absent, its SLO targets stand in for it.
+    pub availability: Option<Target>,
+}
+
+impl Service {
+    /// A service known only by name (for instance from an SLO's `service:`),
+    /// with the defaults every service has.
+    pub fn named(name: &str) -> Service {
+        Service {
+            meta: Meta {
+                name: name.to_owned(),
+                ..Meta::default()
+            },
+            owner: None,
+            tier: None,
+            runbook: None,
+            alert_label: ("service".to_owned(), name.to_owned()),
+            dependencies: Vec::new(),
+            availability: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dependency {
+    /// This service fails when the dependency fails.
+    Service(String),
+    /// Redundant replicas: this service fails only when every member fails.
+    Group { name: String, members: Vec<String> },
+}
+
+impl Dependency {
+    pub fn services(&self) -> Vec<&str> {
+        match self {
+            Dependency::Service(s) => vec![s.as_str()],
+            Dependency::Group { members, .. } => members.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BudgetingMethod {
+    Occurrences,
+    Timeslices,
+    RatioTimeslices,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+impl Op {
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Op::Lt => value < threshold,
+            Op::Lte => value <= threshold,
+            Op::Gt => value > threshold,
+            Op::Gte => value >= threshold,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TimeWindow {
+    Rolling(DurationShorthand),
+    /// Aligned to a calendar: starts at `start` in `time_zone` and repeats
+    /// every `length`.
+    Calendar {
+        length: DurationShorthand,
+        start: jiff::civil::DateTime,
+        time_zone: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slo {
+    pub meta: Meta,
+    pub service: String,
+    /// The SLO's indicator; absent only for composite SLOs, whose objectives
+    /// each carry one.
+    pub indicator: Option<Sli>,
+    pub time_window: TimeWindow,
+    pub budgeting_method: BudgetingMethod,
+    pub objectives: Vec<Objective>,
+    /// Names of entries in [`Catalog::alert_policies`].
+    pub alert_policies: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Objective {
+    pub display_name: Option<String>,
+    pub op: Option<Op>,
+    pub value: Option<f64>,
+    pub target: Target,
+    pub time_slice_target: Option<f64>,
+    pub time_slice_window: Option<DurationShorthand>,
+    pub indicator: Option<Sli>,
+    pub composite_weight: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sli {
+    pub meta: Meta,
+    pub metric: SliMetric,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SliMetric {
+    Ratio {
+        counter: bool,
+        numerator: Numerator,
+        total: MetricSource,
+    },
+    RawRatio {
+        raw_type: RawType,
+        raw: MetricSource,
+    },
+    Threshold(MetricSource),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Numerator {
+    Good(MetricSource),
+    Bad(MetricSource),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RawType {
+    Success,
+    Failure,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricSource {
+    /// Name of a [`DataSource`] in the catalog.
+    pub source_ref: Option<String>,
+    pub kind: Option<String>,
+    pub spec: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataSource {
+    pub meta: Meta,
+    pub kind: String,
+    pub connection_details: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertPolicy {
+    pub meta: Meta,
+    pub alert_when_no_data: bool,
+    pub alert_when_resolved: bool,
+    pub alert_when_breaching: bool,
+    /// Names of entries in [`Catalog::alert_conditions`].
+    pub conditions: Vec<String>,
+    /// Names of entries in [`Catalog::notification_targets`].
+    pub notification_targets: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertCondition {
+    pub meta: Meta,
+    pub severity: String,
+    pub burn_rate: BurnRateCondition,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BurnRateCondition {
+    pub op: Op,
+    pub threshold: f64,
+    pub lookback_window: DurationShorthand,
+    pub alert_after: DurationShorthand,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotificationTarget {
+    pub meta: Meta,
+    pub target: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Team {
+    pub meta: Meta,
+    /// IANA zone name, checked against the time zone database.
+    pub time_zone: Option<String>,
+    pub members: Vec<Member>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    pub name: String,
+    pub time_zone: Option<String>,
+    pub contacts: Vec<ContactMethod>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactMethod {
+    pub kind: ContactKind,
+    pub address: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactKind {
+    Email,
+    Webhook,
+    Slack,
+    Phone,
+}
+
+impl ContactKind {
+    pub const NAMES: [&'static str; 4] = ["email", "webhook", "slack", "phone"];
+
+    pub fn parse(s: &str) -> Option<ContactKind> {
+        Some(match s {
+            "email" => ContactKind::Email,
+            "webhook" => ContactKind::Webhook,
+            "slack" => ContactKind::Slack,
+            "phone" => ContactKind::Phone,
+            _ => return None,
+        })
+    }
+}
