@@ -145,9 +145,7 @@ pub struct Target {
 pub enum TargetError {
     #[error("a target must be a number between 0 and 1 (or a percentage below 100), got {0}")]
     OutOfRange(f64),
-    #[error(
-        "a target of 100 % leaves no error budget: nothing may ever fail; use at most 99.999…"
-    )]
+    #[error("a target of 100 % leaves no error budget: nothing may ever fail; use at most 99.999…")]
     NoBudget,
     #[error("a target of 0 allows everything to fail: it measures nothing")]
     Zero,
@@ -155,9 +153,7 @@ pub enum TargetError {
         "`{0}` is ambiguous: write 1% for one percent, or a ratio below 1 such as 0.99 for 99 %"
     )]
     AmbiguousOne(String),
-    #[error(
-        "`{0}` is not a target: write 99.95, 99.95%, 0.9995, or words such as \"three nines\""
-    )]
+    #[error("`{0}` is not a target: write 99.95, 99.95%, 0.9995, or words such as \"three nines\"")]
     Unreadable(String),
 }
 
@@ -285,8 +281,7 @@ impl Decimal {
         if int.is_empty() && frac.is_empty() {
             return None;
         }
-        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         let digits: u128 = format!("{int}{frac}").parse().ok()?;
@@ -303,7 +298,9 @@ impl Decimal {
     /// `(1 - value)` when `shift` is 0, `(100 - value) / 100` when it is 2.
     fn complement(&self, shift: u32) -> Option<f64> {
         let scale = self.scale + shift;
-        let one = 10u128.checked_pow(self.scale)?.checked_mul(10u128.pow(shift))?;
+        let one = 10u128
+            .checked_pow(self.scale)?
+            .checked_mul(10u128.pow(shift))?;
         let rest = one.checked_sub(self.digits)?;
         Some(rest as f64 / 10f64.powi(scale as i32))
     }

@@ -189,8 +189,8 @@ pub struct Slo {
     pub time_window: TimeWindow,
     pub budgeting_method: BudgetingMethod,
     pub objectives: Vec<Objective>,
-    /// Names of entries in [`Catalog::alert_policies`].
-    pub alert_policies: Vec<String>,
+    /// Resolved copies: inline policies and referenced ones alike.
+    pub alert_policies: Vec<AlertPolicy>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -258,10 +258,9 @@ pub struct AlertPolicy {
     pub alert_when_no_data: bool,
     pub alert_when_resolved: bool,
     pub alert_when_breaching: bool,
-    /// Names of entries in [`Catalog::alert_conditions`].
-    pub conditions: Vec<String>,
-    /// Names of entries in [`Catalog::notification_targets`].
-    pub notification_targets: Vec<String>,
+    /// Resolved copies: inline conditions and referenced ones alike.
+    pub conditions: Vec<AlertCondition>,
+    pub notification_targets: Vec<NotificationTarget>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -276,7 +275,9 @@ pub struct BurnRateCondition {
     pub op: Op,
     pub threshold: f64,
     pub lookback_window: DurationShorthand,
-    pub alert_after: DurationShorthand,
+    /// How long the condition must hold before it alerts; `None` is OpenSLO's
+    /// default of `0m`, alert at once.
+    pub alert_after: Option<DurationShorthand>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

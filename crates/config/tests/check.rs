@@ -1,0 +1,421 @@
+//! `nines check` semantics: what is accepted, and the exact diagnostics for
+//! what is not (snapshots under `snapshots/`).
+
+use std::fs;
+use std::path::Path;
+
+use nines_config::{LoadError, load, load_str};
+use nines_core::model::{BudgetingMethod, Dependency, Numerator, SliMetric, TimeWindow};
+
+fn errors(name: &str, text: &str) -> String {
+    match load_str(name, text) {
+        Ok(_) => panic!("{name} was accepted"),
+        Err(e) => e.render(),
+    }
+}
+
+#[test]
+fn the_shipped_example_is_valid_and_complete() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop");
+    let loaded = load(&root).unwrap_or_else(|e| panic!("{}", e.render()));
+    let c = &loaded.catalog;
+    assert_eq!(loaded.files.len(), 3);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(c.slos.len(), 3);
+    assert_eq!(c.teams["payments"].members.len(), 2);
+    let checkout = &c.services["checkout"];
+    assert_eq!(checkout.owner.as_deref(), Some("payments"));
+    assert_eq!(
+        checkout.meta.description.as_deref(),
+        Some("The page where customers pay.")
+    );
+    assert!(
+        matches!(&checkout.dependencies[2], Dependency::Group { members, .. } if members.len() == 2)
+    );
+    let slo = &c.slos["checkout-availability"];
+    assert_eq!(
+        slo.alert_policies[0].conditions[0].burn_rate.threshold,
+        14.4
+    );
+    assert_eq!(
+        slo.alert_policies[0].notification_targets[0].target,
+        "email"
+    );
+    assert!(matches!(
+        &slo.indicator.as_ref().unwrap().metric,
+        SliMetric::Ratio {
+            numerator: Numerator::Good(_),
+            counter: true,
+            ..
+        }
+    ));
+    let latency = &c.slos["checkout-latency"];
+    assert_eq!(latency.budgeting_method, BudgetingMethod::Timeslices);
+    assert!(
+        matches!(&latency.time_window, TimeWindow::Calendar { time_zone, .. } if time_zone == "Europe/Paris")
+    );
+    assert_eq!(
+        c.slos["payments-api-availability"].objectives[0]
+            .target
+            .budget(),
+        0.0005
+    );
+}
+
+/// Shaped like the OpenSLO specification's own examples, oddities included:
+/// an `alertPolicies:` with no value, a metric `spec:` holding only a
+/// comment, `op` on a ratio objective, a calendar window of `1m`, a
+/// three-space list indent, names in CamelCase, and an SLO with neither
+/// budgetingMethod nor timeWindow.
+#[test]
+fn accepts_documents_shaped_like_the_openslo_examples() {
+    let text = r#"
+# latency, threshold metric with an empty spec
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: search-slo
+  displayName: Searching time
+spec:
+  description: Searches stay under half a second.
+  service: web-shop
+  indicator:
+    metadata:
+      name: search-latency
+    spec:
+      thresholdMetric:
+        metricSource:
+          type: Any
+          spec:
+            # nothing here
+  timeWindow:
+   - duration: 2w
+     isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - displayName: Good experience
+      op: lt
+      value: 500
+      target: 0.99
+  alertPolicies:
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: uptime
+spec:
+  service: web-availability
+  indicator:
+    metadata:
+      name: uptime-ratio
+    spec:
+      ratioMetric:
+        good:
+          metricSource:
+            type: Any
+            spec:
+              query: Any
+        total:
+          metricSource:
+            type: Any
+            spec:
+              query: Any
+  timeWindow:
+    - duration: 1m
+      isRolling: false
+      calendar:
+        startTime: 2022-01-01 12:00:00
+        timeZone: America/New_York
+  budgetingMethod: Timeslices
+  objectives:
+    - displayName: Internal
+      op: gt
+      target: 0.995
+      timeSliceTarget: 0.99
+      timeSliceWindow: 1m
+    - displayName: SLA
+      target: 0.99
+      timeSliceTarget: 0.99
+      timeSliceWindow: 1m
+  alertPolicies:
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: FooSlo
+spec:
+  service: foo
+  indicator:
+    metadata:
+      name: foo-error
+    spec:
+      ratioMetric:
+        counter: true
+        good:
+          metricSource:
+            metricSourceRef: DatadogSource
+            type: Datadog
+            spec:
+              query: sum:trace.http.request.hits.by_http_status{http.status_code:200}.as_count()
+        total:
+          metricSource:
+            metricSourceRef: DatadogSource
+            type: Datadog
+            spec:
+              query: sum:trace.http.request.hits.by_http_status{*}.as_count()
+  objectives:
+    - displayName: Foo Total Errors
+      target: 0.98
+---
+apiVersion: openslo/v1
+kind: DataSource
+metadata:
+  name: DatadogSource
+spec:
+  type: Datadog
+  connectionDetails:
+    apiKey: not-a-real-key
+---
+apiVersion: openslo/v1
+kind: AlertPolicy
+metadata:
+  name: CpuPolicy
+spec:
+  alertWhenBreaching: true
+  alertWhenResolved: false
+  conditions:
+    - kind: AlertCondition
+      metadata:
+        name: cpu-usage-breach
+      spec:
+        severity: page
+        condition:
+          kind: burnrate
+          op: lte
+          threshold: 2
+          lookbackWindow: 1h
+          alertAfter: 5m
+  notificationTargets:
+    - targetRef: OnCallMail
+---
+apiVersion: openslo/v1
+kind: AlertNotificationTarget
+metadata:
+  name: OnCallMail
+spec:
+  description: "Mail to the on-call group"
+  target: email
+---
+apiVersion: openslo/v1
+kind: AlertCondition
+metadata:
+  name: slow-burn
+spec:
+  severity: ticket
+  condition:
+    op: gte
+    threshold: 1
+    lookbackWindow: 3d
+    alertAfter: 0m
+---
+apiVersion: openslo/v1
+kind: Service
+metadata:
+  name: web-shop
+spec:
+"#;
+    let loaded = load_str("openslo.yaml", text).unwrap_or_else(|e| panic!("{}", e.render()));
+    let c = &loaded.catalog;
+    assert_eq!(c.slos.len(), 3);
+    assert_eq!(c.slos["uptime"].objectives.len(), 2);
+    assert_eq!(
+        c.slos["FooSlo"].budgeting_method,
+        BudgetingMethod::Occurrences
+    );
+    assert!(
+        c.services.contains_key("web-availability"),
+        "SLOs may name undeclared services"
+    );
+    assert_eq!(c.alert_conditions["slow-burn"].burn_rate.alert_after, None);
+    let warnings: Vec<_> = loaded.warnings.iter().map(|w| w.message.as_str()).collect();
+    insta::assert_debug_snapshot!("openslo_examples_warnings", warnings);
+}
+
+#[test]
+fn a_file_may_hold_a_list_of_objects_or_several_documents() {
+    let list = "- apiVersion: openslo/v1\n  kind: Service\n  metadata: {name: a}\n- apiVersion: openslo/v1\n  kind: Service\n  metadata: {name: b}\n";
+    assert_eq!(
+        load_str("list.yaml", list).unwrap().catalog.services.len(),
+        2
+    );
+    let docs = "apiVersion: openslo/v1\nkind: Service\nmetadata: {name: a}\n---\napiVersion: openslo/v1\nkind: Service\nmetadata: {name: b}\n---\n";
+    assert_eq!(
+        load_str("docs.yaml", docs).unwrap().catalog.services.len(),
+        2
+    );
+}
+
+const SLO_HEAD: &str =
+    "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: api\nspec:\n  service: api\n";
+
+#[test]
+fn diagnoses_an_unknown_indicator_ref() {
+    let text = format!(
+        "{SLO_HEAD}  indicatorRef: api-requets\n  timeWindow: [{{duration: 28d, isRolling: true}}]\n  budgetingMethod: Occurrences\n  objectives: [{{target: 0.99}}]\n---\napiVersion: openslo/v1\nkind: SLI\nmetadata: {{name: api-requests}}\nspec:\n  ratioMetric:\n    good: {{metricSource: {{type: Prometheus, spec: {{query: up}}}}}}\n    total: {{metricSource: {{type: Prometheus, spec: {{query: up}}}}}}\n"
+    );
+    insta::assert_snapshot!("unknown_indicator_ref", errors("slo.yaml", &text));
+}
+
+#[test]
+fn diagnoses_a_target_above_one() {
+    let text = format!(
+        "{SLO_HEAD}  indicatorRef: x\n  timeWindow: [{{duration: 28d, isRolling: true}}]\n  budgetingMethod: Occurrences\n  objectives:\n    - target: 1.2\n"
+    );
+    insta::assert_snapshot!("target_above_one", errors("slo.yaml", &text));
+}
+
+#[test]
+fn diagnoses_a_time_window_with_two_entries() {
+    let text = format!(
+        "{SLO_HEAD}  indicatorRef: x\n  timeWindow:\n    - duration: 28d\n      isRolling: true\n    - duration: 7d\n      isRolling: true\n  budgetingMethod: Occurrences\n  objectives: [{{target: 0.99}}]\n"
+    );
+    insta::assert_snapshot!("two_time_windows", errors("slo.yaml", &text));
+}
+
+#[test]
+fn diagnoses_a_dependency_cycle() {
+    let svc = |name: &str, dep: &str| {
+        format!(
+            "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  availability: 99.9\n  dependencies:\n    - service: {dep}\n---\n"
+        )
+    };
+    let text = format!("{}{}{}", svc("a", "b"), svc("b", "c"), svc("c", "a"));
+    insta::assert_snapshot!("dependency_cycle", errors("graph.yaml", &text));
+}
+
+#[test]
+fn diagnoses_duplicate_names_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = "apiVersion: openslo/v1\nkind: Service\nmetadata:\n  name: api\n";
+    fs::write(dir.path().join("a.yaml"), svc).unwrap();
+    fs::write(dir.path().join("b.yml"), format!("# again\n{svc}")).unwrap();
+    let err = load(dir.path()).unwrap_err().render();
+    let err = err.replace(&dir.path().display().to_string(), "[dir]");
+    insta::assert_snapshot!("duplicate_name", err);
+}
+
+#[test]
+fn diagnoses_syntax_type_kind_field_and_key_errors() {
+    insta::assert_snapshot!(
+        "syntax_error",
+        errors("bad.yaml", "apiVersion: openslo/v1\nkind: [Service\n")
+    );
+    insta::assert_snapshot!(
+        "wrong_type",
+        errors(
+            "bad.yaml",
+            "apiVersion: openslo/v1\nkind: AlertPolicy\nmetadata: {name: p}\nspec:\n  alertWhenNoData: sometimes\n  conditions: [{conditionRef: c}]\n"
+        )
+    );
+    insta::assert_snapshot!(
+        "unknown_kind",
+        errors(
+            "bad.yaml",
+            "apiVersion: openslo/v1\nkind: Slo\nmetadata: {name: p}\n"
+        )
+    );
+    insta::assert_snapshot!(
+        "unknown_field",
+        errors(
+            "bad.yaml",
+            "apiVersion: openslo/v1\nkind: Service\nmetadata: {name: p}\nspec:\n  descripton: typo\n"
+        )
+    );
+    insta::assert_snapshot!(
+        "duplicate_key",
+        errors(
+            "bad.yaml",
+            "apiVersion: openslo/v1\nkind: Service\nmetadata:\n  name: p\n  name: q\n"
+        )
+    );
+    insta::assert_snapshot!(
+        "old_api_version",
+        errors(
+            "bad.yaml",
+            "apiVersion: openslo/v1alpha\nkind: SLO\nmetadata: {name: p}\n"
+        )
+    );
+}
+
+#[test]
+fn reports_every_problem_not_just_the_first() {
+    let text = "apiVersion: nines/v1\nkind: Team\nmetadata: {name: t}\nspec:\n  timeZone: Mars/Olympus\n  members:\n    - name: a\n      contacts: [{type: pager, address: x}]\n    - name: b\n      contacts: [{type: email, address: not-an-email}]\n";
+    insta::assert_snapshot!("team_problems", errors("team.yaml", text));
+}
+
+#[test]
+fn a_ten_megabyte_document_gets_a_diagnostic_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    let mut text = String::from(
+        "apiVersion: openslo/v1\nkind: Service\nmetadata: {name: huge}\nspec:\n  description: \"",
+    );
+    text.push_str(&"x".repeat(10 * 1024 * 1024));
+    text.push_str("\"\n");
+    fs::write(&path, text).unwrap();
+    let err = load(&path).unwrap_err().render();
+    assert!(
+        err.contains("huge.yaml:1:1: error: file is 10.5 MB; a config file may be at most 4 MiB"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreadable_input_is_not_a_diagnostic() {
+    let missing = load(Path::new("/definitely/not/here.yaml")).unwrap_err();
+    assert!(matches!(missing, LoadError::Unreadable { .. }));
+    let empty = tempfile::tempdir().unwrap();
+    let err = load(empty.path()).unwrap_err();
+    assert!(
+        err.render().contains("holds no .yaml or .yml file"),
+        "{}",
+        err.render()
+    );
+}
+
+#[test]
+fn invalid_utf8_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latin1.yaml");
+    fs::write(
+        &path,
+        b"apiVersion: openslo/v1\nkind: Service\nmetadata: {name: caf\xe9}\n",
+    )
+    .unwrap();
+    let err = load(&path).unwrap_err().render();
+    assert!(
+        err.contains("latin1.yaml:3:1: error: the file is not valid UTF-8 text"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_digest_changes_with_the_content_only() {
+    let a = load_str(
+        "a.yaml",
+        "apiVersion: openslo/v1\nkind: Service\nmetadata: {name: a}\n",
+    )
+    .unwrap();
+    let again = load_str(
+        "a.yaml",
+        "apiVersion: openslo/v1\nkind: Service\nmetadata: {name: a}\n",
+    )
+    .unwrap();
+    let other = load_str(
+        "a.yaml",
+        "apiVersion: openslo/v1\nkind: Service\nmetadata: {name: b}\n",
+    )
+    .unwrap();
+    assert_eq!(a.digest, again.digest);
+    assert_ne!(a.digest, other.digest);
+}
