@@ -10,14 +10,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::availability::Availability;
-use crate::model::{Catalog, Dependency, Service};
+use crate::model::{Catalog, Dependency, Service, SliMetric};
 
 /// Where a service's own availability figure comes from.
 #[derive(Clone, Debug, PartialEq)]
 pub enum AvailabilitySource {
     /// `spec.availability` on the service.
     Declared,
-    /// The lowest objective among the service's SLOs.
+    /// The lowest objective among the service's ratio SLOs (availability,
+    /// error rate), or among all its SLOs when it has no ratio SLO.
     SloTarget { slo: String },
 }
 
@@ -118,9 +119,21 @@ pub fn own_availability(
     if let Some(t) = service.availability {
         return Ok((t.into(), AvailabilitySource::Declared));
     }
-    catalog
-        .slos_of(&service.meta.name)
-        .flat_map(|slo| slo.objectives.iter().map(move |o| (slo, o.target)))
+    // A latency objective says little about whether the service is up, so
+    // ratio objectives speak first.
+    let objectives = || {
+        catalog.slos_of(&service.meta.name).flat_map(|slo| {
+            slo.objectives.iter().map(move |o| {
+                let sli = o.indicator.as_ref().or(slo.indicator.as_ref());
+                let ratio = sli.is_some_and(|s| !matches!(s.metric, SliMetric::Threshold(_)));
+                (slo, o.target, ratio)
+            })
+        })
+    };
+    let has_ratio = objectives().any(|(_, _, ratio)| ratio);
+    objectives()
+        .filter(|(_, _, ratio)| *ratio || !has_ratio)
+        .map(|(slo, t, _)| (slo, t))
         .min_by(|a, b| a.1.ratio().total_cmp(&b.1.ratio()))
         .map(|(slo, t)| {
             (

@@ -1,0 +1,184 @@
+//! The command line: every subcommand, its flags and its examples.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::logging::LogFormat;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9393";
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:9393";
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (or the answer is yes)
+  1  the answer is no (an invalid config), or the server could not start
+  2  bad usage, or input that cannot be read
+  3  the nines server could not be reached, or answered with an error";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nines",
+    version,
+    about = "SLOs, error budgets and burn-rate alerts that tell a team when it must intervene, and who must.",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process arguments, keeping each `--parallel` occurrence as
+    /// its own group (clap's derive flattens them).
+    pub fn parse_grouped() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        if let Command::Calc(args) = &mut cli.command
+            && let Some(m) = matches.subcommand_matches("calc")
+            && let Some(groups) = m.get_occurrences::<String>("parallel")
+        {
+            args.parallel_groups = groups.map(|g| g.cloned().collect()).collect();
+        }
+        cli
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the nines server.
+    #[command(after_help = "\
+Examples:
+  nines serve --config examples/shop
+  nines serve --config /etc/nines --data /var/lib/nines --listen 0.0.0.0:9393
+  nines serve --config /etc/nines --store postgres://nines@db.internal/nines --log-format json
+
+Reload the configuration without a restart with SIGHUP or `POST /-/reload`
+(`nines reload`): an invalid configuration is refused, its errors are
+logged, and the running one stays in force.")]
+    Serve(ServeArgs),
+
+    /// Validate configuration files and print every problem with its location.
+    #[command(after_help = "\
+Examples:
+  nines check examples/shop
+  nines check slo.yaml
+
+Exit codes: 0 valid, 1 invalid, 2 could not read the input.")]
+    Check {
+        /// A YAML file, or a directory searched for *.yaml and *.yml files.
+        path: PathBuf,
+        /// Print only problems, not the summary of what was found.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+
+    /// Allowed downtime for a target, and availability of composed services.
+    #[command(after_help = "\
+Examples:
+  nines calc 99.95                     allowed downtime per day, week, month, quarter, year
+  nines calc \"three nines\"             the same for 99.9 %
+  nines calc --serial 99.99 99.99      two services in a row: 99.98 %
+  nines calc --parallel 99.9 99.9      two redundant replicas: 99.9999 %
+  nines calc --serial 99.99 --parallel 99.9 99.9   both, combined
+  nines calc --service checkout --config examples/shop
+  nines calc 99.9 --json
+
+Targets are written 99.95, 99.95%, 0.9995 or \"three and a half nines\".
+Conventions: day = 24 h, month = 30 days, year = 365.25 days, quarter = year / 4.")]
+    Calc(CalcArgs),
+
+    /// Show a running server's status: version, configuration, store.
+    #[command(after_help = "\
+Examples:
+  nines status
+  nines status --server http://nines.internal:9393 --json")]
+    Status {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print the server's JSON answer as it is.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Ask a running server to reload its configuration.
+    #[command(after_help = "\
+Examples:
+  nines reload
+  NINES_SERVER=http://nines.internal:9393 nines reload
+
+Exit codes: 0 reloaded, 1 the new configuration was refused (its errors are
+printed; the old one keeps running), 3 the server could not be reached.")]
+    Reload {
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  nines completions bash > /etc/bash_completion.d/nines
+  nines completions zsh > \"${fpath[1]}/_nines\"
+  nines completions fish > ~/.config/fish/completions/nines.fish")]
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A YAML file, or a directory of them.
+    #[arg(long, short, env = "NINES_CONFIG")]
+    pub config: PathBuf,
+    /// Where the embedded store (SQLite) keeps its files.
+    #[arg(long, env = "NINES_DATA", default_value = "data")]
+    pub data: PathBuf,
+    /// Address and port to listen on.
+    #[arg(long, env = "NINES_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    /// Use another store than the embedded one: postgres://user@host/db.
+    #[arg(long, env = "NINES_STORE")]
+    pub store: Option<String>,
+    #[arg(long, value_enum, env = "NINES_LOG_FORMAT", default_value = "human")]
+    pub log_format: LogFormat,
+    /// Log level or filter (RUST_LOG syntax), such as `info` or `nines=debug`.
+    #[arg(long, env = "NINES_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// The largest request body accepted, in bytes; larger ones get a 413.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The nines server to talk to.
+    #[arg(long, env = "NINES_SERVER", default_value = DEFAULT_SERVER)]
+    pub server: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CalcArgs {
+    /// A target: 99.95, 99.95%, 0.9995 or "three nines".
+    #[arg(conflicts_with_all = ["serial", "parallel", "service"])]
+    pub target: Option<String>,
+    /// Availabilities of components that must all work (they multiply).
+    #[arg(long, num_args = 1.., value_name = "TARGET")]
+    pub serial: Vec<String>,
+    /// Availabilities of redundant replicas, one enough (repeat for several groups).
+    #[arg(long, num_args = 2.., value_name = "TARGET", action = clap::ArgAction::Append)]
+    pub parallel: Vec<String>,
+    /// `--parallel` grouped by occurrence, filled from the raw matches by
+    /// [`Cli::parse_grouped`]: each `--parallel a b` is one redundancy group.
+    #[arg(skip)]
+    pub parallel_groups: Vec<Vec<String>>,
+    /// A configured service: its theoretical availability from its dependency graph.
+    #[arg(long, requires = "config", conflicts_with_all = ["serial", "parallel"])]
+    pub service: Option<String>,
+    /// The configuration that defines --service.
+    #[arg(long, short, env = "NINES_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable output; durations in seconds.
+    #[arg(long)]
+    pub json: bool,
+}

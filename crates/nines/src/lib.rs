@@ -1,0 +1,25 @@
+//! The `nines` binary's library half: the CLI commands, the HTTP server and
+//! everything at the edge that talks to the world (sockets, signals, files,
+//! the store, the wall clock). The domain itself lives in `nines-core`.
+
+pub mod calc;
+pub mod check;
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod serve;
+
+/// Exit codes shared by every command, documented in the README and `--help`.
+pub mod exit {
+    /// Success: the command did what was asked, or the answer is "yes".
+    pub const OK: u8 = 0;
+    /// The answer is "no" (an invalid config), or the server could not start.
+    pub const FAILURE: u8 = 1;
+    /// The command could not run: bad usage, or input that cannot be read.
+    pub const USAGE: u8 = 2;
+    /// The nines server could not be reached, or answered with an error.
+    pub const UNREACHABLE: u8 = 3;
+}

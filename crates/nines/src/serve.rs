@@ -1,0 +1,303 @@
+//! `nines serve`: start-up, configuration reloads, signals and shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, anyhow};
+use nines_config::{LoadError, Loaded};
+use nines_core::model::Catalog;
+use nines_store::{NewConfigRevision, Store, StoreLocation};
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, watch};
+
+use crate::clock::Clock;
+use crate::http;
+use crate::metrics::{KindLabel, Metrics, ResultLabel};
+
+/// The configuration in force, swapped whole on each successful reload.
+#[derive(Debug)]
+pub struct Config {
+    pub catalog: Catalog,
+    pub digest: String,
+    pub files: Vec<PathBuf>,
+    pub loaded_at: jiff::Timestamp,
+    /// The store's id for this revision.
+    pub revision: i64,
+}
+
+/// What every request handler and background task shares.
+pub struct AppState {
+    pub config_path: PathBuf,
+    pub config: watch::Receiver<Arc<Config>>,
+    config_tx: watch::Sender<Arc<Config>>,
+    /// Serialises reloads: two at once would race to record revisions.
+    reload_lock: Mutex<()>,
+    pub store: Arc<dyn Store>,
+    pub metrics: Metrics,
+    pub clock: Arc<dyn Clock>,
+    pub started_at: jiff::Timestamp,
+    pub max_body_bytes: usize,
+}
+
+pub struct Options {
+    pub config_path: PathBuf,
+    pub data_dir: PathBuf,
+    pub store_url: Option<String>,
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+}
+
+/// Why a reload did not take effect.
+#[derive(Debug)]
+pub enum ReloadError {
+    Config(LoadError),
+    Store(nines_store::StoreError),
+}
+
+impl std::fmt::Display for ReloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReloadError::Config(e) => write!(
+                f,
+                "the configuration has {} error(s); the previous one stays in force",
+                e.error_count()
+            ),
+            ReloadError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+async fn load_config(path: &Path) -> Result<Loaded, LoadError> {
+    let path = path.to_path_buf();
+    match tokio::task::spawn_blocking(move || nines_config::load(&path)).await {
+        Ok(r) => r,
+        Err(e) => Err(LoadError::Unreadable {
+            path: PathBuf::new(),
+            reason: format!("the configuration loader stopped: {e}"),
+        }),
+    }
+}
+
+async fn record(
+    store: &dyn Store,
+    loaded: Loaded,
+    path: &Path,
+    now: jiff::Timestamp,
+) -> Result<Config, nines_store::StoreError> {
+    let summary = loaded
+        .catalog
+        .counts()
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rev = store
+        .record_config_revision(&NewConfigRevision {
+            hash: loaded.digest.clone(),
+            source: path.display().to_string(),
+            loaded_at: now,
+            objects: loaded.catalog.object_count() as u32,
+            summary,
+        })
+        .await?;
+    Ok(Config {
+        catalog: loaded.catalog,
+        digest: loaded.digest,
+        files: loaded.files,
+        loaded_at: now,
+        revision: rev.id,
+    })
+}
+
+fn log_diagnostics(e: &LoadError) {
+    match e {
+        LoadError::Unreadable { path, reason } => {
+            tracing::error!(path = %path.display(), %reason, "cannot read the configuration");
+        }
+        LoadError::Invalid { diagnostics, .. } => {
+            for d in diagnostics.iter().filter(|d| d.is_error()) {
+                tracing::error!(
+                    file = %d.file.display(),
+                    line = d.pos.line,
+                    column = d.pos.col,
+                    help = d.help.as_deref().unwrap_or(""),
+                    "config: {}", d.message
+                );
+            }
+        }
+    }
+}
+
+impl AppState {
+    fn publish_config_metrics(&self, config: &Config) {
+        self.metrics.config_last_reload_successful.set(1);
+        self.metrics
+            .config_last_reload_success_seconds
+            .set(config.loaded_at.as_millisecond() as f64 / 1000.0);
+        for (kind, n) in config.catalog.counts() {
+            self.metrics
+                .config_objects
+                .get_or_create(&KindLabel { kind })
+                .set(n as i64);
+        }
+    }
+
+    /// Loads the configuration again. An invalid one is refused whole: its
+    /// errors are logged and returned, and the running one stays in force.
+    pub async fn reload(&self) -> Result<Arc<Config>, ReloadError> {
+        let _guard = self.reload_lock.lock().await;
+        let outcome = match load_config(&self.config_path).await {
+            Ok(loaded) => record(
+                self.store.as_ref(),
+                loaded,
+                &self.config_path,
+                self.clock.now(),
+            )
+            .await
+            .map_err(ReloadError::Store),
+            Err(e) => {
+                log_diagnostics(&e);
+                Err(ReloadError::Config(e))
+            }
+        };
+        match outcome {
+            Ok(config) => {
+                let config = Arc::new(config);
+                self.publish_config_metrics(&config);
+                self.metrics
+                    .config_reloads
+                    .get_or_create(&ResultLabel { result: "success" })
+                    .inc();
+                tracing::info!(revision = config.revision, digest = %config.digest, "configuration reloaded");
+                self.config_tx.send_replace(config.clone());
+                Ok(config)
+            }
+            Err(e) => {
+                self.metrics.config_last_reload_successful.set(0);
+                self.metrics
+                    .config_reloads
+                    .get_or_create(&ResultLabel { result: "failure" })
+                    .inc();
+                tracing::error!(error = %e, "configuration reload refused");
+                Err(e)
+            }
+        }
+    }
+
+    pub fn current(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
+}
+
+/// A server that is listening; dropping it does not stop it, `shutdown` does.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish, closes the store.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("server task")??;
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+/// Loads the configuration, opens the store and binds the listener; each
+/// failure is one clear error. Serving starts in the background.
+pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let loaded = load_config(&opts.config_path).await.map_err(|e| {
+        let text = e.render();
+        anyhow!(
+            "{}\n{}",
+            text.trim_end(),
+            StartupConfigError(e.error_count())
+        )
+    })?;
+    for w in &loaded.warnings {
+        tracing::warn!(file = %w.file.display(), line = w.pos.line, column = w.pos.col, "config: {}", w.message);
+    }
+    let location = StoreLocation::parse(opts.store_url.as_deref(), &opts.data_dir)?;
+    let store = nines_store::open(&location).await?;
+    let now = clock.now();
+    let config = record(store.as_ref(), loaded, &opts.config_path, now).await?;
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let metrics = Metrics::new(&store.engine().to_string());
+    let (config_tx, config_rx) = watch::channel(Arc::new(config));
+    let state = Arc::new(AppState {
+        config_path: opts.config_path,
+        config: config_rx,
+        config_tx,
+        reload_lock: Mutex::new(()),
+        store,
+        metrics,
+        clock,
+        started_at: now,
+        max_body_bytes: opts.max_body_bytes,
+    });
+    state.publish_config_metrics(&state.current());
+    state
+        .metrics
+        .config_reloads
+        .get_or_create(&ResultLabel { result: "success" })
+        .inc();
+    let (shutdown, mut shutdown_rx) = watch::channel(false);
+    let app = http::router(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
+}
+
+#[derive(Debug)]
+struct StartupConfigError(usize);
+
+impl std::fmt::Display for StartupConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the configuration has {} error(s); nines did not start",
+            self.0
+        )
+    }
+}
+
+/// Runs until SIGTERM or SIGINT; SIGHUP reloads the configuration.
+pub async fn run_until_signalled(running: Running) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                // The outcome is logged and counted by reload itself.
+                let _ = running.state.reload().await;
+            }
+        }
+    }
+    running.shutdown().await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! The durable state of nines behind one [`Store`] trait.
+//!
+//! Two engines implement it: SQLite, embedded in the data directory and the
+//! default, and PostgreSQL, for several nines sharing one state. Only this
+//! crate knows SQL; the rest of nines sees domain values and [`StoreError`].
+//!
+//! Both engines keep the same shape: timestamps are integer microseconds since
+//! the Unix epoch (UTC), ids only grow, and every write is committed before
+//! the method returns. One contract-test suite (`src/contract_tests.rs`) runs
+//! against both, so they cannot drift apart.
+//!
+//! # Adding a table and a method
+//!
+//! 1. Write `migrations/sqlite/NNNN_name.sql` and `migrations/postgres/NNNN_name.sql`
+//!    and append both to the lists in `migrate.rs`.
+//! 2. Put the domain types, and the mapping from a selected row, in a module
+//!    named after the domain (as `config_revision.rs` does).
+//! 3. Add the method to [`Store`] and implement it in `sqlite.rs` (writes go
+//!    through the single writer) and `postgres.rs`.
+//! 4. Add a contract test to the list at the bottom of `contract_tests.rs`.
+
+use std::fmt;
+use std::sync::Arc;
+
+mod config_revision;
+#[cfg(test)]
+mod contract_tests;
+mod error;
+mod location;
+mod migrate;
+mod postgres;
+mod sqlite;
+
+pub use config_revision::{ConfigRevision, NewConfigRevision};
+pub use error::{Cause, StoreError};
+pub use location::StoreLocation;
+
+/// The database engine behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Engine {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        })
+    }
+}
+
+/// The durable state of nines.
+///
+/// Every method that writes has committed its write when it returns `Ok`, so
+/// an acknowledged change survives a crash of nines or of the machine.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which engine this store runs on.
+    fn engine(&self) -> Engine;
+
+    /// Where the store is, for logs and the status page; never includes a password.
+    fn describe(&self) -> String;
+
+    /// Makes one cheap round trip to the database, so that readiness reflects
+    /// whether the store can be used now.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The newest schema migration applied to this store.
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+
+    /// Records a loaded configuration, unless it is the one already in force.
+    ///
+    /// If the latest revision has the same `hash`, that revision is returned
+    /// and nothing is written, so reloading an unchanged file leaves no trace.
+    /// Going back to an older configuration does record a new revision,
+    /// because the history is of what was in force, not of distinct contents.
+    async fn record_config_revision(
+        &self,
+        rev: &NewConfigRevision,
+    ) -> Result<ConfigRevision, StoreError>;
+
+    /// The most recently recorded revision, if any.
+    async fn latest_config_revision(&self) -> Result<Option<ConfigRevision>, StoreError>;
+
+    /// Up to `limit` revisions, newest first.
+    async fn config_revisions(&self, limit: u32) -> Result<Vec<ConfigRevision>, StoreError>;
+
+    /// Closes every connection and releases the data directory, waiting for
+    /// work in flight to finish. Later calls fail with [`StoreError::Closed`].
+    async fn close(&self);
+}
+
+/// Opens the store at `location`, bringing its schema up to date first.
+pub async fn open(location: &StoreLocation) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(location, migrate::for_engine(location.engine())).await
+}
+
+/// Opens the store as a binary that knows only `migrations` would, which lets
+/// tests stand in for older and newer releases of nines.
+pub(crate) async fn open_with(
+    location: &StoreLocation,
+    migrations: &[migrate::Migration],
+) -> Result<Arc<dyn Store>, StoreError> {
+    let store: Arc<dyn Store> = match location {
+        StoreLocation::Sqlite { data_dir } => {
+            Arc::new(sqlite::SqliteStore::open(data_dir, migrations).await?)
+        }
+        StoreLocation::Postgres { url } => {
+            Arc::new(postgres::PostgresStore::open(url, migrations).await?)
+        }
+    };
+    tracing::info!(store = %store.describe(), "store opened");
+    Ok(store)
+}

@@ -1,0 +1,285 @@
+//! The shared store: a PostgreSQL database that several nines may use at once.
+//!
+//! Several nodes may start, migrate and write together, so every step that
+//! reads and then writes holds a transaction-scoped advisory lock; PostgreSQL
+//! releases it at commit or rollback, and if a node dies.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::config_revision::{self, RevisionRow, timestamp_micros};
+use crate::location::redact_password;
+use crate::migrate::{self, Migration};
+use crate::{ConfigRevision, Engine, NewConfigRevision, Store, StoreError};
+
+/// How long start-up and each later connection attempt wait for the server.
+/// Long enough for a server across a slow network, short enough that a wrong
+/// host fails the start of nines instead of hanging it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+const MAX_CONNECTIONS: u32 = 10;
+
+/// Advisory lock keys: "nines" in ASCII, then what the lock guards. They only
+/// need to differ from the keys of other applications sharing the database.
+const MIGRATION_LOCK: i64 = 0x6e69_6e65_7300_0001;
+const CONFIG_REVISION_LOCK: i64 = 0x6e69_6e65_7300_0002;
+
+const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    BIGINT PRIMARY KEY,
+    name       TEXT   NOT NULL,
+    applied_at BIGINT NOT NULL
+)";
+
+pub(crate) struct PostgresStore {
+    pool: PgPool,
+    target: String,
+}
+
+impl PostgresStore {
+    pub(crate) async fn open(url: &str, migrations: &[Migration]) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|error| StoreError::InvalidUrl {
+                url: redact_password(url),
+                reason: error.to_string(),
+            })?
+            .application_name("nines");
+        let target = describe(&options);
+
+        // One connection made by hand, rather than through the pool, because
+        // the pool retries a refused connection until its timeout and then
+        // reports only that it timed out; an operator needs the real reason.
+        let unavailable = |error: crate::Cause| StoreError::Unavailable {
+            target: target.clone(),
+            error,
+        };
+        let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(error)) => return Err(unavailable(Box::new(error))),
+            Err(_elapsed) => {
+                return Err(unavailable(
+                    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()).into(),
+                ));
+            }
+        };
+        let migrated = run_migrations(&mut conn, migrations, &target).await;
+        if let Err(error) = conn.close().await {
+            tracing::debug!(%error, store = %target, "closing the migration connection failed");
+        }
+        migrated?;
+
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(options);
+        Ok(PostgresStore { pool, target })
+    }
+
+    fn error(&self, operation: &'static str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+        move |error| StoreError::from_sqlx(operation, &self.target, error)
+    }
+}
+
+/// Names the server and database without the user or password.
+fn describe(options: &PgConnectOptions) -> String {
+    // As in libpq, the database defaults to the user's name.
+    let database = options
+        .get_database()
+        .unwrap_or_else(|| options.get_username());
+    let port = options.get_port();
+    match options.get_socket() {
+        Some(socket_dir) => format!(
+            "{} {}:{port}/{database}",
+            Engine::Postgres,
+            socket_dir.display()
+        ),
+        None => format!(
+            "{} {}:{port}/{database}",
+            Engine::Postgres,
+            options.get_host()
+        ),
+    }
+}
+
+/// Brings the schema up to `migrations`, one transaction per migration.
+///
+/// Each transaction first takes the migration lock and only then looks at
+/// what is applied, so two nodes starting together apply each migration once:
+/// the second waits, then finds nothing left to do.
+async fn run_migrations(
+    conn: &mut PgConnection,
+    migrations: &[Migration],
+    target: &str,
+) -> Result<(), StoreError> {
+    let error = |error| StoreError::from_sqlx("migrating the schema", target, error);
+    loop {
+        let mut tx = conn.begin().await.map_err(error)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        sqlx::raw_sql(CREATE_SCHEMA_MIGRATIONS)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(error)?;
+        let Some(next) = migrate::next_pending(&applied, migrations)? else {
+            tx.commit().await.map_err(error)?;
+            return Ok(());
+        };
+        let failed = |error| StoreError::Migration {
+            version: next.version,
+            name: next.name,
+            target: target.to_owned(),
+            error: Box::new(error),
+        };
+        sqlx::raw_sql(next.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(next.version)
+        .bind(next.name)
+        .bind(timestamp_micros(jiff::Timestamp::now()))
+        .execute(&mut *tx)
+        .await
+        .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        tracing::info!(
+            version = next.version,
+            name = next.name,
+            store = target,
+            "applied store migration"
+        );
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    fn engine(&self) -> Engine {
+        Engine::Postgres
+    }
+
+    fn describe(&self) -> String {
+        self.target.clone()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(self.error("ping"))?;
+        Ok(())
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.error("reading the schema version"))
+    }
+
+    async fn record_config_revision(
+        &self,
+        rev: &NewConfigRevision,
+    ) -> Result<ConfigRevision, StoreError> {
+        let error = self.error("recording a config revision");
+        let mut tx = self.pool.begin().await.map_err(&error)?;
+        // Without the lock, two nodes loading the same file at once would both
+        // see an older latest revision and both insert.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CONFIG_REVISION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(&error)?;
+        let latest: Option<RevisionRow> = sqlx::query_as(
+            "SELECT id, hash, source, loaded_at, objects, summary
+             FROM config_revisions ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(&error)?;
+        let row = match latest {
+            Some(row) if row.1 == rev.hash => row,
+            _ => sqlx::query_as(
+                "INSERT INTO config_revisions (hash, source, loaded_at, objects, summary)
+                     VALUES ($1, $2, $3, $4, $5)
+                     RETURNING id, hash, source, loaded_at, objects, summary",
+            )
+            .bind(&rev.hash)
+            .bind(&rev.source)
+            .bind(timestamp_micros(rev.loaded_at))
+            .bind(i64::from(rev.objects))
+            .bind(&rev.summary)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(&error)?,
+        };
+        tx.commit().await.map_err(&error)?;
+        config_revision::from_row(row)
+    }
+
+    async fn latest_config_revision(&self) -> Result<Option<ConfigRevision>, StoreError> {
+        let row: Option<RevisionRow> = sqlx::query_as(
+            "SELECT id, hash, source, loaded_at, objects, summary
+             FROM config_revisions ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.error("reading the latest config revision"))?;
+        row.map(config_revision::from_row).transpose()
+    }
+
+    async fn config_revisions(&self, limit: u32) -> Result<Vec<ConfigRevision>, StoreError> {
+        let rows: Vec<RevisionRow> = sqlx::query_as(
+            "SELECT id, hash, source, loaded_at, objects, summary
+             FROM config_revisions ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.error("listing config revisions"))?;
+        rows.into_iter().map(config_revision::from_row).collect()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(url: &str) -> String {
+        describe(&PgConnectOptions::from_str(url).unwrap())
+    }
+
+    #[test]
+    fn description_names_host_port_and_database_but_no_credentials() {
+        assert_eq!(
+            described("postgres://nines:hunter2@db.internal:6543/slo"),
+            "postgres db.internal:6543/slo"
+        );
+        assert_eq!(
+            described("postgres://nines@127.0.0.1/nines"),
+            "postgres 127.0.0.1:5432/nines"
+        );
+        assert_eq!(
+            described("postgres://nines@db.internal"),
+            "postgres db.internal:5432/nines"
+        );
+        assert_eq!(
+            described("postgres:///slo?host=/run/postgresql"),
+            "postgres /run/postgresql:5432/slo"
+        );
+    }
+}

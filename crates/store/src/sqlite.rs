@@ -1,0 +1,353 @@
+//! The embedded store: `nines.db` in the data directory.
+//!
+//! SQLite allows one writer at a time. Rather than let writers queue on the
+//! database lock (and meet `SQLITE_BUSY` when the queue is long), all writes go
+//! through a pool of exactly one connection, and reads use a separate pool that
+//! WAL lets run alongside it. The data directory is locked for the store's
+//! lifetime, so a second nines pointed at it stops at once instead of sharing
+//! the single writer with a stranger.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::config_revision::{self, RevisionRow, timestamp_micros};
+use crate::migrate::{self, Migration};
+use crate::{ConfigRevision, Engine, NewConfigRevision, Store, StoreError};
+
+/// The database file inside the data directory.
+pub(crate) const DB_FILE: &str = "nines.db";
+
+/// The file whose exclusive lock marks the data directory as in use.
+pub(crate) const LOCK_FILE: &str = "nines.lock";
+
+/// How long a statement waits for a lock held by another connection, such as
+/// a reader's during a checkpoint, before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Readers run in parallel under WAL; a handful covers the API and the
+/// evaluator without holding many file descriptors.
+const READERS: u32 = 4;
+
+const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+) STRICT";
+
+/// `BEGIN IMMEDIATE` takes the write lock at the start of the transaction, so
+/// a transaction that reads and then writes cannot fail half-way on `SQLITE_BUSY`.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+pub(crate) struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+    target: String,
+    /// Held, not read: the lock lasts as long as this file stays open.
+    lock: Mutex<Option<File>>,
+}
+
+impl SqliteStore {
+    pub(crate) async fn open(
+        data_dir: &Path,
+        migrations: &[Migration],
+    ) -> Result<Self, StoreError> {
+        let data_dir_error = |error| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            error,
+        };
+        let data_dir = std::path::absolute(data_dir).map_err(data_dir_error)?;
+        std::fs::create_dir_all(&data_dir).map_err(data_dir_error)?;
+        let lock = lock_data_dir(&data_dir)?;
+
+        let db_path = data_dir.join(DB_FILE);
+        let target = format!("{} {}", Engine::Sqlite, db_path.display());
+        let unavailable = |error: sqlx::Error| StoreError::Unavailable {
+            target: target.clone(),
+            error: Box::new(error),
+        };
+
+        // FULL makes every commit reach the disk before it returns, so that an
+        // acknowledged write survives a power loss and not only a crash of nines.
+        let options = SqliteConnectOptions::new()
+            .filename(&db_path)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Full);
+
+        // The writer keeps its one connection for the store's lifetime so a
+        // write never pays for opening the file.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(
+                options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await
+            .map_err(unavailable)?;
+        run_migrations(&writer, migrations, &target).await?;
+
+        // query_only turns a write sent to the wrong pool into an error instead
+        // of a second writer.
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(options.pragma("query_only", "ON"))
+            .await
+            .map_err(unavailable)?;
+
+        Ok(SqliteStore {
+            writer,
+            reader,
+            target,
+            lock: Mutex::new(Some(lock)),
+        })
+    }
+
+    fn error(&self, operation: &'static str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+        move |error| StoreError::from_sqlx(operation, &self.target, error)
+    }
+}
+
+/// Takes the data directory's lock file, or reports who holds it.
+///
+/// The lock is `flock`-style: the operating system drops it when the process
+/// dies, so a crash never leaves a stale lock behind.
+fn lock_data_dir(data_dir: &Path) -> Result<File, StoreError> {
+    let lock_file = data_dir.join(LOCK_FILE);
+    let data_dir_error = |error| StoreError::DataDir {
+        path: data_dir.to_path_buf(),
+        error,
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_file)
+        .map_err(data_dir_error)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(StoreError::Locked {
+                data_dir: data_dir.to_path_buf(),
+                lock_file,
+            });
+        }
+        Err(TryLockError::Error(error)) => return Err(data_dir_error(error)),
+    }
+    // The pid is only a hint for a person wondering which process holds the
+    // directory; the lock itself is what keeps others out.
+    let hint = file
+        .set_len(0)
+        .and_then(|()| writeln!(file, "{}", std::process::id()));
+    if let Err(error) = hint {
+        tracing::debug!(%error, path = %lock_file.display(), "could not write the pid into the lock file");
+    }
+    Ok(file)
+}
+
+/// Brings the schema up to `migrations`, one transaction per migration.
+async fn run_migrations(
+    writer: &SqlitePool,
+    migrations: &[Migration],
+    target: &str,
+) -> Result<(), StoreError> {
+    let error = |error| StoreError::from_sqlx("migrating the schema", target, error);
+    loop {
+        let mut tx = writer.begin_with(BEGIN_WRITE).await.map_err(error)?;
+        sqlx::raw_sql(CREATE_SCHEMA_MIGRATIONS)
+            .execute(&mut *tx)
+            .await
+            .map_err(error)?;
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(error)?;
+        let Some(next) = migrate::next_pending(&applied, migrations)? else {
+            tx.commit().await.map_err(error)?;
+            return Ok(());
+        };
+        let failed = |error| StoreError::Migration {
+            version: next.version,
+            name: next.name,
+            target: target.to_owned(),
+            error: Box::new(error),
+        };
+        sqlx::raw_sql(next.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+            .bind(next.version)
+            .bind(next.name)
+            .bind(timestamp_micros(jiff::Timestamp::now()))
+            .execute(&mut *tx)
+            .await
+            .map_err(failed)?;
+        tx.commit().await.map_err(failed)?;
+        tracing::info!(
+            version = next.version,
+            name = next.name,
+            store = target,
+            "applied store migration"
+        );
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    fn describe(&self) -> String {
+        self.target.clone()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.reader)
+            .await
+            .map_err(self.error("ping"))?;
+        Ok(())
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(self.error("reading the schema version"))
+    }
+
+    async fn record_config_revision(
+        &self,
+        rev: &NewConfigRevision,
+    ) -> Result<ConfigRevision, StoreError> {
+        let error = self.error("recording a config revision");
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await.map_err(&error)?;
+        let latest: Option<RevisionRow> = sqlx::query_as(
+            "SELECT id, hash, source, loaded_at, objects, summary
+             FROM config_revisions ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(&error)?;
+        let row = match latest {
+            Some(row) if row.1 == rev.hash => row,
+            _ => sqlx::query_as(
+                "INSERT INTO config_revisions (hash, source, loaded_at, objects, summary)
+                     VALUES (?, ?, ?, ?, ?)
+                     RETURNING id, hash, source, loaded_at, objects, summary",
+            )
+            .bind(&rev.hash)
+            .bind(&rev.source)
+            .bind(timestamp_micros(rev.loaded_at))
+            .bind(i64::from(rev.objects))
+            .bind(&rev.summary)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(&error)?,
+        };
+        tx.commit().await.map_err(&error)?;
+        config_revision::from_row(row)
+    }
+
+    async fn latest_config_revision(&self) -> Result<Option<ConfigRevision>, StoreError> {
+        let row: Option<RevisionRow> = sqlx::query_as(
+            "SELECT id, hash, source, loaded_at, objects, summary
+             FROM config_revisions ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(self.error("reading the latest config revision"))?;
+        row.map(config_revision::from_row).transpose()
+    }
+
+    async fn config_revisions(&self, limit: u32) -> Result<Vec<ConfigRevision>, StoreError> {
+        let rows: Vec<RevisionRow> = sqlx::query_as(
+            "SELECT id, hash, source, loaded_at, objects, summary
+             FROM config_revisions ORDER BY id DESC LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(self.error("listing config revisions"))?;
+        rows.into_iter().map(config_revision::from_row).collect()
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+        // Released only once no connection is left, so the next nines to take
+        // the directory never overlaps with this one's writer.
+        let lock = self
+            .lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        drop(lock);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads a pragma as text, whether SQLite reports it as a word or a number.
+    async fn pragma(pool: &SqlitePool, name: &'static str) -> String {
+        use sqlx::Row;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        row.try_get::<String, _>(0)
+            .or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string()))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn connections_are_set_up_for_durability_and_a_single_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+
+        assert_eq!(store.writer.options().get_max_connections(), 1);
+        for pool in [&store.writer, &store.reader] {
+            assert_eq!(pragma(pool, "journal_mode").await, "wal");
+            assert_eq!(pragma(pool, "synchronous").await, "2", "FULL");
+            assert_eq!(pragma(pool, "foreign_keys").await, "1");
+            assert_eq!(pragma(pool, "busy_timeout").await, "5000");
+        }
+        assert_eq!(pragma(&store.writer, "query_only").await, "0");
+        assert_eq!(pragma(&store.reader, "query_only").await, "1");
+
+        let write_on_reader = sqlx::query("DELETE FROM config_revisions")
+            .execute(&store.reader)
+            .await;
+        assert!(write_on_reader.is_err(), "the read pool must refuse writes");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn lock_file_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+        let content = std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap();
+        assert_eq!(content.trim(), std::process::id().to_string());
+        store.close().await;
+    }
+}
