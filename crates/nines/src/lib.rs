@@ -12,6 +12,13 @@ pub mod logging;
 pub mod metrics;
 pub mod serve;
 
+/// Installs the one TLS crypto provider of the process (ring). rustls panics
+/// when two crates enable different providers and none is chosen, so every
+/// entry point calls this first; calling it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Exit codes shared by every command, documented in the README and `--help`.
 pub mod exit {
     /// Success: the command did what was asked, or the answer is "yes".

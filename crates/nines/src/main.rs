@@ -13,6 +13,7 @@ fn emit(out: calc::Outcome) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    nines::install_crypto_provider();
     let cli = Cli::parse_grouped();
     match cli.command {
         Command::Check { path, quiet } => emit(check::run(&path, quiet)),
@@ -42,8 +43,6 @@ fn runtime(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 
 async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
     logging::init(args.log_format, &args.log_level);
-    // One TLS crypto provider for every crate in the process (see ARCHITECTURE.md).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let opts = serve::Options {
         config_path: args.config,
         data_dir: args.data,
@@ -77,7 +76,6 @@ async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
 }
 
 async fn status_main(server: String, as_json: bool) -> ExitCode {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     match client::call(&server, reqwest::Method::GET, "/api/v1/status").await {
         Ok((200, v)) => {
             if as_json {
@@ -118,7 +116,6 @@ async fn status_main(server: String, as_json: bool) -> ExitCode {
 }
 
 async fn reload_main(server: String) -> ExitCode {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     match client::call(&server, reqwest::Method::POST, "/-/reload").await {
         Ok((200, v)) => {
             println!("reloaded: configuration revision {}", v["revision"]);
