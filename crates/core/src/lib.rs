@@ -5,6 +5,10 @@
 //! time and lets a simulation run thirty days in seconds.
 
 pub mod availability;
+pub mod budget;
+pub mod burn;
 pub mod duration;
+pub mod engine;
 pub mod graph;
 pub mod model;
+pub mod series;

@@ -223,13 +223,15 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     for w in &loaded.warnings {
         tracing::warn!(file = %w.file.display(), line = w.pos.line, column = w.pos.col, "config: {}", w.message);
     }
+    // Bind before touching the store, so that a port in use fails before
+    // anything is written.
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let location = StoreLocation::parse(opts.store_url.as_deref(), &opts.data_dir)?;
     let store = nines_store::open(&location).await?;
     let now = clock.now();
     let config = record(store.as_ref(), loaded, &opts.config_path, now).await?;
-    let listener = TcpListener::bind(opts.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
     let metrics = Metrics::new(&store.engine().to_string());
     let (config_tx, config_rx) = watch::channel(Arc::new(config));

@@ -1,0 +1,795 @@
+//! The SLO engine: SLI data in, budgets, burn rates and alert state changes
+//! out. It holds one bucket series per SLO objective and never reads the
+//! clock: every call says what time it is.
+
+use std::collections::BTreeMap;
+
+use jiff::{Span, Timestamp, Zoned};
+
+use crate::availability::Target;
+use crate::budget::{ErrorBudget, time_to_exhaustion};
+use crate::burn::{BurnRule, Urgency, Verdict, default_rules, rules_from_policies};
+use crate::duration::{DurationShorthand, DurationUnit};
+use crate::model::{BudgetingMethod, Catalog, Op, SliMetric, TimeWindow};
+use crate::series::{Counts, Minute, Series, SeriesError, minute_of, window_minutes};
+
+/// The annotation an SLO sets to leave maintenance windows out of its
+/// budget. Counting them is the default: "99.99 % excluding scheduled
+/// maintenance" flatters a service. Both figures are always reported.
+pub const MAINTENANCE_ANNOTATION: &str = "nines/maintenance";
+
+/// How far ahead of "now" data may be stamped (clock skew between senders).
+pub const MAX_FUTURE_S: i64 = 5 * 60;
+
+/// One piece of SLI data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Observation {
+    /// Counts of good and total events.
+    Counts { good: f64, total: f64 },
+    /// One event that succeeded or failed.
+    Success(bool),
+    /// One measured value (a latency in ms), judged by each threshold
+    /// objective's `op` and `value`.
+    Value(f64),
+}
+
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum IngestError {
+    #[error("no SLO uses an SLI named `{0}`")]
+    UnknownSli(String),
+    #[error(
+        "SLI `{0}` is a ratio SLI: send good/total counts or success flags, not measured values"
+    )]
+    ValueForRatio(String),
+    #[error(
+        "timestamp {at} is older than the {window} window of SLO `{slo}`: data that old no longer counts"
+    )]
+    TooOld {
+        at: Timestamp,
+        slo: String,
+        window: String,
+    },
+    #[error("timestamp {at} is more than {} minutes in the future (now is {now})", MAX_FUTURE_S / 60)]
+    InFuture { at: Timestamp, now: Timestamp },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlertState {
+    Firing,
+    Resolved,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Firing => "firing",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+/// An alert changing state, with what caused it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlertEvent {
+    pub at: Timestamp,
+    pub slo: String,
+    pub service: String,
+    pub objective: usize,
+    pub urgency: Urgency,
+    pub state: AlertState,
+    /// The rule that decided: the holding rule with the highest burn when
+    /// firing, the last one that held when resolving.
+    pub rule: String,
+    pub long_window_s: i64,
+    pub short_window_s: Option<i64>,
+    pub long_burn: Option<f64>,
+    pub short_burn: Option<f64>,
+    pub threshold: f64,
+    /// Share of the SLO window's budget spent at this moment.
+    pub budget_consumed: f64,
+    /// Seconds until the budget is gone at the long window's burn rate.
+    pub time_to_exhaustion_s: Option<f64>,
+}
+
+/// Everything known about one objective at one moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectiveStatus {
+    pub slo: String,
+    pub service: String,
+    pub objective: usize,
+    pub display_name: Option<String>,
+    pub target: Target,
+    pub method: BudgetingMethod,
+    pub window_start: Timestamp,
+    pub window_end: Timestamp,
+    /// The figures the SLO's policy uses (maintenance counted or not).
+    pub budget: ErrorBudget,
+    pub with_maintenance: ErrorBudget,
+    pub without_maintenance: ErrorBudget,
+    pub excludes_maintenance: bool,
+    pub burn_rates: Vec<RuleStatus>,
+    pub firing: Vec<Urgency>,
+    pub no_data: bool,
+    pub period_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleStatus {
+    pub rule: String,
+    pub urgency: Urgency,
+    pub long_window_s: i64,
+    pub short_window_s: Option<i64>,
+    pub threshold: f64,
+    pub verdict: Verdict,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Alert {
+    firing: Option<String>,
+    pending_since: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug)]
+struct Objective {
+    slo: String,
+    service: String,
+    index: usize,
+    display_name: Option<String>,
+    target: Target,
+    method: BudgetingMethod,
+    window: TimeWindow,
+    /// For threshold SLIs: how a measured value is judged.
+    threshold: Option<(Op, f64)>,
+    time_slice_target: f64,
+    time_slice_minutes: i64,
+    excludes_maintenance: bool,
+    all: Series,
+    outside_maintenance: Series,
+    rules: Vec<BurnRule>,
+    alerts: BTreeMap<Urgency, Alert>,
+}
+
+pub struct Engine {
+    objectives: Vec<Objective>,
+    by_sli: BTreeMap<String, Vec<usize>>,
+}
+
+fn fixed_seconds(d: DurationShorthand) -> i64 {
+    d.seconds().unwrap_or(0) as i64
+}
+
+fn calendar_span(d: DurationShorthand, k: i64) -> Span {
+    let n = i64::from(d.count()) * k;
+    match d.unit() {
+        DurationUnit::Second => Span::new().seconds(n),
+        DurationUnit::Minute => Span::new().minutes(n),
+        DurationUnit::Hour => Span::new().hours(n),
+        DurationUnit::Day => Span::new().days(n),
+        DurationUnit::Week => Span::new().weeks(n),
+        DurationUnit::Month => Span::new().months(n),
+        DurationUnit::Quarter => Span::new().months(3 * n),
+        DurationUnit::Year => Span::new().years(n),
+    }
+}
+
+/// The calendar period holding `t`: periods start at `start` in `tz` and
+/// repeat every `length`, in local time (a month is a calendar month, a day
+/// follows daylight saving).
+fn calendar_period(
+    start: jiff::civil::DateTime,
+    tz: &str,
+    length: DurationShorthand,
+    t: Timestamp,
+) -> (Timestamp, Timestamp) {
+    let zone = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
+    let Ok(origin) = start.to_zoned(zone) else {
+        return (t, t);
+    };
+    let approx = match length.unit() {
+        DurationUnit::Month => 30 * 86_400,
+        DurationUnit::Quarter => 91 * 86_400,
+        DurationUnit::Year => 365 * 86_400,
+        _ => fixed_seconds(DurationShorthand::new(1, length.unit()).unwrap_or(length)),
+    } * i64::from(length.count());
+    let at = |k: i64| -> Option<Zoned> { origin.checked_add(calendar_span(length, k)).ok() };
+    let mut k = (t.as_second() - origin.timestamp().as_second()).div_euclid(approx.max(1));
+    // The estimate is off by at most one or two periods; walk to the exact one.
+    for _ in 0..8 {
+        match (at(k), at(k + 1)) {
+            (Some(a), _) if a.timestamp() > t => k -= 1,
+            (_, Some(b)) if b.timestamp() <= t => k += 1,
+            (Some(a), Some(b)) => return (a.timestamp(), b.timestamp()),
+            _ => break,
+        }
+    }
+    (t, t)
+}
+
+impl Objective {
+    /// The SLO window at `t`: `[start, end)` and the period's length.
+    fn window_at(&self, t: Timestamp) -> (Timestamp, Timestamp, f64) {
+        match &self.window {
+            TimeWindow::Rolling(d) => {
+                let len = fixed_seconds(*d);
+                let start = t
+                    .checked_sub(jiff::SignedDuration::from_secs(len))
+                    .unwrap_or(t);
+                (start, t, len as f64)
+            }
+            TimeWindow::Calendar {
+                length,
+                start,
+                time_zone,
+            } => {
+                let (a, b) = calendar_period(*start, time_zone, *length, t);
+                (a, t, (b.as_second() - a.as_second()) as f64)
+            }
+        }
+    }
+
+    fn series(&self, excluding_maintenance: bool) -> &Series {
+        if excluding_maintenance {
+            &self.outside_maintenance
+        } else {
+            &self.all
+        }
+    }
+
+    /// Good and total over minutes `[from, to)`, in the unit the budgeting
+    /// method counts: events, good time slices, or summed slice ratios.
+    fn counts(&self, series: &Series, from: Minute, to: Minute) -> Counts {
+        match self.method {
+            BudgetingMethod::Occurrences => series.sum(from, to),
+            BudgetingMethod::Timeslices | BudgetingMethod::RatioTimeslices => {
+                let width = self.time_slice_minutes.max(1);
+                let mut out = Counts::ZERO;
+                let mut slice: Option<(i64, Counts)> = None;
+                let close = |s: Counts, out: &mut Counts| {
+                    if let Some(r) = s.ratio() {
+                        let good = match self.method {
+                            BudgetingMethod::RatioTimeslices => r,
+                            _ => f64::from(u8::from(r >= self.time_slice_target)),
+                        };
+                        *out += Counts::new(good, 1.0);
+                    }
+                };
+                for (m, c) in series.minutes(from, to) {
+                    let id = m.div_euclid(width);
+                    match &mut slice {
+                        Some((sid, acc)) if *sid == id => *acc += c,
+                        _ => {
+                            if let Some((_, acc)) = slice.take() {
+                                close(acc, &mut out);
+                            }
+                            slice = Some((id, c));
+                        }
+                    }
+                }
+                if let Some((_, acc)) = slice {
+                    close(acc, &mut out);
+                }
+                out
+            }
+        }
+    }
+
+    fn rolling(&self, series: &Series, t: Timestamp, length_s: i64) -> Counts {
+        let (from, to) = window_minutes(t, length_s);
+        self.counts(series, from, to)
+    }
+
+    fn budget(&self, series: &Series, t: Timestamp) -> ErrorBudget {
+        let (start, end, _) = self.window_at(t);
+        let from = minute_of(start) + i64::from(start.as_second().rem_euclid(60) != 0);
+        let to = window_minutes(end, 60).1;
+        ErrorBudget::new(self.target, self.counts(series, from, to))
+    }
+
+    fn rule_status(&self, t: Timestamp) -> Vec<RuleStatus> {
+        let series = self.series(self.excludes_maintenance);
+        self.rules
+            .iter()
+            .map(|r| {
+                let long = self.rolling(series, t, r.long_s);
+                let short = r.short_s.map(|s| self.rolling(series, t, s));
+                RuleStatus {
+                    rule: r.name.clone(),
+                    urgency: r.urgency,
+                    long_window_s: r.long_s,
+                    short_window_s: r.short_s,
+                    threshold: r.threshold,
+                    verdict: r.judge(self.target, long, short),
+                }
+            })
+            .collect()
+    }
+
+    fn status(&self, t: Timestamp) -> ObjectiveStatus {
+        let (start, end, period_s) = self.window_at(t);
+        let with_maintenance = self.budget(&self.all, t);
+        let without_maintenance = self.budget(&self.outside_maintenance, t);
+        let budget = if self.excludes_maintenance {
+            without_maintenance
+        } else {
+            with_maintenance
+        };
+        ObjectiveStatus {
+            slo: self.slo.clone(),
+            service: self.service.clone(),
+            objective: self.index,
+            display_name: self.display_name.clone(),
+            target: self.target,
+            method: self.method,
+            window_start: start,
+            window_end: end,
+            budget,
+            with_maintenance,
+            without_maintenance,
+            excludes_maintenance: self.excludes_maintenance,
+            burn_rates: self.rule_status(t),
+            firing: self
+                .alerts
+                .iter()
+                .filter(|(_, a)| a.firing.is_some())
+                .map(|(u, _)| *u)
+                .collect(),
+            no_data: budget.counts.total <= 0.0,
+            period_s,
+        }
+    }
+
+    fn retention_minutes(&self) -> i64 {
+        let window_s = match &self.window {
+            TimeWindow::Rolling(d) => fixed_seconds(*d),
+            TimeWindow::Calendar { length, .. } => {
+                let unit_s = match length.unit() {
+                    DurationUnit::Month => 31 * 86_400,
+                    DurationUnit::Quarter => 92 * 86_400,
+                    DurationUnit::Year => 366 * 86_400,
+                    _ => fixed_seconds(DurationShorthand::new(1, length.unit()).unwrap_or(*length)),
+                };
+                unit_s * i64::from(length.count())
+            }
+        };
+        let longest_rule = self.rules.iter().map(|r| r.long_s).max().unwrap_or(0);
+        window_s.max(longest_rule) / 60 + 60
+    }
+}
+
+impl Engine {
+    /// One objective per SLO objective in the catalog, with the SLO's
+    /// OpenSLO alert policies, or the Workbook defaults when it has none.
+    pub fn new(catalog: &Catalog) -> Engine {
+        let mut objectives = Vec::new();
+        let mut by_sli: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for slo in catalog.slos.values() {
+            let excludes_maintenance = slo
+                .meta
+                .annotations
+                .get(MAINTENANCE_ANNOTATION)
+                .is_some_and(|v| v == "exclude");
+            for (index, o) in slo.objectives.iter().enumerate() {
+                let Some(sli) = o.indicator.as_ref().or(slo.indicator.as_ref()) else {
+                    continue;
+                };
+                let threshold = match (&sli.metric, o.op, o.value) {
+                    (SliMetric::Threshold(_), Some(op), Some(v)) => Some((op, v)),
+                    _ => None,
+                };
+                let mut objective = Objective {
+                    slo: slo.meta.name.clone(),
+                    service: slo.service.clone(),
+                    index,
+                    display_name: o.display_name.clone(),
+                    target: o.target,
+                    method: slo.budgeting_method,
+                    window: slo.time_window.clone(),
+                    threshold,
+                    time_slice_target: o.time_slice_target.unwrap_or(o.target.ratio()),
+                    time_slice_minutes: o
+                        .time_slice_window
+                        .and_then(|d| d.seconds())
+                        .map_or(1, |s| (s as i64 / 60).max(1)),
+                    excludes_maintenance,
+                    all: Series::new(0),
+                    outside_maintenance: Series::new(0),
+                    rules: Vec::new(),
+                    alerts: BTreeMap::new(),
+                };
+                let period_s = objective.window_at(Timestamp::UNIX_EPOCH).2 as i64;
+                objective.rules = if slo.alert_policies.is_empty() {
+                    default_rules(period_s.max(3600))
+                } else {
+                    rules_from_policies(&slo.alert_policies)
+                };
+                let retention = objective.retention_minutes();
+                objective.all = Series::new(retention);
+                objective.outside_maintenance = Series::new(retention);
+                by_sli
+                    .entry(sli.meta.name.clone())
+                    .or_default()
+                    .push(objectives.len());
+                objectives.push(objective);
+            }
+        }
+        Engine { objectives, by_sli }
+    }
+
+    pub fn knows_sli(&self, sli: &str) -> bool {
+        self.by_sli.contains_key(sli)
+    }
+
+    pub fn sli_names(&self) -> impl Iterator<Item = &str> {
+        self.by_sli.keys().map(String::as_str)
+    }
+
+    /// Checks an observation without recording it, so that a batch can be
+    /// refused whole before any of it counts.
+    pub fn check(
+        &self,
+        sli: &str,
+        at: Timestamp,
+        obs: Observation,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
+        let ids = self
+            .by_sli
+            .get(sli)
+            .ok_or_else(|| IngestError::UnknownSli(sli.to_owned()))?;
+        if at.as_second() > now.as_second() + MAX_FUTURE_S {
+            return Err(IngestError::InFuture { at, now });
+        }
+        for &i in ids {
+            let o = &self.objectives[i];
+            if matches!(obs, Observation::Value(_)) && o.threshold.is_none() {
+                return Err(IngestError::ValueForRatio(sli.to_owned()));
+            }
+            let (start, _, _) = o.window_at(now);
+            let oldest = start
+                .as_second()
+                .min(now.as_second() - o.retention_minutes() * 60 + 3600);
+            if at.as_second() < oldest {
+                return Err(IngestError::TooOld {
+                    at,
+                    slo: o.slo.clone(),
+                    window: window_label(&o.window),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Records an observation for every objective whose indicator is `sli`.
+    pub fn record(
+        &mut self,
+        sli: &str,
+        at: Timestamp,
+        obs: Observation,
+        in_maintenance: bool,
+        now: Timestamp,
+    ) -> Result<(), IngestError> {
+        self.check(sli, at, obs, now)?;
+        let minute = minute_of(at);
+        let ids = self.by_sli.get(sli).cloned().unwrap_or_default();
+        for i in ids {
+            let o = &mut self.objectives[i];
+            let c = match obs {
+                Observation::Counts { good, total } => Counts::new(good, total),
+                Observation::Success(ok) => Counts::new(f64::from(u8::from(ok)), 1.0),
+                Observation::Value(v) => {
+                    let (op, limit) = o.threshold.unwrap_or((Op::Lte, f64::INFINITY));
+                    Counts::new(f64::from(u8::from(op.holds(v, limit))), 1.0)
+                }
+            };
+            let too_old = |_: SeriesError| IngestError::TooOld {
+                at,
+                slo: o.slo.clone(),
+                window: window_label(&o.window),
+            };
+            o.all.add(minute, c).map_err(too_old)?;
+            if !in_maintenance {
+                o.outside_maintenance.add(minute, c).map_err(too_old)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates every rule at `now` and returns the alerts that changed state.
+    pub fn evaluate(&mut self, now: Timestamp) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
+        for o in &mut self.objectives {
+            let rules = o.rule_status(now);
+            let series = o.series(o.excludes_maintenance);
+            let budget = o.budget(series, now);
+            let period_s = o.window_at(now).2;
+            for urgency in [Urgency::Page, Urgency::Ticket] {
+                let of_urgency: Vec<&RuleStatus> =
+                    rules.iter().filter(|r| r.urgency == urgency).collect();
+                if of_urgency.is_empty() {
+                    continue;
+                }
+                let holding = of_urgency
+                    .iter()
+                    .filter(|r| r.verdict.holds)
+                    .max_by(|a, b| {
+                        a.verdict
+                            .long_burn
+                            .unwrap_or(0.0)
+                            .total_cmp(&b.verdict.long_burn.unwrap_or(0.0))
+                    })
+                    .copied();
+                let alert = o.alerts.entry(urgency).or_default();
+                let event = |r: &RuleStatus, state: AlertState| AlertEvent {
+                    at: now,
+                    slo: o.slo.clone(),
+                    service: o.service.clone(),
+                    objective: o.index,
+                    urgency,
+                    state,
+                    rule: r.rule.clone(),
+                    long_window_s: r.long_window_s,
+                    short_window_s: r.short_window_s,
+                    long_burn: r.verdict.long_burn,
+                    short_burn: r.verdict.short_burn,
+                    threshold: r.threshold,
+                    budget_consumed: budget.consumed_ratio(),
+                    time_to_exhaustion_s: r
+                        .verdict
+                        .long_burn
+                        .and_then(|b| time_to_exhaustion(budget.remaining_ratio(), b, period_s)),
+                };
+                match (holding, &alert.firing) {
+                    (Some(r), None) => {
+                        let after = o
+                            .rules
+                            .iter()
+                            .find(|x| x.name == r.rule)
+                            .map_or(0, |x| x.alert_after_s);
+                        let since = *alert.pending_since.get_or_insert(now);
+                        if now.as_second() - since.as_second() >= after {
+                            alert.firing = Some(r.rule.clone());
+                            alert.pending_since = None;
+                            events.push(event(r, AlertState::Firing));
+                        }
+                    }
+                    (Some(r), Some(_)) => alert.firing = Some(r.rule.clone()),
+                    (None, Some(name)) => {
+                        let r = of_urgency
+                            .iter()
+                            .find(|x| &x.rule == name)
+                            .copied()
+                            .unwrap_or(of_urgency[0]);
+                        events.push(event(r, AlertState::Resolved));
+                        alert.firing = None;
+                    }
+                    (None, None) => alert.pending_since = None,
+                }
+            }
+        }
+        events
+    }
+
+    pub fn status(&self, now: Timestamp) -> Vec<ObjectiveStatus> {
+        self.objectives.iter().map(|o| o.status(now)).collect()
+    }
+}
+
+fn window_label(w: &TimeWindow) -> String {
+    match w {
+        TimeWindow::Rolling(d) => format!("rolling {d}"),
+        TimeWindow::Calendar { length, .. } => format!("calendar {length}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        Meta, MetricSource, Numerator, Objective as ModelObjective, Sli, Slo, Value,
+    };
+
+    fn catalog(target: &str, window: &str) -> Catalog {
+        let source = MetricSource {
+            source_ref: None,
+            kind: Some("push".into()),
+            spec: Value::Null,
+        };
+        let sli = Sli {
+            meta: Meta {
+                name: "requests".into(),
+                ..Meta::default()
+            },
+            metric: SliMetric::Ratio {
+                counter: false,
+                numerator: Numerator::Good(source.clone()),
+                total: source,
+            },
+        };
+        let slo = Slo {
+            meta: Meta {
+                name: "api".into(),
+                ..Meta::default()
+            },
+            service: "api".into(),
+            indicator: Some(sli),
+            time_window: TimeWindow::Rolling(DurationShorthand::parse(window).unwrap()),
+            budgeting_method: BudgetingMethod::Occurrences,
+            objectives: vec![ModelObjective {
+                display_name: None,
+                op: None,
+                value: None,
+                target: Target::parse(target).unwrap(),
+                time_slice_target: None,
+                time_slice_window: None,
+                indicator: None,
+                composite_weight: 1.0,
+            }],
+            alert_policies: vec![],
+        };
+        let mut c = Catalog::default();
+        c.slos.insert("api".into(), slo);
+        c
+    }
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    /// Runs `errors(minute)` (error ratio per minute, 1000 requests a
+    /// minute) from one day before t=0 until `until_s`, evaluating once a
+    /// minute, and returns the alert events with their time from t=0.
+    fn run(errors: impl Fn(i64) -> f64, until_s: i64) -> Vec<(i64, AlertEvent)> {
+        let mut e = Engine::new(&catalog("99.9", "30d"));
+        let mut out = Vec::new();
+        for m in -24 * 60..until_s / 60 {
+            let bad = 1000.0 * errors(m);
+            let now = at((m + 1) * 60);
+            e.record(
+                "requests",
+                at(m * 60),
+                Observation::Counts {
+                    good: 1000.0 - bad,
+                    total: 1000.0,
+                },
+                false,
+                now,
+            )
+            .unwrap();
+            for ev in e.evaluate(now) {
+                out.push(((m + 1) * 60, ev));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn workbook_full_outage_pages_within_one_step_of_51_84_s_and_129_6_s() {
+        let events = run(|m| if m >= 0 { 1.0 } else { 0.0 }, 600);
+        let page = &events[0];
+        assert_eq!(page.1.urgency, Urgency::Page);
+        assert_eq!(page.1.rule, "page-1h");
+        assert!(
+            page.0 as f64 >= 51.84 && (page.0 as f64) < 51.84 + 60.0,
+            "{}",
+            page.0
+        );
+        // The 6h/6x pair crosses at 129.6 s: check it at the first minute after.
+        let mut e = Engine::new(&catalog("99.9", "30d"));
+        let mut crossed = None;
+        for m in -24 * 60..10 {
+            let bad = if m >= 0 { 1000.0 } else { 0.0 };
+            let now = at((m + 1) * 60);
+            e.record(
+                "requests",
+                at(m * 60),
+                Observation::Counts {
+                    good: 1000.0 - bad,
+                    total: 1000.0,
+                },
+                false,
+                now,
+            )
+            .unwrap();
+            let st = &e.status(now)[0];
+            let six = st.burn_rates.iter().find(|r| r.rule == "page-6h").unwrap();
+            if crossed.is_none() && six.verdict.holds {
+                crossed = Some((m + 1) * 60);
+            }
+        }
+        let c = crossed.unwrap() as f64;
+        assert!((129.6..129.6 + 60.0).contains(&c), "{c}");
+    }
+
+    #[test]
+    fn workbook_15_percent_errors_cross_14_4_after_5_76_minutes() {
+        let events = run(|m| if (0..10).contains(&m) { 0.15 } else { 0.0 }, 3 * 3600);
+        let fired = events
+            .iter()
+            .find(|(_, e)| e.state == AlertState::Firing && e.rule == "page-1h")
+            .unwrap();
+        assert!(
+            fired.0 as f64 >= 345.6 && (fired.0 as f64) < 345.6 + 60.0,
+            "{}",
+            fired.0
+        );
+        let resolved = events
+            .iter()
+            .find(|(_, e)| e.state == AlertState::Resolved && e.urgency == Urgency::Page)
+            .unwrap();
+        // The 5-minute short window clears five minutes after the errors stop.
+        assert!(resolved.0 <= 16 * 60, "{}", resolved.0);
+        assert!(fired.1.long_burn.unwrap() >= 14.4);
+        assert!(fired.1.time_to_exhaustion_s.is_some());
+    }
+
+    #[test]
+    fn refuses_data_from_the_future_and_from_before_the_window() {
+        let mut e = Engine::new(&catalog("99.9", "7d"));
+        let now = at(0);
+        let ok = Observation::Success(true);
+        assert!(matches!(
+            e.record("requests", at(3600), ok, false, now),
+            Err(IngestError::InFuture { .. })
+        ));
+        assert!(matches!(
+            e.record("requests", at(-8 * 86_400), ok, false, now),
+            Err(IngestError::TooOld { .. })
+        ));
+        assert!(matches!(
+            e.record("nope", now, ok, false, now),
+            Err(IngestError::UnknownSli(_))
+        ));
+        assert!(matches!(
+            e.record("requests", now, Observation::Value(3.0), false, now),
+            Err(IngestError::ValueForRatio(_))
+        ));
+        e.record("requests", at(-6 * 86_400), ok, false, now)
+            .unwrap();
+    }
+
+    #[test]
+    fn maintenance_is_counted_by_default_and_both_figures_are_kept() {
+        let mut e = Engine::new(&catalog("99", "1d"));
+        let now = at(3600);
+        e.record(
+            "requests",
+            at(0),
+            Observation::Counts {
+                good: 900.0,
+                total: 1000.0,
+            },
+            false,
+            now,
+        )
+        .unwrap();
+        e.record(
+            "requests",
+            at(60),
+            Observation::Counts {
+                good: 0.0,
+                total: 1000.0,
+            },
+            true,
+            now,
+        )
+        .unwrap();
+        let st = &e.status(now)[0];
+        assert_eq!(st.with_maintenance.counts, Counts::new(900.0, 2000.0));
+        assert_eq!(st.without_maintenance.counts, Counts::new(900.0, 1000.0));
+        assert_eq!(st.budget, st.with_maintenance);
+    }
+
+    #[test]
+    fn calendar_months_follow_the_calendar_in_their_zone() {
+        let start = jiff::civil::date(2026, 1, 1).at(0, 0, 0, 0);
+        let month = DurationShorthand::parse("1M").unwrap();
+        let t: Timestamp = "2026-03-15T12:00:00Z".parse().unwrap();
+        let (a, b) = calendar_period(start, "Europe/Paris", month, t);
+        assert_eq!(a.to_string(), "2026-02-28T23:00:00Z");
+        assert_eq!(
+            b.to_string(),
+            "2026-03-31T22:00:00Z",
+            "DST starts on March 29 in Paris"
+        );
+    }
+}
