@@ -8,6 +8,7 @@
 mod decode;
 pub mod diag;
 mod link;
+pub mod scenario;
 mod yaml;
 
 use std::collections::BTreeMap;

@@ -31,6 +31,46 @@ pub enum Observation {
     /// One measured value (a latency in ms), judged by each threshold
     /// objective's `op` and `value`.
     Value(f64),
+    /// `count` values drawn from a log-normal distribution with this median
+    /// and 99th percentile; each threshold objective counts the expected
+    /// share that meets it. Used by simulations, where a latency profile is
+    /// easier to state than individual values.
+    Lognormal { count: f64, median: f64, p99: f64 },
+}
+
+/// The share of a log-normal distribution (given by its median and 99th
+/// percentile) for which `value op limit` holds.
+pub fn share_meeting(op: Op, limit: f64, median: f64, p99: f64) -> f64 {
+    if median <= 0.0 || limit <= 0.0 {
+        return if op.holds(median.max(0.0), limit) {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    // z of the 99th percentile of the standard normal distribution.
+    let sigma = ((p99 / median).ln() / 2.326_347_874).max(1e-9);
+    let below = normal_cdf((limit.ln() - median.ln()) / sigma);
+    match op {
+        Op::Lt | Op::Lte => below,
+        Op::Gt | Op::Gte => 1.0 - below,
+    }
+}
+
+fn normal_cdf(z: f64) -> f64 {
+    0.5 * (1.0 + erf(z / std::f64::consts::SQRT_2))
+}
+
+/// Abramowitz and Stegun 7.1.26: absolute error below 1.5e-7.
+fn erf(x: f64) -> f64 {
+    let sign = x.signum();
+    let x = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    sign * (1.0 - poly * (-x * x).exp())
 }
 
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -145,6 +185,11 @@ struct Objective {
     excludes_maintenance: bool,
     all: Series,
     outside_maintenance: Series,
+    /// For time-slice budgeting: one entry per slice, at the slice's first
+    /// minute, holding (good slices or summed slice ratios, slices). Kept up
+    /// to date as data arrives, so windows are sums, not rescans.
+    slices_all: Series,
+    slices_outside: Series,
     rules: Vec<BurnRule>,
     alerts: BTreeMap<Urgency, Alert>,
 }
@@ -185,14 +230,28 @@ fn calendar_period(
     let Ok(origin) = start.to_zoned(zone) else {
         return (t, t);
     };
-    let approx = match length.unit() {
-        DurationUnit::Month => 30 * 86_400,
-        DurationUnit::Quarter => 91 * 86_400,
-        DurationUnit::Year => 365 * 86_400,
-        _ => fixed_seconds(DurationShorthand::new(1, length.unit()).unwrap_or(length)),
-    } * i64::from(length.count());
+    let count = i64::from(length.count()).max(1);
+    let mut k = match length.unit() {
+        // Whole months between the origin and `t`, in the zone's calendar:
+        // a month-long estimate in seconds drifts by days over the decades.
+        DurationUnit::Month | DurationUnit::Quarter | DurationUnit::Year => {
+            let local = t.to_zoned(origin.time_zone().clone());
+            let months = (i64::from(local.year()) - i64::from(origin.year())) * 12
+                + i64::from(local.month())
+                - i64::from(origin.month());
+            let per = match length.unit() {
+                DurationUnit::Month => 1,
+                DurationUnit::Quarter => 3,
+                _ => 12,
+            } * count;
+            months.div_euclid(per)
+        }
+        unit => {
+            let secs = fixed_seconds(DurationShorthand::new(1, unit).unwrap_or(length)) * count;
+            (t.as_second() - origin.timestamp().as_second()).div_euclid(secs.max(1))
+        }
+    };
     let at = |k: i64| -> Option<Zoned> { origin.checked_add(calendar_span(length, k)).ok() };
-    let mut k = (t.as_second() - origin.timestamp().as_second()).div_euclid(approx.max(1));
     // The estimate is off by at most one or two periods; walk to the exact one.
     for _ in 0..8 {
         match (at(k), at(k + 1)) {
@@ -236,62 +295,94 @@ impl Objective {
     }
 
     /// Good and total over minutes `[from, to)`, in the unit the budgeting
-    /// method counts: events, good time slices, or summed slice ratios.
-    fn counts(&self, series: &Series, from: Minute, to: Minute) -> Counts {
+    /// method counts: events, good time slices, or summed slice ratios. A
+    /// slice counts when its first minute is in the range.
+    fn counts(&self, excluding_maintenance: bool, from: Minute, to: Minute) -> Counts {
         match self.method {
-            BudgetingMethod::Occurrences => series.sum(from, to),
+            BudgetingMethod::Occurrences => self.series(excluding_maintenance).sum(from, to),
             BudgetingMethod::Timeslices | BudgetingMethod::RatioTimeslices => {
-                let width = self.time_slice_minutes.max(1);
-                let mut out = Counts::ZERO;
-                let mut slice: Option<(i64, Counts)> = None;
-                let close = |s: Counts, out: &mut Counts| {
-                    if let Some(r) = s.ratio() {
-                        let good = match self.method {
-                            BudgetingMethod::RatioTimeslices => r,
-                            _ => f64::from(u8::from(r >= self.time_slice_target)),
-                        };
-                        *out += Counts::new(good, 1.0);
-                    }
+                let slices = if excluding_maintenance {
+                    &self.slices_outside
+                } else {
+                    &self.slices_all
                 };
-                for (m, c) in series.minutes(from, to) {
-                    let id = m.div_euclid(width);
-                    match &mut slice {
-                        Some((sid, acc)) if *sid == id => *acc += c,
-                        _ => {
-                            if let Some((_, acc)) = slice.take() {
-                                close(acc, &mut out);
-                            }
-                            slice = Some((id, c));
-                        }
-                    }
-                }
-                if let Some((_, acc)) = slice {
-                    close(acc, &mut out);
-                }
-                out
+                let width = self.time_slice_minutes;
+                let first = from.div_euclid(width) * width;
+                let first = if first < from { first + width } else { first };
+                slices.sum(first, to)
             }
         }
     }
 
-    fn rolling(&self, series: &Series, t: Timestamp, length_s: i64) -> Counts {
-        let (from, to) = window_minutes(t, length_s);
-        self.counts(series, from, to)
+    /// What one slice contributes, given the counts in it.
+    fn slice_value(&self, c: Counts) -> Counts {
+        match c.ratio() {
+            None => Counts::ZERO,
+            Some(r) => {
+                let good = match self.method {
+                    BudgetingMethod::RatioTimeslices => r,
+                    _ => f64::from(u8::from(r >= self.time_slice_target)),
+                };
+                Counts::new(good, 1.0)
+            }
+        }
     }
 
-    fn budget(&self, series: &Series, t: Timestamp) -> ErrorBudget {
+    /// Adds counts to one minute of the raw series and keeps the slice
+    /// series in step: the slice's old contribution is replaced by its new one.
+    fn add(
+        &mut self,
+        minute: Minute,
+        c: Counts,
+        excluding_maintenance: bool,
+    ) -> Result<(), SeriesError> {
+        let timeslices = self.method != BudgetingMethod::Occurrences;
+        let width = self.time_slice_minutes;
+        let slice = minute.div_euclid(width) * width;
+        let before = if timeslices {
+            self.series(excluding_maintenance).sum(slice, slice + width)
+        } else {
+            Counts::ZERO
+        };
+        if excluding_maintenance {
+            self.outside_maintenance.add(minute, c)?;
+        } else {
+            self.all.add(minute, c)?;
+        }
+        if timeslices {
+            let after = self.series(excluding_maintenance).sum(slice, slice + width);
+            let old = self.slice_value(before);
+            let new = self.slice_value(after);
+            let delta = Counts::new(new.good - old.good, new.total - old.total);
+            let slices = if excluding_maintenance {
+                &mut self.slices_outside
+            } else {
+                &mut self.slices_all
+            };
+            slices.add(slice, delta)?;
+        }
+        Ok(())
+    }
+
+    fn rolling(&self, excluding_maintenance: bool, t: Timestamp, length_s: i64) -> Counts {
+        let (from, to) = window_minutes(t, length_s);
+        self.counts(excluding_maintenance, from, to)
+    }
+
+    fn budget(&self, excluding_maintenance: bool, t: Timestamp) -> ErrorBudget {
         let (start, end, _) = self.window_at(t);
         let from = minute_of(start) + i64::from(start.as_second().rem_euclid(60) != 0);
         let to = window_minutes(end, 60).1;
-        ErrorBudget::new(self.target, self.counts(series, from, to))
+        ErrorBudget::new(self.target, self.counts(excluding_maintenance, from, to))
     }
 
     fn rule_status(&self, t: Timestamp) -> Vec<RuleStatus> {
-        let series = self.series(self.excludes_maintenance);
+        let ex = self.excludes_maintenance;
         self.rules
             .iter()
             .map(|r| {
-                let long = self.rolling(series, t, r.long_s);
-                let short = r.short_s.map(|s| self.rolling(series, t, s));
+                let long = self.rolling(ex, t, r.long_s);
+                let short = r.short_s.map(|s| self.rolling(ex, t, s));
                 RuleStatus {
                     rule: r.name.clone(),
                     urgency: r.urgency,
@@ -306,8 +397,8 @@ impl Objective {
 
     fn status(&self, t: Timestamp) -> ObjectiveStatus {
         let (start, end, period_s) = self.window_at(t);
-        let with_maintenance = self.budget(&self.all, t);
-        let without_maintenance = self.budget(&self.outside_maintenance, t);
+        let with_maintenance = self.budget(false, t);
+        let without_maintenance = self.budget(true, t);
         let budget = if self.excludes_maintenance {
             without_maintenance
         } else {
@@ -393,10 +484,12 @@ impl Engine {
                     excludes_maintenance,
                     all: Series::new(0),
                     outside_maintenance: Series::new(0),
+                    slices_all: Series::new(0),
+                    slices_outside: Series::new(0),
                     rules: Vec::new(),
                     alerts: BTreeMap::new(),
                 };
-                let period_s = objective.window_at(Timestamp::UNIX_EPOCH).2 as i64;
+                let period_s = nominal_seconds(&objective.window);
                 objective.rules = if slo.alert_policies.is_empty() {
                     default_rules(period_s.max(3600))
                 } else {
@@ -405,6 +498,8 @@ impl Engine {
                 let retention = objective.retention_minutes();
                 objective.all = Series::new(retention);
                 objective.outside_maintenance = Series::new(retention);
+                objective.slices_all = Series::new(retention);
+                objective.slices_outside = Series::new(retention);
                 by_sli
                     .entry(sli.meta.name.clone())
                     .or_default()
@@ -441,7 +536,9 @@ impl Engine {
         }
         for &i in ids {
             let o = &self.objectives[i];
-            if matches!(obs, Observation::Value(_)) && o.threshold.is_none() {
+            if matches!(obs, Observation::Value(_) | Observation::Lognormal { .. })
+                && o.threshold.is_none()
+            {
                 return Err(IngestError::ValueForRatio(sli.to_owned()));
             }
             let (start, _, _) = o.window_at(now);
@@ -480,16 +577,21 @@ impl Engine {
                     let (op, limit) = o.threshold.unwrap_or((Op::Lte, f64::INFINITY));
                     Counts::new(f64::from(u8::from(op.holds(v, limit))), 1.0)
                 }
+                Observation::Lognormal { count, median, p99 } => {
+                    let (op, limit) = o.threshold.unwrap_or((Op::Lte, f64::INFINITY));
+                    Counts::new(count * share_meeting(op, limit, median, p99), count)
+                }
             };
-            let too_old = |_: SeriesError| IngestError::TooOld {
-                at,
-                slo: o.slo.clone(),
-                window: window_label(&o.window),
-            };
-            o.all.add(minute, c).map_err(too_old)?;
-            if !in_maintenance {
-                o.outside_maintenance.add(minute, c).map_err(too_old)?;
-            }
+            let (slo, window) = (o.slo.clone(), window_label(&o.window));
+            let too_old = |_: SeriesError| IngestError::TooOld { at, slo, window };
+            let outcome = o.add(minute, c, false).and_then(|()| {
+                if in_maintenance {
+                    Ok(())
+                } else {
+                    o.add(minute, c, true)
+                }
+            });
+            outcome.map_err(too_old)?;
         }
         Ok(())
     }
@@ -499,8 +601,7 @@ impl Engine {
         let mut events = Vec::new();
         for o in &mut self.objectives {
             let rules = o.rule_status(now);
-            let series = o.series(o.excludes_maintenance);
-            let budget = o.budget(series, now);
+            let budget = o.budget(o.excludes_maintenance, now);
             let period_s = o.window_at(now).2;
             for urgency in [Urgency::Page, Urgency::Ticket] {
                 let of_urgency: Vec<&RuleStatus> =
@@ -572,6 +673,22 @@ impl Engine {
     pub fn status(&self, now: Timestamp) -> Vec<ObjectiveStatus> {
         self.objectives.iter().map(|o| o.status(now)).collect()
     }
+}
+
+/// A window's length for scaling burn-rate thresholds: calendar months,
+/// quarters and years at their average length (30.44, 91.31, 365.25 days).
+fn nominal_seconds(w: &TimeWindow) -> i64 {
+    let d = match w {
+        TimeWindow::Rolling(d) => *d,
+        TimeWindow::Calendar { length, .. } => *length,
+    };
+    let unit = match d.unit() {
+        DurationUnit::Month => 2_629_800,
+        DurationUnit::Quarter => 7_889_400,
+        DurationUnit::Year => 31_557_600,
+        u => fixed_seconds(DurationShorthand::new(1, u).unwrap_or(d)),
+    };
+    unit * i64::from(d.count())
 }
 
 fn window_label(w: &TimeWindow) -> String {
@@ -777,6 +894,63 @@ mod tests {
         assert_eq!(st.with_maintenance.counts, Counts::new(900.0, 2000.0));
         assert_eq!(st.without_maintenance.counts, Counts::new(900.0, 1000.0));
         assert_eq!(st.budget, st.with_maintenance);
+    }
+
+    #[test]
+    fn log_normal_shares_are_sane() {
+        let p = share_meeting(Op::Lt, 100.0, 100.0, 400.0);
+        assert!((p - 0.5).abs() < 1e-6);
+        let p99 = share_meeting(Op::Lt, 400.0, 100.0, 400.0);
+        assert!((p99 - 0.99).abs() < 1e-4, "{p99}");
+        assert!((share_meeting(Op::Gt, 400.0, 100.0, 400.0) - 0.01).abs() < 1e-4);
+    }
+
+    #[test]
+    fn time_slices_count_good_slices_and_follow_late_data() {
+        let mut c = catalog("99", "1d");
+        let slo = c.slos.get_mut("api").unwrap();
+        slo.budgeting_method = BudgetingMethod::Timeslices;
+        slo.objectives[0].time_slice_target = Some(0.95);
+        slo.objectives[0].time_slice_window = Some(DurationShorthand::parse("5m").unwrap());
+        let mut e = Engine::new(&c);
+        let now = at(3600);
+        // Slice of minutes 0..5 is good (96 %), 5..10 is bad (90 %).
+        e.record(
+            "requests",
+            at(0),
+            Observation::Counts {
+                good: 96.0,
+                total: 100.0,
+            },
+            false,
+            now,
+        )
+        .unwrap();
+        e.record(
+            "requests",
+            at(300),
+            Observation::Counts {
+                good: 90.0,
+                total: 100.0,
+            },
+            false,
+            now,
+        )
+        .unwrap();
+        assert_eq!(e.status(now)[0].budget.counts, Counts::new(1.0, 2.0));
+        // Late data for the second slice makes it good again.
+        e.record(
+            "requests",
+            at(360),
+            Observation::Counts {
+                good: 100.0,
+                total: 100.0,
+            },
+            false,
+            now,
+        )
+        .unwrap();
+        assert_eq!(e.status(now)[0].budget.counts, Counts::new(2.0, 2.0));
     }
 
     #[test]

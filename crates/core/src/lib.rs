@@ -12,3 +12,4 @@ pub mod engine;
 pub mod graph;
 pub mod model;
 pub mod series;
+pub mod simulate;

@@ -91,6 +91,29 @@ Targets are written 99.95, 99.95%, 0.9995 or \"three and a half nines\".
 Conventions: day = 24 h, month = 30 days, year = 365.25 days, quarter = year / 4.")]
     Calc(CalcArgs),
 
+    /// Run the SLO engine over a scenario on a simulated clock.
+    #[command(after_help = "\
+Examples:
+  nines simulate --config examples/shop --scenario examples/scenarios/bad-deploy.yaml
+  nines simulate --config examples/shop --scenario month.yaml --json | jq 'select(.severity == \"page\")'
+
+A scenario gives, per SLI, phases of traffic (rate per second and an error
+ratio or a latency profile) and optional maintenance windows; every alert
+that fires or resolves is printed with its time from the scenario's start,
+then the final SLO figures. With --json, one object per line: alerts
+(type alert: at_s, slo, severity, state, rule, windows, burn rates, budget
+consumed, time to exhaustion), then one summary per objective (type summary).")]
+    Simulate {
+        /// The configuration whose SLOs to simulate.
+        #[arg(long, short, env = "NINES_CONFIG")]
+        config: PathBuf,
+        /// The scenario file.
+        #[arg(long, short)]
+        scenario: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Show a running server's status: version, configuration, store.
     #[command(after_help = "\
 Examples:

@@ -11,6 +11,7 @@ pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod serve;
+pub mod simulate;
 
 /// Installs the one TLS crypto provider of the process (ring). rustls panics
 /// when two crates enable different providers and none is chosen, so every

@@ -18,6 +18,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { path, quiet } => emit(check::run(&path, quiet)),
         Command::Calc(args) => emit(calc::run(&args)),
+        Command::Simulate {
+            config,
+            scenario,
+            json,
+        } => emit(nines::simulate::run(&config, &scenario, json)),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "nines", &mut std::io::stdout());
             ExitCode::SUCCESS
