@@ -34,12 +34,22 @@ fn round(x: f64, decimals: i32) -> f64 {
     (x * f).round() / f
 }
 
+/// Keeps `digits` significant digits: enough for a tenth of a microsecond
+/// of yearly downtime, and short of the last bits of float noise.
+fn round_significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let magnitude = x.abs().log10().floor() as i32;
+    round(x, digits - 1 - magnitude)
+}
+
 fn downtime_json(unavailability: f64) -> Value {
     let mut m = Map::new();
     for p in Period::ALL {
         m.insert(
             p.key().to_owned(),
-            json!(round(unavailability * p.seconds(), 6)),
+            json!(round_significant(unavailability * p.seconds(), 10)),
         );
     }
     Value::Object(m)

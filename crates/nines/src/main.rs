@@ -24,7 +24,11 @@ fn main() -> ExitCode {
             json,
         } => emit(nines::simulate::run(&config, &scenario, json)),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "nines", &mut std::io::stdout());
+            // Generated into memory first: a reader that goes away (`| head`)
+            // must not turn into a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "nines", &mut script);
+            let _ = std::io::stdout().write_all(&script);
             ExitCode::SUCCESS
         }
         Command::Serve(args) => runtime(serve_main(args)),
@@ -55,9 +59,19 @@ async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
         listen: args.listen,
         max_body_bytes: args.max_body_bytes,
     };
+    let signals = match serve::Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot handle signals: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
     let running = match serve::start(opts, Arc::new(clock::SystemClock)).await {
         Ok(r) => r,
         Err(e) => {
+            if let Some(refused) = e.downcast_ref::<serve::ConfigRefused>() {
+                eprint!("{}", refused.0.render());
+            }
             eprintln!("error: {e:#}");
             return ExitCode::from(exit::FAILURE);
         }
@@ -71,7 +85,7 @@ async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
         objects = config.catalog.object_count(),
         "nines is up: open http://{addr}/ (status at /api/v1/status, metrics at /metrics)"
     );
-    match serve::run_until_signalled(running).await {
+    match serve::run_until_signalled(running, signals).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -129,13 +143,12 @@ async fn reload_main(server: String) -> ExitCode {
         Ok((422, v)) => {
             eprintln!("error: {}", v["message"].as_str().unwrap_or("refused"));
             for d in v["details"].as_array().into_iter().flatten() {
-                eprintln!(
-                    "{}:{}:{}: error: {}",
-                    d["file"].as_str().unwrap_or("?"),
-                    d["line"],
-                    d["column"],
-                    d["message"].as_str().unwrap_or("")
-                );
+                let file = d["file"].as_str().unwrap_or("?");
+                let message = d["message"].as_str().unwrap_or("");
+                match (d["line"].as_u64(), d["column"].as_u64()) {
+                    (Some(line), Some(col)) => eprintln!("{file}:{line}:{col}: error: {message}"),
+                    _ => eprintln!("{file}: error: {message}"),
+                }
             }
             ExitCode::from(exit::FAILURE)
         }

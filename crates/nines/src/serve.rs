@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use nines_config::{LoadError, Loaded};
 use nines_core::model::Catalog;
 use nines_store::{NewConfigRevision, Store, StoreLocation};
@@ -212,14 +212,9 @@ impl Running {
 /// Loads the configuration, opens the store and binds the listener; each
 /// failure is one clear error. Serving starts in the background.
 pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
-    let loaded = load_config(&opts.config_path).await.map_err(|e| {
-        let text = e.render();
-        anyhow!(
-            "{}\n{}",
-            text.trim_end(),
-            StartupConfigError(e.error_count())
-        )
-    })?;
+    let loaded = load_config(&opts.config_path)
+        .await
+        .map_err(|e| anyhow::Error::new(ConfigRefused(e)))?;
     for w in &loaded.warnings {
         tracing::warn!(file = %w.file.display(), line = w.pos.line, column = w.pos.col, "config: {}", w.message);
     }
@@ -269,30 +264,50 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     })
 }
 
+/// The configuration could not be used at start-up; its diagnostics are
+/// printed as they are, before the one-line verdict.
 #[derive(Debug)]
-struct StartupConfigError(usize);
+pub struct ConfigRefused(pub LoadError);
 
-impl std::fmt::Display for StartupConfigError {
+impl std::fmt::Display for ConfigRefused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
             "the configuration has {} error(s); nines did not start",
-            self.0
+            self.0.error_count()
         )
     }
 }
 
+impl std::error::Error for ConfigRefused {}
+
+/// The signals `nines serve` handles. They are taken over before the server
+/// starts, so that a SIGHUP sent the moment it is ready reloads rather than
+/// kills it, and an early SIGTERM still shuts down gracefully.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
 /// Runs until SIGTERM or SIGINT; SIGHUP reloads the configuration.
-pub async fn run_until_signalled(running: Running) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
+pub async fn run_until_signalled(running: Running, mut signals: Signals) -> anyhow::Result<()> {
     loop {
         tokio::select! {
-            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
-            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
-            _ = hup.recv() => {
+            _ = signals.term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = signals.int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = signals.hup.recv() => {
                 tracing::info!("SIGHUP: reloading the configuration");
                 // The outcome is logged and counted by reload itself.
                 let _ = running.state.reload().await;

@@ -87,7 +87,10 @@ impl App {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        (status, serde_json::from_str(&r.text().await.unwrap()).unwrap())
+        (
+            status,
+            serde_json::from_str(&r.text().await.unwrap()).unwrap(),
+        )
     }
 }
 
@@ -116,10 +119,18 @@ async fn metrics_are_prometheus_text() {
     app.get("/-/healthy").await;
     let (status, text) = app.get("/metrics").await;
     assert_eq!(status, 200);
-    assert!(text.contains("nines_config_last_reload_successful 1"), "{text}");
-    assert!(text.contains("nines_config_objects{kind=\"slos\"} 3"), "{text}");
     assert!(
-        text.contains("nines_http_requests_total{method=\"GET\",route=\"/-/healthy\",status=\"200\"} 1"),
+        text.contains("nines_config_last_reload_successful 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("nines_config_objects{kind=\"slos\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "nines_http_requests_total{method=\"GET\",route=\"/-/healthy\",status=\"200\"} 1"
+        ),
         "{text}"
     );
     assert!(text.contains("nines_build_info{"), "{text}");
@@ -161,7 +172,12 @@ async fn unknown_routes_and_bad_queries_get_json_errors() {
     let (status, v) = app.get_json("/api/v1/nope").await;
     assert_eq!(status, 404);
     assert_eq!(v["code"], "not_found");
-    assert!(v["message"].as_str().unwrap().contains("/api/v1/openapi.json"));
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/openapi.json")
+    );
     let (status, v) = app.post_json("/api/v1/status").await;
     assert_eq!(status, 405);
     assert_eq!(v["code"], "method_not_allowed");

@@ -1,0 +1,1313 @@
+//! The `nines` binary as a person runs it: its exit codes, what goes to
+//! stdout and what to stderr, start-up failures, and signals. Every test
+//! runs the real executable with its own temporary directories and ports, so
+//! the tests can run in parallel.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_nines");
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// How long a command that should answer at once may take before the test
+/// kills it and fails.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a server may take to say it is up, or to do what it was asked.
+const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
+/// The pause between two looks at a process that is getting ready; it waits
+/// for that process, not for time to pass.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn shop() -> PathBuf {
+    repo_root().join("examples/shop")
+}
+
+/// `nines` with the given arguments, run from the repository root, with no
+/// `NINES_*` setting inherited from whoever runs the tests.
+fn nines<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(repo_root()).stdin(Stdio::null());
+    for var in [
+        "NINES_CONFIG",
+        "NINES_DATA",
+        "NINES_LISTEN",
+        "NINES_STORE",
+        "NINES_SERVER",
+        "NINES_LOG_FORMAT",
+        "NINES_LOG_LEVEL",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// A child process that is killed if the test fails before it exits.
+struct Proc {
+    child: Child,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command) -> Proc {
+        Proc {
+            child: cmd.spawn().expect("cannot start nines"),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for the process to exit; `None` when it is still running at the
+    /// deadline.
+    fn wait_for(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    fn kill(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn read_all(pipe: impl std::io::Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = BufReader::new(pipe).read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// What a finished command left behind.
+#[derive(Debug)]
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs a command to its end; kills it and fails the test if it is still
+/// running after `timeout`.
+fn run_within(mut cmd: Command, timeout: Duration) -> Out {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut proc = Proc::spawn(cmd);
+    let stdout = read_all(proc.child.stdout.take().unwrap());
+    let stderr = read_all(proc.child.stderr.take().unwrap());
+    let status = proc.wait_for(timeout);
+    let elapsed = started.elapsed();
+    proc.kill();
+    let out = Out {
+        code: status.and_then(|s| s.code()),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+        elapsed,
+    };
+    assert!(
+        status.is_some(),
+        "nines was still running after {timeout:?} and was killed: {out:#?}"
+    );
+    out
+}
+
+fn run<I, S>(args: I) -> Out
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    run_within(nines(args), COMMAND_TIMEOUT)
+}
+
+/// Runs a command that must succeed and print nothing on stderr; returns stdout.
+fn stdout_of<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = run(args);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(out.stderr, "", "{out:#?}");
+    out.stdout
+}
+
+fn json_of<I, S>(args: I) -> Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let text = stdout_of(args);
+    assert!(text.ends_with('\n') && text.trim_end().lines().count() == 1);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Asserts the shape of a usage error: exit 2, nothing on stdout, and an
+/// `error:` line on stderr. Returns stderr.
+fn assert_usage_error(out: &Out) -> &str {
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert_eq!(out.stdout, "", "{out:#?}");
+    assert!(out.stderr.starts_with("error:"), "{out:#?}");
+    &out.stderr
+}
+
+/// Asserts a start-up failure: exit 1, nothing on stdout, and one line on
+/// stderr, an error. Returns that line.
+fn assert_one_line_start_failure(out: &Out) -> &str {
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(out.stdout, "", "{out:#?}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{out:#?}");
+    assert!(lines[0].starts_with("error: "), "{out:#?}");
+    lines[0]
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// Tries `f` until it gives an answer, for at most `timeout`.
+fn poll_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// One HTTP/1.1 request over a plain socket: status and body.
+fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of headers"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status in {head:?}")))?;
+    if head
+        .lines()
+        .any(|l| l.eq_ignore_ascii_case("transfer-encoding: chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Ok((status, String::from_utf8(body).unwrap()))
+}
+
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size_text = std::str::from_utf8(&rest[..eol]).unwrap();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap();
+        rest = &rest[eol + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http(addr, "GET", path).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+fn get_json(addr: SocketAddr, path: &str) -> Value {
+    let (status, body) = get(addr, path);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+/// A running `nines serve`, its stderr collected line by line.
+struct Server {
+    proc: Proc,
+    log: Arc<Mutex<String>>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn spawn(config: &Path, data: &Path) -> Server {
+        let mut cmd = nines(["serve", "--listen", "127.0.0.1:0", "--config"]);
+        cmd.arg(config).arg("--data").arg(data);
+        cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut proc = Proc::spawn(cmd);
+        let stderr = proc.child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, lines) = mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+                drop(log);
+                let _ = tx.send(line);
+            }
+        });
+        Server { proc, log, lines }
+    }
+
+    /// Waits for "nines is up" on stderr and returns the address it names.
+    fn wait_until_up(&mut self) -> SocketAddr {
+        let deadline = Instant::now() + SERVER_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains("nines is up") => {
+                    let url = line
+                        .split("open http://")
+                        .nth(1)
+                        .unwrap_or_else(|| panic!("the start-up line names no address: {line}"));
+                    let addr = url.split('/').next().unwrap();
+                    return addr.parse().unwrap_or_else(|e| panic!("{e}: {line}"));
+                }
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("nines did not say it is up in time:\n{}", self.log())
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("nines stopped before it was up:\n{}", self.log())
+                }
+            }
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.proc.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the server to exit; kills it and fails if it does not.
+    fn wait_exit(&mut self) -> ExitStatus {
+        match self.proc.wait_for(SERVER_TIMEOUT) {
+            Some(status) => status,
+            None => {
+                self.proc.kill();
+                panic!("nines did not stop in time:\n{}", self.log())
+            }
+        }
+    }
+
+    /// SIGTERM or SIGINT, then the exit status must be a clean 0.
+    fn stop_gracefully(&mut self, signal: &str) {
+        self.signal(signal);
+        let status = self.wait_exit();
+        assert_eq!(status.code(), Some(0), "{status:?}\n{}", self.log());
+        // The reader thread has seen the end of stderr once the process is gone.
+        let log = poll_until("the last log line", SERVER_TIMEOUT, || {
+            let log = self.log();
+            log.contains("stopped").then_some(log)
+        });
+        assert!(
+            log.contains(&format!("SIG{signal}: shutting down")),
+            "{log}"
+        );
+    }
+}
+
+fn wait_ready(addr: SocketAddr) {
+    poll_until("/-/ready to answer 200", SERVER_TIMEOUT, || {
+        matches!(http(addr, "GET", "/-/ready"), Ok((200, _))).then_some(())
+    });
+}
+
+fn revision(addr: SocketAddr) -> i64 {
+    get_json(addr, "/api/v1/status")["config"]["revision"]
+        .as_i64()
+        .unwrap()
+}
+
+fn metrics(addr: SocketAddr) -> String {
+    let (status, text) = get(addr, "/metrics");
+    assert_eq!(status, 200, "{text}");
+    text
+}
+
+// ---------------------------------------------------------------------------
+// Version, help and completions
+
+#[test]
+fn version_and_help() {
+    assert_eq!(stdout_of(["--version"]), format!("nines {VERSION}\n"));
+    assert_eq!(stdout_of(["-V"]), format!("nines {VERSION}\n"));
+
+    let help = stdout_of(["--help"]);
+    assert!(help.contains("Usage: nines <COMMAND>"), "{help}");
+    for command in ["serve", "check", "calc", "status", "reload", "completions"] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{command} "))),
+            "{command} is missing from --help:\n{help}"
+        );
+    }
+    assert!(help.contains("Exit codes:"), "{help}");
+    for code in [
+        "0  success",
+        "1  the answer is no",
+        "2  bad usage",
+        "3  the nines server could not be reached",
+    ] {
+        assert!(
+            help.contains(code),
+            "{code:?} is missing from --help:\n{help}"
+        );
+    }
+
+    let calc = stdout_of(["calc", "--help"]);
+    assert!(calc.contains("Examples:"), "{calc}");
+    for example in [
+        "nines calc 99.95",
+        "nines calc --serial 99.99 99.99",
+        "nines calc --parallel 99.9 99.9",
+        "nines calc --service checkout --config examples/shop",
+        "nines calc 99.9 --json",
+    ] {
+        assert!(calc.contains(example), "{example:?} is missing:\n{calc}");
+    }
+    assert!(calc.contains("month = 30 days"), "{calc}");
+    // Subcommands carry the version too.
+    assert_eq!(
+        stdout_of(["calc", "--version"]),
+        format!("nines-calc {VERSION}\n")
+    );
+}
+
+#[test]
+fn no_subcommand_is_a_usage_error() {
+    let out = run(Vec::<&str>::new());
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("Usage: nines <COMMAND>"), "{out:#?}");
+}
+
+#[test]
+fn completions_for_bash_and_an_unknown_shell() {
+    let script = stdout_of(["completions", "bash"]);
+    assert!(script.contains("_nines()"), "{script}");
+    assert!(script.contains("complete -F _nines"), "{script}");
+    for command in ["serve", "check", "calc", "status", "reload"] {
+        assert!(script.contains(command), "{command} is not completed");
+    }
+    for shell in ["zsh", "fish"] {
+        assert!(
+            stdout_of(["completions", shell]).contains("nines"),
+            "{shell}"
+        );
+    }
+
+    let out = run(["completions", "tcsh"]);
+    let err = assert_usage_error(&out);
+    assert!(err.contains("invalid value 'tcsh'"), "{err}");
+    assert!(
+        err.contains("bash"),
+        "the accepted shells are listed: {err}"
+    );
+}
+
+/// `nines completions bash | head -1` is a normal thing to type; the script
+/// should not end in a panic and a backtrace when the reader goes away.
+#[test]
+fn completions_into_a_closed_pipe_do_not_panic() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = nines(["completions", "bash"]);
+    cmd.stdout(writer).stderr(Stdio::piped());
+    let mut proc = Proc::spawn(cmd);
+    let stderr = read_all(proc.child.stderr.take().unwrap());
+    let status = proc.wait_for(COMMAND_TIMEOUT).expect("nines hung");
+    let stderr = stderr.join().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(status.code(), Some(101), "{stderr}");
+}
+
+/// The calc output goes through a writer that ignores a closed pipe.
+#[test]
+fn calc_into_a_closed_pipe_exits_quietly() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = nines(["calc", "99.9"]);
+    cmd.stdout(writer).stderr(Stdio::piped());
+    let mut proc = Proc::spawn(cmd);
+    let stderr = read_all(proc.child.stderr.take().unwrap());
+    let status = proc.wait_for(COMMAND_TIMEOUT).expect("nines hung");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(stderr.join().unwrap(), "");
+}
+
+// ---------------------------------------------------------------------------
+// nines calc
+
+#[test]
+fn calc_a_target_as_a_number() {
+    let out = stdout_of(["calc", "99.95"]);
+    assert!(out.contains("per day            43.2s\n"), "{out}");
+    assert!(out.contains("per 30-day month   21m 36s\n"), "{out}");
+    insta::assert_snapshot!("calc_99_95", out);
+}
+
+#[test]
+fn calc_a_target_in_words() {
+    let out = stdout_of(["calc", "three nines"]);
+    assert!(out.starts_with("Target 99.9 % (0.999)"), "{out}");
+    insta::assert_snapshot!("calc_three_nines", out);
+}
+
+#[test]
+fn calc_components_in_series() {
+    insta::assert_snapshot!(
+        "calc_serial",
+        stdout_of(["calc", "--serial", "99.99", "99.99"])
+    );
+}
+
+#[test]
+fn calc_redundant_replicas() {
+    insta::assert_snapshot!(
+        "calc_parallel",
+        stdout_of(["calc", "--parallel", "99.9", "99.9"])
+    );
+}
+
+#[test]
+fn calc_series_and_several_redundancy_groups() {
+    let out = stdout_of([
+        "calc",
+        "--serial",
+        "99.99",
+        "--parallel",
+        "99.9",
+        "99.9",
+        "--parallel",
+        "99",
+        "99",
+    ]);
+    // Each --parallel is its own group, not one group of four.
+    assert!(
+        out.contains("in parallel   99.9 % | 99.9 %  ->  99.9999 %\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("in parallel   99 % | 99 %  ->  99.99 %\n"),
+        "{out}"
+    );
+    insta::assert_snapshot!("calc_serial_and_parallel_groups", out);
+}
+
+#[test]
+fn calc_a_configured_service() {
+    let shop = shop();
+    let out = stdout_of([
+        "calc".as_ref(),
+        "--service".as_ref(),
+        "checkout".as_ref(),
+        "--config".as_ref(),
+        shop.as_os_str(),
+    ]);
+    insta::assert_snapshot!("calc_service_checkout", out);
+}
+
+#[test]
+fn calc_json_for_a_target() {
+    assert_eq!(
+        json_of(["calc", "99.99", "--json"]),
+        json!({
+            "target": 0.9999,
+            "percent": 99.99,
+            "budget": 0.0001,
+            "downtime_s": {"day": 8.64, "week": 60.48, "28d": 241.92, "30d": 259.2, "quarter": 788.94, "year": 3155.76},
+        })
+    );
+}
+
+#[test]
+fn calc_json_for_compositions() {
+    assert_eq!(
+        json_of(["calc", "--serial", "99.99", "99.99", "--json"]),
+        json!({
+            "availability": 0.99980001,
+            "percent": 99.980001,
+            "serial": [0.9999, 0.9999],
+            "parallel": [],
+            "downtime_s": {"day": 17.279136, "week": 120.953952, "28d": 483.815808, "30d": 518.37408, "quarter": 1577.801106, "year": 6311.204424},
+        })
+    );
+    assert_eq!(
+        json_of(["calc", "--parallel", "99.9", "99.9", "--json"]),
+        json!({
+            "availability": 0.999999,
+            "percent": 99.9999,
+            "serial": [],
+            "parallel": [{"members": [0.999, 0.999], "availability": 0.999999}],
+            "downtime_s": {"day": 0.0864, "week": 0.6048, "28d": 2.4192, "30d": 2.592, "quarter": 7.8894, "year": 31.5576},
+        })
+    );
+}
+
+#[test]
+fn calc_json_for_a_configured_service() {
+    let shop = shop();
+    let v = json_of([
+        "calc".as_ref(),
+        "--service".as_ref(),
+        "checkout".as_ref(),
+        "--config".as_ref(),
+        shop.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    // 0.999 (checkout) x 0.9995 (payments-api) x 0.9999 (postgres-primary)
+    // x (1 - 0.001^2) (dns-a | dns-b).
+    assert_eq!(v["availability"], json!(0.998399651549));
+    assert_eq!(
+        v["factors"],
+        json!([
+            {"service": "checkout", "availability": 0.999, "source": "SLO checkout-availability"},
+            {"service": "payments-api", "availability": 0.9995, "source": "SLO payments-api-availability"},
+            {"service": "postgres-primary", "availability": 0.9999, "source": "spec.availability"},
+        ])
+    );
+    assert_eq!(
+        v["redundancy_groups"],
+        json!([{
+            "name": "dns",
+            "declared_by": "checkout",
+            "members": [{"service": "dns-a", "availability": 0.999}, {"service": "dns-b", "availability": 0.999}],
+            "availability": 0.999999,
+        }])
+    );
+}
+
+#[test]
+fn calc_reads_every_spelling_of_a_target_alike() {
+    let expected = json!({
+        "target": 0.9995,
+        "percent": 99.95,
+        "budget": 0.0005,
+        "downtime_s": {"day": 43.2, "week": 302.4, "28d": 1209.6, "30d": 1296.0, "quarter": 3944.7, "year": 15778.8},
+    });
+    for spelling in ["99.95", "99.95%", "0.9995", "three and a half nines"] {
+        assert_eq!(
+            json_of(["calc", spelling, "--json"]),
+            expected,
+            "{spelling}"
+        );
+    }
+}
+
+#[test]
+fn calc_refuses_bad_targets() {
+    for (target, says) in [
+        ("100", "no error budget"),
+        ("1", "ambiguous"),
+        ("banana", "`banana` is not a target"),
+        ("0", "measures nothing"),
+        ("-5", "`-5` is not a target"),
+    ] {
+        let out = run(["calc", "--", target]);
+        let err = assert_usage_error(&out);
+        assert!(err.contains(says), "{target}: {err}");
+        assert_eq!(err.lines().count(), 1, "{target}: {err}");
+    }
+    let out = run(["calc", "--serial", "99.9", "banana"]);
+    assert!(assert_usage_error(&out).contains("banana"));
+    let out = run(["calc", "--parallel", "99.9", "1"]);
+    assert!(assert_usage_error(&out).contains("ambiguous"));
+    let out = run(["calc"]);
+    assert!(assert_usage_error(&out).contains("give a target"));
+}
+
+#[test]
+fn calc_refuses_an_unknown_service() {
+    let out = run(["calc", "--service", "nope", "--config", "examples/shop"]);
+    let err = assert_usage_error(&out);
+    assert_eq!(
+        err,
+        "error: no service named `nope`; known services: checkout, dns-a, dns-b, payments-api, postgres-primary\n"
+    );
+}
+
+#[test]
+fn calc_service_needs_a_readable_valid_config() {
+    let out = run(["calc", "--service", "x"]);
+    let err = assert_usage_error(&out);
+    assert!(err.contains("--config"), "{err}");
+
+    let out = run(["calc", "--service", "checkout", "--config", "no/such/dir"]);
+    let err = assert_usage_error(&out);
+    assert!(err.contains("no/such/dir"), "{err}");
+
+    // An invalid configuration is a "no" (1), with its diagnostics.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slo.yaml"),
+        slo_yaml("api", "api-requests", "1.2"),
+    )
+    .unwrap();
+    let out = run([
+        "calc".as_ref(),
+        "--service".as_ref(),
+        "api".as_ref(),
+        "--config".as_ref(),
+        dir.path().as_os_str(),
+    ]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .contains("slo.yaml:13:15: error: objective.target must be between 0 and 1"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.contains("fix them first (nines check"),
+        "{out:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// nines check
+
+fn slo_yaml(name: &str, indicator_ref: &str, target: &str) -> String {
+    format!(
+        "apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: {name}-availability
+spec:
+  service: {name}
+  indicatorRef: {indicator_ref}
+  timeWindow:
+    - duration: 28d
+      isRolling: true
+  budgetingMethod: Occurrences
+  objectives:
+    - target: {target}
+"
+    )
+}
+
+const SLI_YAML: &str = "apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: api-requests
+spec:
+  ratioMetric:
+    good: {metricSource: {type: Prometheus, spec: {query: up}}}
+    total: {metricSource: {type: Prometheus, spec: {query: up}}}
+";
+
+/// Runs `nines check DIR` and returns its outcome with DIR shown as `[dir]`.
+fn check_dir(dir: &Path) -> Out {
+    let mut out = run(["check".as_ref(), dir.as_os_str()]);
+    let shown = dir.to_str().unwrap();
+    out.stdout = out.stdout.replace(shown, "[dir]");
+    out.stderr = out.stderr.replace(shown, "[dir]");
+    out
+}
+
+#[test]
+fn check_the_shipped_example() {
+    let out = run(["check", "examples/shop"]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(out.stderr, "");
+    assert_eq!(
+        out.stdout,
+        "ok: 3 file(s), 5 services, 3 slos, 1 slis, 1 data sources, 1 alert policies, 1 notification targets, 2 teams; 0 warning(s)\n"
+    );
+
+    let out = run(["check", "--quiet", "examples/shop"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (Some(0), "", "")
+    );
+
+    // One file on its own is checked too.
+    assert_eq!(
+        stdout_of(["check", "examples/shop/teams.yaml"]),
+        "ok: 1 file(s), 2 teams; 0 warning(s)\n"
+    );
+}
+
+#[test]
+fn check_reports_problems_in_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        slo_yaml("a", "api-requests", "1.2"),
+    )
+    .unwrap();
+    let mut b = String::from(SLI_YAML);
+    b.push_str("---\n");
+    b.push_str(
+        &slo_yaml("b", "api-requests", "0.99")
+            .replace("  service: b\n", "  service: b\n  colour: blue\n"),
+    );
+    std::fs::write(dir.path().join("b.yaml"), b).unwrap();
+
+    let out = check_dir(dir.path());
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains("[dir]/a.yaml:13:15: error: "),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("[dir]/b.yaml:16:3: error: unknown field `colour`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.ends_with("2 error(s) found\n"), "{}", out.stderr);
+    insta::assert_snapshot!("check_two_files_two_errors", out.stderr);
+}
+
+#[test]
+fn check_reports_unknown_references_in_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        slo_yaml("a", "a-requets", "0.99"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.yaml"),
+        slo_yaml("b", "b-requets", "0.99"),
+    )
+    .unwrap();
+
+    let out = check_dir(dir.path());
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(out.stdout, "");
+    insta::assert_snapshot!("check_two_unknown_indicator_refs", out.stderr);
+}
+
+/// Cross-references are checked only once every document could be read, so
+/// an unknown indicatorRef beside a target of 1.2 shows up on the next run.
+#[test]
+fn check_reports_reference_errors_once_documents_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.yaml"), slo_yaml("a", "nope", "0.99")).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), slo_yaml("b", "nope", "1.2")).unwrap();
+    let out = check_dir(dir.path());
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("[dir]/b.yaml:13:15: error: objective.target"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.ends_with("1 error(s) found\n"), "{}", out.stderr);
+
+    std::fs::write(dir.path().join("b.yaml"), slo_yaml("b", "nope", "0.99")).unwrap();
+    let out = check_dir(dir.path());
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("[dir]/a.yaml:7:17: error: unknown SLI `nope`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("[dir]/b.yaml:7:17: error: unknown SLI `nope`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.ends_with("2 error(s) found\n"), "{}", out.stderr);
+}
+
+#[test]
+fn check_warnings_go_to_stderr_and_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        slo_yaml("api", "api-requests", "0.99").replace("  budgetingMethod: Occurrences\n", "");
+    std::fs::write(
+        dir.path().join("slo.yaml"),
+        format!("{SLI_YAML}---\n{text}"),
+    )
+    .unwrap();
+    let out = check_dir(dir.path());
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(
+        out.stdout,
+        "ok: 1 file(s), 1 services, 1 slos, 1 slis; 1 warning(s)\n"
+    );
+    assert!(out.stderr.starts_with("[dir]/slo.yaml:"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(": warning: SLO spec has no `budgetingMethod`"),
+        "{}",
+        out.stderr
+    );
+
+    // --quiet drops the summary, not the warning.
+    let out = run(["check".as_ref(), "-q".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .contains("warning: SLO spec has no `budgetingMethod`")
+    );
+}
+
+#[test]
+fn check_input_that_cannot_be_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let out = check_dir(&missing);
+    assert_eq!(
+        assert_usage_error(&out),
+        "error: cannot read [dir]: No such file or directory (os error 2)\n"
+    );
+
+    std::fs::write(dir.path().join("notes.txt"), "not yaml").unwrap();
+    let out = check_dir(dir.path());
+    assert_eq!(
+        assert_usage_error(&out),
+        "error: cannot read [dir]: the directory holds no .yaml or .yml file\n"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// nines serve: start-up failures
+
+/// How long a start-up failure may take: it must be quick, not a hang.
+const START_FAILURE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn serve_cmd(config: &Path, data: &Path, listen: &str) -> Command {
+    let mut cmd = nines(["serve", "--listen", listen, "--config"]);
+    cmd.arg(config).arg("--data").arg(data);
+    cmd
+}
+
+#[test]
+fn serve_usage_errors() {
+    let out = run(["serve"]);
+    let err = assert_usage_error(&out);
+    assert!(err.contains("--config"), "{err}");
+    let out = run([
+        "serve",
+        "--config",
+        "examples/shop",
+        "--listen",
+        "localhost",
+    ]);
+    let err = assert_usage_error(&out);
+    assert!(err.contains("'localhost'"), "{err}");
+    assert!(err.contains("--listen"), "{err}");
+}
+
+#[test]
+fn serve_refuses_an_invalid_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(
+        config.join("slo.yaml"),
+        slo_yaml("api", "api-requests", "1.2"),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = run_within(
+        serve_cmd(&config, &data, "127.0.0.1:0"),
+        START_FAILURE_TIMEOUT,
+    );
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(out.stdout, "");
+    // The diagnostic comes as `check` prints it, then one verdict line.
+    assert!(
+        out.stderr
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("error: the configuration has 1 error(s)"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr.starts_with(&format!(
+            "{}:13:15: error: objective.target must be between 0 and 1",
+            config.join("slo.yaml").display()
+        )),
+        "{out:#?}"
+    );
+    assert!(
+        out.stderr
+            .trim_end()
+            .ends_with("the configuration has 1 error(s); nines did not start"),
+        "{out:#?}"
+    );
+    assert!(
+        !data.exists(),
+        "nothing is written for a config that is refused"
+    );
+}
+
+#[test]
+fn serve_reports_a_port_in_use() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = run_within(serve_cmd(&shop(), &data, &addr), START_FAILURE_TIMEOUT);
+    let line = assert_one_line_start_failure(&out);
+    assert!(
+        line.starts_with(&format!("error: cannot listen on {addr}: ")),
+        "{line}"
+    );
+    assert!(line.contains("in use"), "{line}");
+    assert!(
+        !data.exists(),
+        "the port is checked before the store is touched"
+    );
+    drop(taken);
+}
+
+#[test]
+fn serve_refuses_a_data_dir_in_use_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut first = Server::spawn(&shop(), &data);
+    let addr = first.wait_until_up();
+    assert!(data.join("nines.lock").exists());
+    assert!(data.join("nines.db").exists());
+
+    let out = run_within(
+        serve_cmd(&shop(), &data, "127.0.0.1:0"),
+        START_FAILURE_TIMEOUT,
+    );
+    let line = assert_one_line_start_failure(&out);
+    assert!(line.contains("in use by another nines process"), "{line}");
+    assert!(line.contains(&data.display().to_string()), "{line}");
+
+    // The refused second process disturbed nothing.
+    assert!(first.proc.is_running());
+    assert_eq!(get(addr, "/-/ready").0, 200);
+    first.stop_gracefully("TERM");
+
+    // The lock goes with the process: the data dir can be used again.
+    let mut again = Server::spawn(&shop(), &data);
+    let addr = again.wait_until_up();
+    assert_eq!(get(addr, "/-/ready").0, 200);
+    again.stop_gracefully("INT");
+}
+
+#[test]
+fn serve_reports_a_data_dir_it_cannot_create() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let data = file.join("data");
+    let out = run_within(
+        serve_cmd(&shop(), &data, "127.0.0.1:0"),
+        START_FAILURE_TIMEOUT,
+    );
+    let line = assert_one_line_start_failure(&out);
+    assert!(
+        line.starts_with(&format!("error: cannot use data dir {}: ", data.display())),
+        "{line}"
+    );
+}
+
+#[test]
+fn serve_reports_an_unreachable_postgres_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = serve_cmd(&shop(), &dir.path().join("data"), "127.0.0.1:0");
+    cmd.args(["--store", "postgres://postgres:secretpw@127.0.0.1:1/nines"]);
+    let out = run_within(cmd, START_FAILURE_TIMEOUT);
+    let line = assert_one_line_start_failure(&out);
+    assert!(line.contains("127.0.0.1:1"), "{line}");
+    assert!(!out.stderr.contains("secretpw"), "{out:#?}");
+    assert!(out.elapsed < Duration::from_secs(10), "{out:#?}");
+}
+
+#[test]
+fn serve_reports_an_unsupported_store_url_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = serve_cmd(&shop(), &dir.path().join("data"), "127.0.0.1:0");
+    cmd.args(["--store", "mysql://root:secretpw@db.internal/nines"]);
+    let out = run_within(cmd, START_FAILURE_TIMEOUT);
+    let line = assert_one_line_start_failure(&out);
+    assert!(line.contains("invalid store URL"), "{line}");
+    assert!(
+        line.contains("postgres://"),
+        "the message says what works: {line}"
+    );
+    assert!(!out.stderr.contains("secretpw"), "{out:#?}");
+}
+
+// ---------------------------------------------------------------------------
+// nines serve: SIGHUP, nines status, nines reload
+
+#[test]
+fn sighup_and_nines_reload_apply_a_valid_config_and_refuse_an_invalid_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    copy_dir(&shop(), &config);
+    let data = dir.path().join("data");
+    let mut server = Server::spawn(&config, &data);
+    let addr = server.wait_until_up();
+    wait_ready(addr);
+    let server_url = format!("http://{addr}");
+    let first = revision(addr);
+    assert!(metrics(addr).contains("nines_config_last_reload_successful 1"));
+
+    // (a) A broken config is refused on SIGHUP; the running one stays.
+    let teams = config.join("teams.yaml");
+    let teams_text = std::fs::read_to_string(&teams).unwrap();
+    append(&teams, "colour: blue\n");
+    server.signal("HUP");
+    let text = poll_until("the refused reload in /metrics", SERVER_TIMEOUT, || {
+        let text = metrics(addr);
+        text.contains("nines_config_last_reload_successful 0")
+            .then_some(text)
+    });
+    assert!(
+        text.contains("nines_config_reloads_total{result=\"failure\"} 1"),
+        "{text}"
+    );
+    assert_eq!(revision(addr), first);
+    assert!(server.proc.is_running(), "a refused reload stops nothing");
+    let log = poll_until("the refusal in the log", SERVER_TIMEOUT, || {
+        let log = server.log();
+        log.contains("configuration reload refused").then_some(log)
+    });
+    assert!(log.contains("unknown field `colour`"), "{log}");
+    assert!(log.contains("teams.yaml"), "{log}");
+
+    // (b) A fixed config, with one more service, is applied on SIGHUP.
+    std::fs::write(&teams, &teams_text).unwrap();
+    append(
+        &config.join("services.yaml"),
+        "- apiVersion: openslo/v1\n  kind: Service\n  metadata:\n    name: search\n",
+    );
+    server.signal("HUP");
+    let second = poll_until("a new revision", SERVER_TIMEOUT, || {
+        let rev = revision(addr);
+        (rev > first).then_some(rev)
+    });
+    let status = get_json(addr, "/api/v1/status");
+    assert_eq!(status["config"]["objects"]["services"], 6, "{status}");
+    assert!(metrics(addr).contains("nines_config_last_reload_successful 1"));
+
+    // (c) nines status and nines reload talk to the running server.
+    let out = run(["status", "--server", &server_url]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(out.stderr, "");
+    assert!(
+        out.stdout
+            .starts_with(&format!("nines {VERSION} at {server_url}\n")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "config        revision {second} from {}",
+            config.display()
+        )),
+        "{}",
+        out.stdout
+    );
+    let v = json_of(["status", "--json", "--server", &server_url]);
+    assert_eq!(v["config"]["revision"], second);
+    // NINES_SERVER works as well as --server.
+    let mut cmd = nines(["status"]);
+    cmd.env("NINES_SERVER", &server_url);
+    assert_eq!(run_within(cmd, COMMAND_TIMEOUT).code, Some(0));
+
+    // An unchanged config reloads to the same revision.
+    assert_eq!(
+        stdout_of(["reload", "--server", &server_url]),
+        format!("reloaded: configuration revision {second}\n")
+    );
+
+    let slos = config.join("slos.yaml");
+    let slos_text = std::fs::read_to_string(&slos).unwrap();
+    std::fs::write(&slos, slos_text.replace("target: 0.999", "target: 1.2")).unwrap();
+    let out = run(["reload", "--server", &server_url]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .starts_with("error: the new configuration has 1 error(s) and was not applied"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "{}:44:15: error: objective.target must be between 0 and 1, exclusive, found 1.2\n",
+            slos.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(revision(addr), second);
+    assert!(metrics(addr).contains("nines_config_last_reload_successful 0"));
+
+    // Fixed again, `nines reload` applies a new revision at once.
+    std::fs::write(&slos, slos_text.replace("target: 0.999", "target: 0.995")).unwrap();
+    let third = second + 1;
+    assert_eq!(
+        stdout_of(["reload", "--server", &server_url]),
+        format!("reloaded: configuration revision {third}\n")
+    );
+    assert_eq!(revision(addr), third);
+
+    server.stop_gracefully("TERM");
+}
+
+/// A configuration that cannot be read at all (here: its directory emptied)
+/// has no line and column; `nines reload` should still print a readable line.
+#[test]
+fn nines_reload_reports_an_unreadable_config_readably() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    copy_dir(&shop(), &config);
+    let mut server = Server::spawn(&config, &dir.path().join("data"));
+    let addr = server.wait_until_up();
+    wait_ready(addr);
+    let first = revision(addr);
+    let aside = dir.path().join("aside");
+    std::fs::create_dir(&aside).unwrap();
+    for name in ["services.yaml", "slos.yaml", "teams.yaml"] {
+        std::fs::rename(config.join(name), aside.join(name)).unwrap();
+    }
+    let out = run(["reload", "--server", &format!("http://{addr}")]);
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains(&config.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("holds no .yaml or .yml file"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("null"), "{}", out.stderr);
+    assert_eq!(revision(addr), first);
+    server.stop_gracefully("TERM");
+}
+
+#[test]
+fn status_and_reload_say_when_nines_cannot_be_reached() {
+    for command in ["status", "reload"] {
+        let out = run([command, "--server", "http://127.0.0.1:1"]);
+        assert_eq!(out.code, Some(3), "{out:#?}");
+        assert_eq!(out.stdout, "");
+        assert!(
+            out.stderr
+                .starts_with("error: cannot reach nines at http://127.0.0.1:1: "),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("--server URL or NINES_SERVER"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn status_says_when_the_server_is_not_nines() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buf[..n]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n")
+            .unwrap();
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let out = run(["status", "--server", &format!("http://{addr}")]);
+    let request = answer.join().unwrap();
+    assert!(
+        request.starts_with("GET /api/v1/status HTTP/1.1\r\n"),
+        "{request}"
+    );
+    assert_eq!(out.code, Some(3), "{out:#?}");
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("is not nines' JSON"), "{}", out.stderr);
+}
