@@ -21,6 +21,14 @@ pub const MAINTENANCE_ANNOTATION: &str = "nines/maintenance";
 /// How far ahead of "now" data may be stamped (clock skew between senders).
 pub const MAX_FUTURE_S: i64 = 5 * 60;
 
+/// What one observation adds to one objective's series.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Increment {
+    pub series: usize,
+    pub minute: Minute,
+    pub counts: Counts,
+}
+
 /// One piece of SLI data.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Observation {
@@ -514,6 +522,24 @@ impl Engine {
         self.by_sli.contains_key(sli)
     }
 
+    /// Whether `sli` is judged by thresholds (send measured values) rather
+    /// than counted (send good/total or success flags).
+    pub fn sli_takes_values(&self, sli: &str) -> bool {
+        self.by_sli
+            .get(sli)
+            .is_some_and(|ids| ids.iter().all(|&i| self.objectives[i].threshold.is_some()))
+    }
+
+    /// The measured value limits of a threshold SLI's objectives.
+    pub fn sli_thresholds(&self, sli: &str) -> Vec<(Op, f64)> {
+        self.by_sli
+            .get(sli)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.objectives[i].threshold)
+            .collect()
+    }
+
     pub fn sli_names(&self) -> impl Iterator<Item = &str> {
         self.by_sli.keys().map(String::as_str)
     }
@@ -556,6 +582,62 @@ impl Engine {
         Ok(())
     }
 
+    /// What an observation adds to each objective fed by `sli`, checked
+    /// and judged but not applied: a caller can store the increments first
+    /// and apply them once they are durable, or refuse a whole batch.
+    pub fn plan(
+        &self,
+        sli: &str,
+        at: Timestamp,
+        obs: Observation,
+        now: Timestamp,
+    ) -> Result<Vec<Increment>, IngestError> {
+        self.check(sli, at, obs, now)?;
+        let minute = minute_of(at);
+        let ids = self.by_sli.get(sli).map(Vec::as_slice).unwrap_or_default();
+        Ok(ids
+            .iter()
+            .map(|&series| {
+                let o = &self.objectives[series];
+                let judge = |v: f64| {
+                    let (op, limit) = o.threshold.unwrap_or((Op::Lte, f64::INFINITY));
+                    op.holds(v, limit)
+                };
+                let counts = match obs {
+                    Observation::Counts { good, total } => Counts::new(good, total),
+                    Observation::Success(ok) => Counts::new(f64::from(u8::from(ok)), 1.0),
+                    Observation::Value(v) => Counts::new(f64::from(u8::from(judge(v))), 1.0),
+                    Observation::Lognormal { count, median, p99 } => {
+                        let (op, limit) = o.threshold.unwrap_or((Op::Lte, f64::INFINITY));
+                        Counts::new(count * share_meeting(op, limit, median, p99), count)
+                    }
+                };
+                Increment {
+                    series,
+                    minute,
+                    counts,
+                }
+            })
+            .collect())
+    }
+
+    /// Adds a planned (or stored) increment. Increments made during a
+    /// maintenance window count in the figures with maintenance only.
+    pub fn apply(&mut self, inc: &Increment, in_maintenance: bool) -> Result<(), IngestError> {
+        let Some(o) = self.objectives.get_mut(inc.series) else {
+            return Ok(());
+        };
+        let (slo, window) = (o.slo.clone(), window_label(&o.window));
+        let at = Timestamp::from_second(inc.minute * 60).unwrap_or(Timestamp::UNIX_EPOCH);
+        let too_old = |_: SeriesError| IngestError::TooOld { at, slo, window };
+        o.add(inc.minute, inc.counts, false)
+            .map_err(too_old.clone())?;
+        if !in_maintenance {
+            o.add(inc.minute, inc.counts, true).map_err(too_old)?;
+        }
+        Ok(())
+    }
+
     /// Records an observation for every objective whose indicator is `sli`.
     pub fn record(
         &mut self,
@@ -565,35 +647,36 @@ impl Engine {
         in_maintenance: bool,
         now: Timestamp,
     ) -> Result<(), IngestError> {
-        self.check(sli, at, obs, now)?;
-        let minute = minute_of(at);
-        let ids = self.by_sli.get(sli).cloned().unwrap_or_default();
-        for i in ids {
-            let o = &mut self.objectives[i];
-            let c = match obs {
-                Observation::Counts { good, total } => Counts::new(good, total),
-                Observation::Success(ok) => Counts::new(f64::from(u8::from(ok)), 1.0),
-                Observation::Value(v) => {
-                    let (op, limit) = o.threshold.unwrap_or((Op::Lte, f64::INFINITY));
-                    Counts::new(f64::from(u8::from(op.holds(v, limit))), 1.0)
-                }
-                Observation::Lognormal { count, median, p99 } => {
-                    let (op, limit) = o.threshold.unwrap_or((Op::Lte, f64::INFINITY));
-                    Counts::new(count * share_meeting(op, limit, median, p99), count)
-                }
-            };
-            let (slo, window) = (o.slo.clone(), window_label(&o.window));
-            let too_old = |_: SeriesError| IngestError::TooOld { at, slo, window };
-            let outcome = o.add(minute, c, false).and_then(|()| {
-                if in_maintenance {
-                    Ok(())
-                } else {
-                    o.add(minute, c, true)
-                }
-            });
-            outcome.map_err(too_old)?;
+        for inc in self.plan(sli, at, obs, now)? {
+            self.apply(&inc, in_maintenance)?;
         }
         Ok(())
+    }
+
+    /// The stable name of a series, `slo/objective`, under which its buckets
+    /// are stored: it survives reloads as long as the SLO keeps its name.
+    pub fn series_key(&self, series: usize) -> String {
+        let o = &self.objectives[series];
+        format!("{}/{}", o.slo, o.index)
+    }
+
+    /// The series a stored key names in this configuration, if any.
+    pub fn series_index(&self, key: &str) -> Option<usize> {
+        let (slo, index) = key.rsplit_once('/')?;
+        let index: usize = index.parse().ok()?;
+        self.objectives
+            .iter()
+            .position(|o| o.slo == slo && o.index == index)
+    }
+
+    /// How far back each series keeps data, in minutes: the longest of them
+    /// bounds what must be reloaded from the store at start-up.
+    pub fn max_retention_minutes(&self) -> i64 {
+        self.objectives
+            .iter()
+            .map(Objective::retention_minutes)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Evaluates every rule at `now` and returns the alerts that changed state.

@@ -61,6 +61,23 @@ Reload the configuration without a restart with SIGHUP or `POST /-/reload`
 logged, and the running one stays in force.")]
     Serve(ServeArgs),
 
+    /// Run the server on the example configuration with synthetic traffic and a bad spell.
+    #[command(after_help = "\
+Examples:
+  nines demo
+  nines demo --config examples/shop --listen 127.0.0.1:9393
+
+The demo writes six hours of clean synthetic history, then live traffic; 30
+seconds in, a three-minute bad spell burns the budgets: a burn-rate page
+fires and `nines gate --service checkout` answers frozen. Its data lives in a
+temporary directory deleted at exit.")]
+    Demo {
+        #[arg(long, short, default_value = "examples/shop")]
+        config: PathBuf,
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+    },
+
     /// Validate configuration files and print every problem with its location.
     #[command(after_help = "\
 Examples:
@@ -110,6 +127,27 @@ consumed, time to exhaustion), then one summary per objective (type summary).")]
         /// The scenario file.
         #[arg(long, short)]
         scenario: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// May a change ship? Asks the server whether the service's error budgets allow it.
+    #[command(after_help = "\
+Examples:
+  nines gate --service checkout && ./deploy.sh
+  nines gate --service checkout --slo checkout-availability --json
+
+Exit codes: 0 go, 1 frozen (the SLO, its remaining budget and since when are
+printed), 2 could not decide (server unreachable, unknown service).")]
+    Gate {
+        /// The service about to change.
+        #[arg(long)]
+        service: String,
+        /// Only this SLO of the service.
+        #[arg(long)]
+        slo: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
         #[arg(long)]
         json: bool,
     },
@@ -168,9 +206,21 @@ pub struct ServeArgs {
     /// Log level or filter (RUST_LOG syntax), such as `info` or `nines=debug`.
     #[arg(long, env = "NINES_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+    /// How often the SLO engine evaluates budgets and burn-rate alerts.
+    #[arg(long, default_value = "15s", value_parser = parse_interval)]
+    pub eval_every: std::time::Duration,
     /// The largest request body accepted, in bytes; larger ones get a 413.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = nines_core::duration::DurationShorthand::parse(s).map_err(|e| e.to_string())?;
+    let secs = d
+        .seconds()
+        .filter(|s| (1..=3600).contains(s))
+        .ok_or("the evaluation interval must be between 1s and 1h")?;
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[derive(Debug, Args)]

@@ -7,11 +7,13 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod demo;
 pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod serve;
 pub mod simulate;
+pub mod slo;
 
 /// Installs the one TLS crypto provider of the process (ring). rustls panics
 /// when two crates enable different providers and none is chosen, so every

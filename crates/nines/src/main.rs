@@ -32,6 +32,25 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve(args) => runtime(serve_main(args)),
+        Command::Demo { config, listen } => runtime(async move {
+            logging::init(logging::LogFormat::Human, "info");
+            match nines::demo::run(nines::demo::DemoArgs { config, listen }).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    if let Some(refused) = e.downcast_ref::<serve::ConfigRefused>() {
+                        eprint!("{}", refused.0.render());
+                    }
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(exit::FAILURE)
+                }
+            }
+        }),
+        Command::Gate {
+            service,
+            slo,
+            server,
+            json,
+        } => runtime(gate_main(server.server, service, slo, json)),
         Command::Status { server, json } => runtime(status_main(server.server, json)),
         Command::Reload { server } => runtime(reload_main(server.server)),
     }
@@ -58,6 +77,7 @@ async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
         store_url: args.store,
         listen: args.listen,
         max_body_bytes: args.max_body_bytes,
+        eval_interval: Some(args.eval_every),
     };
     let signals = match serve::Signals::install() {
         Ok(s) => s,
@@ -164,4 +184,66 @@ async fn reload_main(server: String) -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+async fn gate_main(
+    server: String,
+    service: String,
+    slo: Option<String>,
+    as_json: bool,
+) -> ExitCode {
+    // The gate's own convention: 2 means "could not decide", whatever the cause.
+    const UNDECIDED: u8 = 2;
+    let mut path = format!("/api/v1/gate/{}", urlencode(&service));
+    if let Some(s) = &slo {
+        path.push_str(&format!("?slo={}", urlencode(s)));
+    }
+    match client::call(&server, reqwest::Method::GET, &path).await {
+        Ok((200, v)) => {
+            let frozen = v["decision"] == "frozen";
+            if as_json {
+                println!("{v}");
+            } else if frozen {
+                println!("FROZEN: {service} may not ship now");
+                for f in v["frozen_by"].as_array().into_iter().flatten() {
+                    println!(
+                        "  SLO {} (objective {}): {:.2} % of its error budget left; exhausted since {}",
+                        f["slo"].as_str().unwrap_or("?"),
+                        f["objective"],
+                        f["remaining_ratio"].as_f64().unwrap_or(0.0) * 100.0,
+                        f["exhausted_since"]
+                            .as_str()
+                            .unwrap_or("the last evaluation")
+                    );
+                }
+            } else {
+                let n = v["checked"].as_array().map_or(0, Vec::len);
+                println!("GO: {service} may ship ({n} SLO objective(s) checked, none frozen)");
+            }
+            ExitCode::from(if frozen { exit::FAILURE } else { exit::OK })
+        }
+        Ok((status, v)) => {
+            eprintln!(
+                "error: cannot decide: nines answered {status}: {}",
+                v["message"].as_str().unwrap_or("no message")
+            );
+            ExitCode::from(UNDECIDED)
+        }
+        Err(e) => {
+            eprintln!("error: cannot decide: {}", e.message);
+            ExitCode::from(UNDECIDED)
+        }
+    }
+}
+
+/// Percent-encodes a path segment or query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

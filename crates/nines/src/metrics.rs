@@ -43,6 +43,39 @@ pub struct BuildLabels {
     pub store: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SloLabels {
+    pub slo: String,
+    pub objective: String,
+    pub service: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BurnLabels {
+    pub slo: String,
+    pub objective: String,
+    pub service: String,
+    pub rule: String,
+    pub window: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyLabels {
+    pub slo: String,
+    pub objective: String,
+    pub service: String,
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertLabels {
+    pub slo: String,
+    pub severity: &'static str,
+    pub state: &'static str,
+}
+
+type GaugeF = Gauge<f64, AtomicU64>;
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub config_reloads: Family<ResultLabel, Counter>,
@@ -51,6 +84,12 @@ pub struct Metrics {
     pub config_objects: Family<KindLabel, Gauge>,
     pub http_requests: Family<RequestLabels, Counter>,
     pub http_request_duration: Family<RouteLabel, Histogram>,
+    pub slo_sli: Family<SloLabels, GaugeF>,
+    pub slo_objective: Family<SloLabels, GaugeF>,
+    pub slo_budget_remaining: Family<SloLabels, GaugeF>,
+    pub slo_burn_rate: Family<BurnLabels, GaugeF>,
+    pub slo_policy_state: Family<PolicyLabels, Gauge>,
+    pub slo_alerts: Family<AlertLabels, Counter>,
 }
 
 impl Metrics {
@@ -75,6 +114,12 @@ impl Metrics {
             config_last_reload_success_seconds: Gauge::default(),
             config_objects: Family::default(),
             http_requests: Family::default(),
+            slo_sli: Family::default(),
+            slo_objective: Family::default(),
+            slo_budget_remaining: Family::default(),
+            slo_burn_rate: Family::default(),
+            slo_policy_state: Family::default(),
+            slo_alerts: Family::default(),
             http_request_duration: Family::new_with_constructor(|| {
                 Histogram::new([
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -111,8 +156,119 @@ impl Metrics {
             "Time to answer HTTP requests, by route",
             m.http_request_duration.clone(),
         );
+        registry.register(
+            "slo_sli",
+            "SLI over the SLO's window (maintenance counted as the SLO says); absent without data",
+            m.slo_sli.clone(),
+        );
+        registry.register(
+            "slo_objective",
+            "The SLO's target ratio",
+            m.slo_objective.clone(),
+        );
+        registry.register(
+            "slo_budget_remaining_ratio",
+            "Share of the error budget left over the SLO's window; negative when overspent",
+            m.slo_budget_remaining.clone(),
+        );
+        registry.register(
+            "slo_burn_rate",
+            "Burn rate over each alert window (1 spends the budget exactly over the SLO's window)",
+            m.slo_burn_rate.clone(),
+        );
+        registry.register(
+            "slo_policy_state",
+            "1 for the budget policy state the SLO is in (healthy, at_risk, exhausted, no_data)",
+            m.slo_policy_state.clone(),
+        );
+        registry.register(
+            "slo_alerts",
+            "Burn-rate alert state changes, by SLO, severity and state",
+            m.slo_alerts.clone(),
+        );
         *m.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;
         m
+    }
+
+    /// Forgets per-SLO series, so that SLOs removed by a reload disappear.
+    pub fn clear_slo_series(&self) {
+        self.slo_sli.clear();
+        self.slo_objective.clear();
+        self.slo_budget_remaining.clear();
+        self.slo_burn_rate.clear();
+        self.slo_policy_state.clear();
+    }
+
+    /// Publishes the figures of one evaluation.
+    pub fn record_slo(
+        &self,
+        catalog: &nines_core::model::Catalog,
+        statuses: &[nines_core::engine::ObjectiveStatus],
+        events: &[nines_core::engine::AlertEvent],
+    ) {
+        for s in statuses {
+            let labels = SloLabels {
+                slo: s.slo.clone(),
+                objective: s.objective.to_string(),
+                service: s.service.clone(),
+            };
+            match s.budget.sli() {
+                Some(v) => {
+                    self.slo_sli.get_or_create(&labels).set(v);
+                }
+                None => {
+                    self.slo_sli.remove(&labels);
+                }
+            }
+            self.slo_objective
+                .get_or_create(&labels)
+                .set(s.target.ratio());
+            self.slo_budget_remaining
+                .get_or_create(&labels)
+                .set(s.budget.remaining_ratio());
+            for r in &s.burn_rates {
+                let windows = [
+                    (r.long_window_s, r.verdict.long_burn),
+                    (r.short_window_s.unwrap_or(0), r.verdict.short_burn),
+                ];
+                for (w, burn) in windows {
+                    if w == 0 {
+                        continue;
+                    }
+                    let l = BurnLabels {
+                        slo: s.slo.clone(),
+                        objective: s.objective.to_string(),
+                        service: s.service.clone(),
+                        rule: r.rule.clone(),
+                        window: nines_core::burn::human_window(w),
+                    };
+                    self.slo_burn_rate
+                        .get_or_create(&l)
+                        .set(burn.unwrap_or(0.0));
+                }
+            }
+            let policy = crate::slo::BudgetPolicy::of(catalog, &s.slo);
+            let current = policy.state(s.budget.remaining_ratio(), s.no_data);
+            for state in ["healthy", "at_risk", "exhausted", "no_data"] {
+                self.slo_policy_state
+                    .get_or_create(&PolicyLabels {
+                        slo: s.slo.clone(),
+                        objective: s.objective.to_string(),
+                        service: s.service.clone(),
+                        state,
+                    })
+                    .set(i64::from(state == current));
+            }
+        }
+        for e in events {
+            self.slo_alerts
+                .get_or_create(&AlertLabels {
+                    slo: e.slo.clone(),
+                    severity: e.urgency.as_str(),
+                    state: e.state.as_str(),
+                })
+                .inc();
+        }
     }
 
     pub fn encode(&self) -> String {

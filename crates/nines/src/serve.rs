@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, watch};
 use crate::clock::Clock;
 use crate::http;
 use crate::metrics::{KindLabel, Metrics, ResultLabel};
+use crate::slo::SloRuntime;
 
 /// The configuration in force, swapped whole on each successful reload.
 #[derive(Debug)]
@@ -38,6 +39,11 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub started_at: jiff::Timestamp,
     pub max_body_bytes: usize,
+    slo: std::sync::RwLock<Arc<SloRuntime>>,
+    /// Ingest holds it shared from the store write to the engine update; a
+    /// reload holds it exclusively while it replays the store into a new
+    /// engine, so no acknowledged batch can fall between the two engines.
+    pub ingest_gate: tokio::sync::RwLock<()>,
 }
 
 pub struct Options {
@@ -46,6 +52,9 @@ pub struct Options {
     pub store_url: Option<String>,
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
+    /// How often the SLO engine evaluates; `None` leaves it to the caller
+    /// (tests drive evaluation with an injected clock).
+    pub eval_interval: Option<std::time::Duration>,
 }
 
 /// Why a reload did not take effect.
@@ -162,6 +171,22 @@ impl AppState {
                 Err(ReloadError::Config(e))
             }
         };
+        let outcome = match outcome {
+            Ok(config) => {
+                let ingest = self.ingest_gate.write().await;
+                match SloRuntime::load(&config.catalog, self.store.as_ref(), self.clock.now()).await
+                {
+                    Ok(runtime) => {
+                        *self.slo.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(runtime);
+                        self.metrics.clear_slo_series();
+                        drop(ingest);
+                        Ok(config)
+                    }
+                    Err(e) => Err(ReloadError::Store(e)),
+                }
+            }
+            Err(e) => Err(e),
+        };
         match outcome {
             Ok(config) => {
                 let config = Arc::new(config);
@@ -170,8 +195,8 @@ impl AppState {
                     .config_reloads
                     .get_or_create(&ResultLabel { result: "success" })
                     .inc();
-                tracing::info!(revision = config.revision, digest = %config.digest, "configuration reloaded");
                 self.config_tx.send_replace(config.clone());
+                tracing::info!(revision = config.revision, digest = %config.digest, "configuration reloaded");
                 Ok(config)
             }
             Err(e) => {
@@ -184,6 +209,23 @@ impl AppState {
                 Err(e)
             }
         }
+    }
+
+    /// The SLO engine of the configuration in force.
+    pub fn slo(&self) -> Arc<SloRuntime> {
+        self.slo.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Evaluates every SLO now: alert state changes are logged and counted,
+    /// and the per-SLO metrics are refreshed.
+    pub fn evaluate(&self) -> Vec<nines_core::engine::AlertEvent> {
+        let config = self.current();
+        let now = self.clock.now();
+        let slo = self.slo();
+        let events = slo.evaluate(&config.catalog, now);
+        self.metrics
+            .record_slo(&config.catalog, &slo.status(now), &events);
+        events
     }
 
     pub fn current(&self) -> Arc<Config> {
@@ -227,6 +269,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     let store = nines_store::open(&location).await?;
     let now = clock.now();
     let config = record(store.as_ref(), loaded, &opts.config_path, now).await?;
+    let slo = SloRuntime::load(&config.catalog, store.as_ref(), now).await?;
     let addr = listener.local_addr()?;
     let metrics = Metrics::new(&store.engine().to_string());
     let (config_tx, config_rx) = watch::channel(Arc::new(config));
@@ -240,6 +283,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         clock,
         started_at: now,
         max_body_bytes: opts.max_body_bytes,
+        slo: std::sync::RwLock::new(Arc::new(slo)),
+        ingest_gate: tokio::sync::RwLock::new(()),
     });
     state.publish_config_metrics(&state.current());
     state
@@ -248,6 +293,20 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         .get_or_create(&ResultLabel { result: "success" })
         .inc();
     let (shutdown, mut shutdown_rx) = watch::channel(false);
+    if let Some(every) = opts.eval_interval {
+        let state = state.clone();
+        let mut stop = shutdown.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => { state.evaluate(); }
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        });
+    }
     let app = http::router(state.clone());
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

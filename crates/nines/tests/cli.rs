@@ -21,9 +21,6 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a server may take to say it is up, or to do what it was asked.
 const SERVER_TIMEOUT: Duration = Duration::from_secs(30);
-/// The pause between two looks at a process that is getting ready; it waits
-/// for that process, not for time to pass.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -61,45 +58,66 @@ where
     cmd
 }
 
-/// A child process that is killed if the test fails before it exits.
+/// A child process that is killed if the test fails before it exits. A
+/// thread waits for it, so a test blocks on its exit instead of polling.
 struct Proc {
-    child: Child,
+    pid: u32,
+    stdout: Option<std::process::ChildStdout>,
+    stderr: Option<std::process::ChildStderr>,
+    exit: mpsc::Receiver<ExitStatus>,
+    status: Option<ExitStatus>,
 }
 
 impl Proc {
     fn spawn(mut cmd: Command) -> Proc {
+        let mut child: Child = cmd.spawn().expect("cannot start nines");
+        let (tx, exit) = mpsc::channel();
+        let (stdout, stderr, pid) = (child.stdout.take(), child.stderr.take(), child.id());
+        std::thread::spawn(move || {
+            if let Ok(status) = child.wait() {
+                let _ = tx.send(status);
+            }
+        });
         Proc {
-            child: cmd.spawn().expect("cannot start nines"),
+            pid,
+            stdout,
+            stderr,
+            exit,
+            status: None,
         }
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        if self.status.is_none()
+            && let Ok(status) = self.exit.try_recv()
+        {
+            self.status = Some(status);
+        }
+        self.status.is_none()
     }
 
     /// Waits for the process to exit; `None` when it is still running at the
     /// deadline.
     fn wait_for(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(POLL_INTERVAL);
+        if self.status.is_none()
+            && let Ok(status) = self.exit.recv_timeout(timeout)
+        {
+            self.status = Some(status);
         }
+        self.status
     }
 
     fn kill(&mut self) {
         if self.is_running() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(self.pid.to_string())
+                .status();
+            let _ = self.wait_for(Duration::from_secs(10));
         }
     }
 }
@@ -133,8 +151,8 @@ fn run_within(mut cmd: Command, timeout: Duration) -> Out {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let started = Instant::now();
     let mut proc = Proc::spawn(cmd);
-    let stdout = read_all(proc.child.stdout.take().unwrap());
-    let stderr = read_all(proc.child.stderr.take().unwrap());
+    let stdout = read_all(proc.stdout.take().unwrap());
+    let stderr = read_all(proc.stderr.take().unwrap());
     let status = proc.wait_for(timeout);
     let elapsed = started.elapsed();
     proc.kill();
@@ -214,18 +232,6 @@ fn append(path: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
-/// Tries `f` until it gives an answer, for at most `timeout`.
-fn poll_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        std::thread::sleep(POLL_INTERVAL);
-    }
-}
-
 /// One HTTP/1.1 request over a plain socket: status and body.
 fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
@@ -294,7 +300,7 @@ impl Server {
         cmd.arg(config).arg("--data").arg(data);
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut proc = Proc::spawn(cmd);
-        let stderr = proc.child.stderr.take().unwrap();
+        let stderr = proc.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, lines) = mpsc::channel();
         let sink = log.clone();
@@ -340,6 +346,19 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits for a stderr line containing `needle`; returns the whole log.
+    fn wait_for_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + SERVER_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return self.log(),
+                Ok(_) => {}
+                Err(_) => panic!("no log line with {needle:?} in time:\n{}", self.log()),
+            }
+        }
+    }
+
     fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .arg(format!("-{name}"))
@@ -365,11 +384,7 @@ impl Server {
         self.signal(signal);
         let status = self.wait_exit();
         assert_eq!(status.code(), Some(0), "{status:?}\n{}", self.log());
-        // The reader thread has seen the end of stderr once the process is gone.
-        let log = poll_until("the last log line", SERVER_TIMEOUT, || {
-            let log = self.log();
-            log.contains("stopped").then_some(log)
-        });
+        let log = self.wait_for_line("stopped");
         assert!(
             log.contains(&format!("SIG{signal}: shutting down")),
             "{log}"
@@ -377,10 +392,11 @@ impl Server {
     }
 }
 
+/// The listener is bound before "nines is up" is logged, so one request
+/// after that line must find the server ready.
 fn wait_ready(addr: SocketAddr) {
-    poll_until("/-/ready to answer 200", SERVER_TIMEOUT, || {
-        matches!(http(addr, "GET", "/-/ready"), Ok((200, _))).then_some(())
-    });
+    let (status, body) = get(addr, "/-/ready");
+    assert_eq!(status, 200, "{body}");
 }
 
 fn revision(addr: SocketAddr) -> i64 {
@@ -485,7 +501,7 @@ fn completions_into_a_closed_pipe_do_not_panic() {
     let mut cmd = nines(["completions", "bash"]);
     cmd.stdout(writer).stderr(Stdio::piped());
     let mut proc = Proc::spawn(cmd);
-    let stderr = read_all(proc.child.stderr.take().unwrap());
+    let stderr = read_all(proc.stderr.take().unwrap());
     let status = proc.wait_for(COMMAND_TIMEOUT).expect("nines hung");
     let stderr = stderr.join().unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -500,7 +516,7 @@ fn calc_into_a_closed_pipe_exits_quietly() {
     let mut cmd = nines(["calc", "99.9"]);
     cmd.stdout(writer).stderr(Stdio::piped());
     let mut proc = Proc::spawn(cmd);
-    let stderr = read_all(proc.child.stderr.take().unwrap());
+    let stderr = read_all(proc.stderr.take().unwrap());
     let status = proc.wait_for(COMMAND_TIMEOUT).expect("nines hung");
     assert_eq!(status.code(), Some(0));
     assert_eq!(stderr.join().unwrap(), "");
@@ -1128,21 +1144,18 @@ fn sighup_and_nines_reload_apply_a_valid_config_and_refuse_an_invalid_one() {
     let teams_text = std::fs::read_to_string(&teams).unwrap();
     append(&teams, "colour: blue\n");
     server.signal("HUP");
-    let text = poll_until("the refused reload in /metrics", SERVER_TIMEOUT, || {
-        let text = metrics(addr);
-        text.contains("nines_config_last_reload_successful 0")
-            .then_some(text)
-    });
+    let log = server.wait_for_line("configuration reload refused");
+    let text = metrics(addr);
+    assert!(
+        text.contains("nines_config_last_reload_successful 0"),
+        "{text}"
+    );
     assert!(
         text.contains("nines_config_reloads_total{result=\"failure\"} 1"),
         "{text}"
     );
     assert_eq!(revision(addr), first);
     assert!(server.proc.is_running(), "a refused reload stops nothing");
-    let log = poll_until("the refusal in the log", SERVER_TIMEOUT, || {
-        let log = server.log();
-        log.contains("configuration reload refused").then_some(log)
-    });
     assert!(log.contains("unknown field `colour`"), "{log}");
     assert!(log.contains("teams.yaml"), "{log}");
 
@@ -1153,10 +1166,9 @@ fn sighup_and_nines_reload_apply_a_valid_config_and_refuse_an_invalid_one() {
         "- apiVersion: openslo/v1\n  kind: Service\n  metadata:\n    name: search\n",
     );
     server.signal("HUP");
-    let second = poll_until("a new revision", SERVER_TIMEOUT, || {
-        let rev = revision(addr);
-        (rev > first).then_some(rev)
-    });
+    server.wait_for_line("configuration reloaded");
+    let second = revision(addr);
+    assert!(second > first, "{second} after {first}");
     let status = get_json(addr, "/api/v1/status");
     assert_eq!(status["config"]["objects"]["services"], 6, "{status}");
     assert!(metrics(addr).contains("nines_config_last_reload_successful 1"));

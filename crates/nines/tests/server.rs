@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use nines::clock::ManualClock;
+use nines::clock::{Clock as _, ManualClock};
 use nines::serve::{self, Options, Running};
 use serde_json::Value;
 
@@ -42,6 +42,7 @@ async fn start_in(tmp: tempfile::TempDir, clock: Arc<ManualClock>) -> App {
             store_url: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             max_body_bytes: 1024,
+            eval_interval: None,
         },
         clock.clone(),
     )
@@ -79,6 +80,26 @@ impl App {
         (status, serde_json::from_str(&body).unwrap())
     }
 
+    async fn post_body(&self, path: &str, body: &Value, key: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    async fn slo(&self, name: &str) -> Value {
+        let (status, v) = self.get_json(&format!("/api/v1/slos/{name}")).await;
+        assert_eq!(status, 200, "{v}");
+        v["objectives"][0].clone()
+    }
+
     async fn post_json(&self, path: &str) -> (u16, Value) {
         let r = self
             .http
@@ -105,7 +126,7 @@ async fn health_readiness_and_status() {
     assert_eq!(v["config"]["revision"], 1);
     assert_eq!(v["config"]["objects"]["slos"], 3);
     assert_eq!(v["store"]["engine"], "sqlite");
-    assert_eq!(v["store"]["schema_version"], 1);
+    assert_eq!(v["store"]["schema_version"], 2);
     let (status, page) = app.get("/").await;
     assert_eq!(status, 200);
     assert!(page.contains("checkout-availability") || page.contains("Checkout availability"));
@@ -147,7 +168,10 @@ async fn the_openapi_document_describes_the_served_api() {
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 8);
-    for (path, ops) in paths {
+    for (template, ops) in paths {
+        let path = template
+            .replace("{name}", "checkout-availability")
+            .replace("{service}", "checkout");
         for method in ops.as_object().unwrap().keys() {
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app
@@ -244,4 +268,240 @@ async fn revisions_survive_a_restart() {
     assert_eq!(revs.len(), 2, "{v}");
     assert!(revs[0]["summary"].as_str().unwrap().contains("6 services"));
     again.running.shutdown().await.unwrap();
+}
+
+fn event(sli: &str, at: &str, good: f64, total: f64) -> Value {
+    serde_json::json!({"sli": sli, "timestamp": at, "good": good, "total": total})
+}
+
+#[tokio::test]
+async fn pushed_sli_events_move_the_budget_and_are_counted_once_per_key() {
+    let app = spawn_app().await;
+    let batch = serde_json::json!({"events": [
+        event("checkout-requests", "2026-11-21T07:58:10Z", 990.0, 1000.0),
+        {"sli": "checkout-requests", "timestamp": "2026-11-21T07:59:00Z", "bad": 5, "total": 500},
+        {"sli": "checkout-requests", "success": false},
+        {"sli": "checkout-latency-ms", "value": 120.0},
+        {"sli": "checkout-latency-ms", "value": 450.0},
+    ]});
+    let (status, v) = app
+        .post_body("/api/v1/sli/events", &batch, Some("deploy-42"))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    // Events without a timestamp are stamped now, in the minute that has
+    // just begun: they count once the clock is inside it.
+    app.clock.advance(jiff::SignedDuration::from_secs(30));
+    assert_eq!(v["accepted"], 5);
+    let (status, again) = app
+        .post_body("/api/v1/sli/events", &batch, Some("deploy-42"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(again["duplicate"], true);
+    let s = app.slo("checkout-availability").await;
+    assert_eq!(s["total"], 1501.0, "{s}");
+    assert_eq!(s["good"], 1485.0);
+    assert_eq!(
+        s["policy"], "exhausted",
+        "16 bad of 1501 is 10x a 0.1 % budget: {s}"
+    );
+    let latency = app.slo("checkout-latency").await;
+    // One good slice (120 ms and 450 ms fall in the same minute: 50 % < 95 %)
+    // makes a bad one: time slices, not events.
+    assert_eq!(latency["budgeting_method"], "Timeslices");
+    assert_eq!(latency["total"], 1.0, "{latency}");
+    assert_eq!(latency["good"], 0.0);
+    app.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_bad_batch_is_refused_whole_with_the_field_named() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            serde_json::json!({"events": [event("checkout-requests", "2026-11-21T07:59:00Z", 1.0, 1.0), event("nope", "2026-11-21T07:59:00Z", 1.0, 1.0)]}),
+            "events[1]",
+            "no SLO uses an SLI named `nope`",
+        ),
+        (
+            serde_json::json!({"events": [event("checkout-requests", "2026-11-21T07:59:00Z", -1.0, 1.0)]}),
+            "events[0].good",
+            "zero or more",
+        ),
+        (
+            serde_json::json!({"events": [event("checkout-requests", "2026-11-21T07:59:00Z", 5.0, 2.0)]}),
+            "events[0].good",
+            "more than total",
+        ),
+        (
+            serde_json::json!({"events": [event("checkout-requests", "2026-11-21T09:00:00Z", 1.0, 1.0)]}),
+            "events[0]",
+            "in the future",
+        ),
+        (
+            serde_json::json!({"events": [event("checkout-requests", "2026-09-01T00:00:00Z", 1.0, 1.0)]}),
+            "events[0]",
+            "older than",
+        ),
+        (
+            serde_json::json!({"events": [event("checkout-requests", "yesterday", 1.0, 1.0)]}),
+            "events[0].timestamp",
+            "RFC 3339",
+        ),
+        (
+            serde_json::json!({"events": [{"sli": "checkout-requests", "success": true, "total": 3}]}),
+            "events[0]",
+            "exactly one of",
+        ),
+        (
+            serde_json::json!({"events": [{"sli": "checkout-requests", "value": 3}]}),
+            "events[0]",
+            "ratio SLI",
+        ),
+        (
+            serde_json::json!({"events": [{"sli": "checkout-requests", "succes": true}]}),
+            "events[0].succes",
+            "unknown field",
+        ),
+        (
+            serde_json::json!({"evnts": []}),
+            "unknown field `evnts`",
+            "",
+        ),
+    ];
+    for (body, field, words) in cases {
+        let (status, v) = app.post_body("/api/v1/sli/events", &body, None).await;
+        assert_eq!(status, 400, "{body} -> {v}");
+        let msg = v["message"].as_str().unwrap();
+        assert!(
+            msg.contains(field) && msg.contains(words),
+            "{body} -> {msg}"
+        );
+    }
+    let r = app
+        .http
+        .post(format!("{}/api/v1/sli/events", app.base))
+        .header("content-type", "application/json")
+        .body("{\"events\": [NaN]}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let big = serde_json::json!({"events": vec![event("checkout-requests", "2026-11-21T07:59:00Z", 1.0, 1.0); 40]});
+    let (status, v) = app.post_body("/api/v1/sli/events", &big, None).await;
+    assert_eq!(status, 413, "{v}");
+    let s = app.slo("checkout-availability").await;
+    assert_eq!(s["total"], 0.0, "nothing of a refused batch counts: {s}");
+    assert_eq!(s["policy"], "no_data");
+    app.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_burn_pages_freezes_the_gate_and_shows_in_metrics() {
+    let app = spawn_app().await;
+    // An hour of clean traffic, then ten minutes of 20 % errors, one
+    // evaluation a minute on the injected clock.
+    for minute in 0..70 {
+        let bad = if minute >= 60 { 200.0 } else { 0.0 };
+        let at = app.clock.now().to_string();
+        let batch =
+            serde_json::json!({"events": [event("checkout-requests", &at, 1000.0 - bad, 1000.0)]});
+        app.clock.advance(jiff::SignedDuration::from_mins(1));
+        let (status, v) = app.post_body("/api/v1/sli/events", &batch, None).await;
+        assert_eq!(status, 200, "{v}");
+        app.running.state.evaluate();
+    }
+    let (_, alerts) = app.get_json("/api/v1/alerts").await;
+    let fired = &alerts["alerts"][0];
+    assert_eq!(fired["slo"], "checkout-availability");
+    assert_eq!(fired["state"], "firing");
+    assert_eq!(
+        fired["rule"], "fast-burn",
+        "the SLO's own OpenSLO policy decides"
+    );
+    let s = app.slo("checkout-availability").await;
+    assert_eq!(s["firing"], serde_json::json!(["page"]));
+    let (status, gate) = app.get_json("/api/v1/gate/checkout").await;
+    assert_eq!(status, 200);
+    assert_eq!(gate["decision"], "frozen", "{gate}");
+    assert_eq!(gate["frozen_by"][0]["slo"], "checkout-availability");
+    assert!(gate["frozen_by"][0]["exhausted_since"].is_string());
+    let (_, other) = app.get_json("/api/v1/gate/payments-api").await;
+    assert_eq!(other["decision"], "go");
+    assert_eq!(app.get_json("/api/v1/gate/nope").await.0, 404);
+    assert_eq!(app.get_json("/api/v1/gate/checkout?slo=nope").await.0, 404);
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(metrics.contains("nines_slo_budget_remaining_ratio{slo=\"checkout-availability\",objective=\"0\",service=\"checkout\"}"), "{metrics}");
+    assert!(metrics.contains("nines_slo_policy_state{slo=\"checkout-availability\",objective=\"0\",service=\"checkout\",state=\"exhausted\"} 1"));
+    assert!(metrics.contains(
+        "nines_slo_alerts_total{slo=\"checkout-availability\",severity=\"page\",state=\"firing\"} 1"
+    ));
+    assert!(metrics.contains("nines_slo_burn_rate{"));
+    app.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn acknowledged_sli_data_survives_a_restart() {
+    let app = spawn_app().await;
+    let batch = serde_json::json!({"events": [event("payments-api-requests", "2026-11-21T07:30:00Z", 999.0, 1000.0)]});
+    assert_eq!(
+        app.post_body("/api/v1/sli/events", &batch, Some("k1"))
+            .await
+            .0,
+        200
+    );
+    let clock = app.clock.clone();
+    let App { running, _tmp, .. } = app;
+    running.shutdown().await.unwrap();
+    let again = start_in(_tmp, clock).await;
+    let s = again.slo("payments-api-availability").await;
+    assert_eq!(s["total"], 1000.0, "{s}");
+    // The idempotency key is remembered too.
+    let (_, v) = again
+        .post_body("/api/v1/sli/events", &batch, Some("k1"))
+        .await;
+    assert_eq!(v["duplicate"], true);
+    again.running.shutdown().await.unwrap();
+}
+
+/// The example Grafana dashboard only charts series nines really exports.
+#[tokio::test]
+async fn the_example_dashboard_uses_exported_metrics() {
+    let app = spawn_app().await;
+    // Enough bad traffic for an alert, so that every family has a series.
+    for minute in 0..70 {
+        let bad = if minute >= 60 { 300.0 } else { 0.0 };
+        let at = app.clock.now().to_string();
+        let batch = serde_json::json!({"events": [event("payments-api-requests", &at, 1000.0 - bad, 1000.0)]});
+        app.clock.advance(jiff::SignedDuration::from_mins(1));
+        assert_eq!(
+            app.post_body("/api/v1/sli/events", &batch, None).await.0,
+            200
+        );
+        app.running.state.evaluate();
+    }
+    let (_, metrics) = app.get("/metrics").await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/grafana/nines-slos.json");
+    let dashboard = std::fs::read_to_string(path).unwrap();
+    let mut names: Vec<&str> = dashboard
+        .match_indices("nines_")
+        .map(|(i, _)| {
+            let rest = &dashboard[i..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .filter(|n| n.len() > "nines_".len() && *n != "nines_slos")
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert!(names.len() >= 5, "{names:?}");
+    for name in names {
+        assert!(
+            metrics.contains(&format!("\n{name}{{")),
+            "the dashboard uses {name}, which /metrics does not export"
+        );
+    }
+    app.running.shutdown().await.unwrap();
 }

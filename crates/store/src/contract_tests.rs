@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use sqlx::{AssertSqlSafe, Connection};
 
 use crate::migrate::{self, Migration};
-use crate::{Engine, NewConfigRevision, Store, StoreError, StoreLocation};
+use crate::{BatchOutcome, BucketRow, Engine, NewConfigRevision, Store, StoreError, StoreLocation};
 
 const POSTGRES_URL_VAR: &str = "NINES_TEST_POSTGRES_URL";
 
@@ -81,6 +81,27 @@ fn revision(hash: &str, loaded_at: &str) -> NewConfigRevision {
     }
 }
 
+fn bucket(series: &str, minute: i64, maintenance: bool, good: f64, total: f64) -> BucketRow {
+    BucketRow {
+        series: series.to_owned(),
+        minute,
+        maintenance,
+        good,
+        total,
+    }
+}
+
+fn at(timestamp: &str) -> Timestamp {
+    timestamp.parse().unwrap()
+}
+
+/// Every bucket in the store.
+async fn all_buckets(store: &Arc<dyn Store>) -> Vec<BucketRow> {
+    store.sli_buckets_since(i64::MIN).await.unwrap()
+}
+
+const APPLIED_0: BatchOutcome = BatchOutcome::Applied { rows: 0 };
+
 // ---------------------------------------------------------------------------
 // The contract.
 // ---------------------------------------------------------------------------
@@ -100,6 +121,12 @@ async fn fresh_store_is_at_the_newest_schema_and_empty(h: Harness) {
     );
     assert_eq!(store.latest_config_revision().await.unwrap(), None);
     assert_eq!(store.config_revisions(10).await.unwrap(), vec![]);
+    assert_eq!(all_buckets(&store).await, vec![]);
+    assert_eq!(store.prune_sli_buckets(i64::MAX).await.unwrap(), 0);
+    assert_eq!(
+        store.prune_idempotency_keys(Timestamp::MAX).await.unwrap(),
+        0
+    );
     store.close().await;
 }
 
@@ -234,23 +261,472 @@ async fn closed_store_says_so(h: Harness) {
         .await
         .unwrap_err();
     assert!(matches!(error, StoreError::Closed), "{error:?}");
+    let error = store
+        .record_sli_batch(Some("k"), at("2026-01-01T00:00:00Z"), &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Closed), "{error:?}");
+    let error = store.sli_buckets_since(0).await.unwrap_err();
+    assert!(matches!(error, StoreError::Closed), "{error:?}");
+}
+
+async fn applied_sli_batch_reads_back_ordered_by_series_minute_and_maintenance(h: Harness) {
+    let store = h.open().await.unwrap();
+    // Series whose byte order differs from a locale's ("B" before "a",
+    // "a-c" before "ab"), so both engines must sort by bytes to agree.
+    let rows = vec![
+        bucket("checkout-availability/0", 29_000_001, false, 980.0, 1000.0),
+        bucket("ab", 5, false, 1.0, 1.0),
+        bucket("a-c", 5, false, 2.0, 2.0),
+        bucket(
+            "checkout-availability/0",
+            29_000_000,
+            true,
+            0.1,
+            0.30000000000000004,
+        ),
+        bucket("B", 7, false, 3.0, 4.0),
+        bucket(
+            "checkout-availability/0",
+            29_000_000,
+            false,
+            1e15 + 0.5,
+            2e15,
+        ),
+        bucket("ñ/0", -3, false, 0.0, 5.0),
+    ];
+    assert_eq!(
+        store
+            .record_sli_batch(Some("batch-1"), at("2026-03-29T01:30:00Z"), &rows)
+            .await
+            .unwrap(),
+        BatchOutcome::Applied { rows: 7 }
+    );
+    let mut expected = rows.clone();
+    expected.sort_by(|a, b| {
+        (&a.series, a.minute, a.maintenance).cmp(&(&b.series, b.minute, b.maintenance))
+    });
+    assert_eq!(
+        expected
+            .iter()
+            .map(|r| r.series.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "B",
+            "a-c",
+            "ab",
+            "checkout-availability/0",
+            "checkout-availability/0",
+            "checkout-availability/0",
+            "ñ/0"
+        ]
+    );
+    // Counts come back bit for bit, and maintenance events stay in their own
+    // bucket beside the others of the same minute.
+    assert_eq!(all_buckets(&store).await, expected);
+    store.close().await;
+}
+
+async fn sli_buckets_since_includes_the_given_minute(h: Harness) {
+    let store = h.open().await.unwrap();
+    let rows: Vec<BucketRow> = (100..110)
+        .flat_map(|minute| {
+            [
+                bucket("s/0", minute, false, 1.0, 2.0),
+                bucket("s/1", minute, true, 1.0, 1.0),
+            ]
+        })
+        .collect();
+    store
+        .record_sli_batch(None, at("2026-01-01T00:00:00Z"), &rows)
+        .await
+        .unwrap();
+
+    let since = store.sli_buckets_since(105).await.unwrap();
+    let minutes: Vec<(&str, i64)> = since
+        .iter()
+        .map(|r| (r.series.as_str(), r.minute))
+        .collect();
+    let expected: Vec<(&str, i64)> = ["s/0", "s/1"]
+        .into_iter()
+        .flat_map(|series| (105..110).map(move |minute| (series, minute)))
+        .collect();
+    assert_eq!(minutes, expected);
+    assert_eq!(store.sli_buckets_since(109).await.unwrap().len(), 2);
+    assert_eq!(store.sli_buckets_since(110).await.unwrap(), vec![]);
+    assert_eq!(store.sli_buckets_since(i64::MIN).await.unwrap().len(), 20);
+    store.close().await;
+}
+
+async fn batch_sent_again_with_its_key_is_counted_once(h: Harness) {
+    let store = h.open().await.unwrap();
+    let rows = [bucket("s/0", 10, false, 9.0, 10.0)];
+    let first_at = at("2026-03-29T01:30:00.123456789Z");
+    assert_eq!(
+        store
+            .record_sli_batch(Some("retry-me"), first_at, &rows)
+            .await
+            .unwrap(),
+        BatchOutcome::Applied { rows: 1 }
+    );
+    // A retry, later, even if the client re-aggregated it differently.
+    let retry = [
+        bucket("s/0", 10, false, 9.0, 10.0),
+        bucket("s/1", 10, false, 1.0, 1.0),
+    ];
+    assert_eq!(
+        store
+            .record_sli_batch(Some("retry-me"), at("2026-03-29T01:31:00Z"), &retry)
+            .await
+            .unwrap(),
+        BatchOutcome::Duplicate {
+            first_received_at: at("2026-03-29T01:30:00.123456Z")
+        }
+    );
+    assert_eq!(all_buckets(&store).await, rows);
+
+    // Another key is another batch.
+    assert_eq!(
+        store
+            .record_sli_batch(Some("another"), at("2026-03-29T01:32:00Z"), &rows)
+            .await
+            .unwrap(),
+        BatchOutcome::Applied { rows: 1 }
+    );
+    assert_eq!(
+        all_buckets(&store).await,
+        [bucket("s/0", 10, false, 18.0, 20.0)]
+    );
+    store.close().await;
+}
+
+async fn batches_without_a_key_are_counted_every_time(h: Harness) {
+    let store = h.open().await.unwrap();
+    let rows = [
+        bucket("s/0", 10, false, 9.0, 10.0),
+        bucket("s/0", 10, true, 1.0, 2.0),
+    ];
+    for _ in 0..2 {
+        assert_eq!(
+            store
+                .record_sli_batch(None, at("2026-01-01T00:00:00Z"), &rows)
+                .await
+                .unwrap(),
+            BatchOutcome::Applied { rows: 2 }
+        );
+    }
+    assert_eq!(
+        all_buckets(&store).await,
+        [
+            bucket("s/0", 10, false, 18.0, 20.0),
+            bucket("s/0", 10, true, 2.0, 4.0),
+        ]
+    );
+    store.close().await;
+}
+
+async fn rows_of_one_batch_for_the_same_bucket_add_up(h: Harness) {
+    let store = h.open().await.unwrap();
+    store
+        .record_sli_batch(
+            None,
+            at("2026-01-01T00:00:00Z"),
+            &[bucket("s/0", 10, false, 1.0, 1.0)],
+        )
+        .await
+        .unwrap();
+    let rows = [
+        bucket("s/0", 10, false, 2.0, 3.0),
+        bucket("s/0", 11, false, 1.0, 1.0),
+        bucket("s/0", 10, false, 4.0, 5.0),
+        bucket("s/0", 10, true, 0.5, 0.5),
+        bucket("s/0", 10, false, 0.25, 0.25),
+    ];
+    assert_eq!(
+        store
+            .record_sli_batch(Some("k"), at("2026-01-01T00:00:01Z"), &rows)
+            .await
+            .unwrap(),
+        BatchOutcome::Applied { rows: 5 }
+    );
+    assert_eq!(
+        all_buckets(&store).await,
+        [
+            bucket("s/0", 10, false, 7.25, 9.25),
+            bucket("s/0", 10, true, 0.5, 0.5),
+            bucket("s/0", 11, false, 1.0, 1.0),
+        ]
+    );
+    store.close().await;
+}
+
+async fn empty_batch_with_a_key_is_recorded(h: Harness) {
+    let store = h.open().await.unwrap();
+    let received_at = at("2026-01-01T00:00:00Z");
+    assert_eq!(
+        store
+            .record_sli_batch(Some("empty"), received_at, &[])
+            .await
+            .unwrap(),
+        APPLIED_0
+    );
+    assert_eq!(
+        store
+            .record_sli_batch(Some("empty"), at("2026-01-01T00:01:00Z"), &[])
+            .await
+            .unwrap(),
+        BatchOutcome::Duplicate {
+            first_received_at: received_at
+        }
+    );
+    assert_eq!(
+        store
+            .record_sli_batch(None, received_at, &[])
+            .await
+            .unwrap(),
+        APPLIED_0
+    );
+    assert_eq!(all_buckets(&store).await, vec![]);
+    store.close().await;
+}
+
+async fn batch_with_a_count_that_cannot_be_stored_is_refused_whole(h: Harness) {
+    let store = h.open().await.unwrap();
+    let received_at = at("2026-01-01T00:00:00Z");
+    for bad in [f64::NAN, f64::INFINITY, -1.0] {
+        let rows = [
+            bucket("s/0", 10, false, 1.0, 1.0),
+            bucket("s/0", 11, false, 1.0, bad),
+        ];
+        let error = store
+            .record_sli_batch(Some("k"), received_at, &rows)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::InvalidInput { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("total is"), "{error}");
+    }
+    assert_eq!(all_buckets(&store).await, vec![]);
+    // The key was not taken by the refused batch.
+    assert_eq!(
+        store
+            .record_sli_batch(
+                Some("k"),
+                received_at,
+                &[bucket("s/0", 10, false, 1.0, 1.0)]
+            )
+            .await
+            .unwrap(),
+        BatchOutcome::Applied { rows: 1 }
+    );
+    store.close().await;
+}
+
+async fn old_buckets_and_keys_are_pruned(h: Harness) {
+    let store = h.open().await.unwrap();
+    let rows: Vec<BucketRow> = (0..5)
+        .flat_map(|minute| {
+            [
+                bucket("a/0", minute, false, 1.0, 1.0),
+                bucket("a/0", minute, true, 1.0, 1.0),
+                bucket("b/0", minute, false, 1.0, 1.0),
+            ]
+        })
+        .collect();
+    for (key, received_at) in [
+        ("k1", "2026-01-01T00:00:00Z"),
+        ("k2", "2026-01-01T01:00:00Z"),
+        ("k3", "2026-01-01T02:00:00Z"),
+    ] {
+        let batch = if key == "k1" { &rows[..] } else { &[] };
+        store
+            .record_sli_batch(Some(key), at(received_at), batch)
+            .await
+            .unwrap();
+    }
+
+    assert_eq!(store.prune_sli_buckets(0).await.unwrap(), 0);
+    assert_eq!(store.prune_sli_buckets(2).await.unwrap(), 6);
+    assert_eq!(store.prune_sli_buckets(2).await.unwrap(), 0);
+    let left = all_buckets(&store).await;
+    assert_eq!(left.len(), 9);
+    assert!(left.iter().all(|r| r.minute >= 2), "{left:?}");
+
+    // Keys are pruned by when they were received; "before" is exclusive.
+    assert_eq!(
+        store
+            .prune_idempotency_keys(at("2026-01-01T01:00:00Z"))
+            .await
+            .unwrap(),
+        1
+    );
+    // A forgotten key counts again; a kept one is still a duplicate.
+    assert_eq!(
+        store
+            .record_sli_batch(Some("k1"), at("2026-01-02T00:00:00Z"), &[])
+            .await
+            .unwrap(),
+        APPLIED_0
+    );
+    assert_eq!(
+        store
+            .record_sli_batch(Some("k2"), at("2026-01-02T00:00:00Z"), &[])
+            .await
+            .unwrap(),
+        BatchOutcome::Duplicate {
+            first_received_at: at("2026-01-01T01:00:00Z")
+        }
+    );
+    assert_eq!(
+        store.prune_idempotency_keys(Timestamp::MAX).await.unwrap(),
+        3
+    );
+    assert_eq!(store.prune_sli_buckets(i64::MAX).await.unwrap(), 9);
+    assert_eq!(all_buckets(&store).await, vec![]);
+    store.close().await;
+}
+
+async fn sli_data_survives_close_and_reopen(h: Harness) {
+    let store = h.open().await.unwrap();
+    let rows = [
+        bucket("s/0", 10, false, 9.0, 10.0),
+        bucket("s/0", 10, true, 1.0, 1.0),
+    ];
+    let received_at = at("2026-01-01T00:00:00Z");
+    store
+        .record_sli_batch(Some("k1"), received_at, &rows)
+        .await
+        .unwrap();
+    store.close().await;
+
+    let store = h.open().await.unwrap();
+    assert_eq!(all_buckets(&store).await, rows);
+    store
+        .record_sli_batch(Some("k2"), received_at, &rows)
+        .await
+        .unwrap();
+    // Dropped without close, as when nines is killed: an acknowledged batch
+    // and its key must already be on disk.
+    drop(store);
+
+    let store = h.open().await.unwrap();
+    assert_eq!(
+        all_buckets(&store).await,
+        [
+            bucket("s/0", 10, false, 18.0, 20.0),
+            bucket("s/0", 10, true, 2.0, 2.0),
+        ]
+    );
+    for key in ["k1", "k2"] {
+        assert_eq!(
+            store
+                .record_sli_batch(Some(key), at("2026-01-02T00:00:00Z"), &rows)
+                .await
+                .unwrap(),
+            BatchOutcome::Duplicate {
+                first_received_at: received_at
+            }
+        );
+    }
+    store.close().await;
+}
+
+/// A client that times out and retries while its first attempt is still in
+/// flight sends the same key twice at once; only one may count.
+async fn concurrent_batches_with_one_key_apply_once(h: Harness) {
+    let store = h.open().await.unwrap();
+    let rows = [
+        bucket("s/0", 10, false, 9.0, 10.0),
+        bucket("s/1", 10, false, 1.0, 1.0),
+    ];
+    let mut sending = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let store = Arc::clone(&store);
+        let rows = rows.clone();
+        // Each attempt says when it arrived, so a duplicate shows which won.
+        let received_at = at("2026-01-01T00:00:00Z") + jiff::SignedDuration::from_secs(i);
+        sending.spawn(async move {
+            let outcome = store
+                .record_sli_batch(Some("same"), received_at, &rows)
+                .await
+                .unwrap();
+            (received_at, outcome)
+        });
+    }
+    let mut applied = Vec::new();
+    let mut duplicates = Vec::new();
+    while let Some(sent) = sending.join_next().await {
+        match sent.unwrap() {
+            (received_at, BatchOutcome::Applied { rows: 2 }) => applied.push(received_at),
+            (_, BatchOutcome::Duplicate { first_received_at }) => {
+                duplicates.push(first_received_at);
+            }
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(duplicates, vec![applied[0]; 7]);
+    assert_eq!(all_buckets(&store).await, rows);
+    store.close().await;
+}
+
+/// Concurrent batches touching the same buckets, listed in different orders,
+/// must neither lose an increment nor deadlock.
+async fn concurrent_batches_without_keys_all_count(h: Harness) {
+    let store = h.open().await.unwrap();
+    let rows: Vec<BucketRow> = (0..6)
+        .map(|i| bucket(&format!("s/{}", i % 3), 10 + i / 3, false, 1.0, 2.0))
+        .collect();
+    let mut sending = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let store = Arc::clone(&store);
+        let mut rows = rows.clone();
+        rows.rotate_left(i % 6);
+        if i % 2 == 1 {
+            rows.reverse();
+        }
+        sending.spawn(async move {
+            store
+                .record_sli_batch(None, at("2026-01-01T00:00:00Z"), &rows)
+                .await
+                .unwrap()
+        });
+    }
+    while let Some(sent) = sending.join_next().await {
+        assert_eq!(sent.unwrap(), BatchOutcome::Applied { rows: 6 });
+    }
+    let buckets = all_buckets(&store).await;
+    assert_eq!(buckets.len(), 6);
+    for b in buckets {
+        assert_eq!((b.good, b.total), (8.0, 16.0), "{b:?}");
+    }
+    store.close().await;
 }
 
 async fn upgrade_from_an_older_schema_keeps_the_data(h: Harness) {
-    // A release after this one: everything known now, plus one more step that
-    // both dialects can run unchanged.
+    // A release after this one: everything known now, plus two more steps
+    // that both dialects can run unchanged.
     let mut newer = h.migrations().to_vec();
+    let known = migrate::newest(h.migrations());
     newer.push(Migration {
-        version: migrate::newest(h.migrations()) + 1,
+        version: known + 1,
         name: "contract_test_upgrade",
         sql: "ALTER TABLE config_revisions ADD COLUMN note TEXT;
               CREATE TABLE upgrade_probe (id BIGINT PRIMARY KEY);",
     });
-    // The oldest release with a config history, so that the upgrade applies
-    // several migrations in a row, as for someone who skipped releases.
-    let older = &newer[..1];
+    newer.push(Migration {
+        version: known + 2,
+        name: "contract_test_upgrade_again",
+        sql: "ALTER TABLE upgrade_probe ADD COLUMN note TEXT;",
+    });
+    // The oldest release with a config history, and the one that added SLI
+    // buckets.
+    let (schema_1, schema_2) = (&newer[..1], &newer[..2]);
+    assert_eq!(schema_2[1].name, "sli_buckets");
 
-    let store = h.open_with(older).await.unwrap();
+    let store = h.open_with(schema_1).await.unwrap();
     assert_eq!(store.schema_version().await.unwrap(), 1);
     let recorded = store
         .record_config_revision(&revision("a", "2026-01-01T00:00:00Z"))
@@ -258,6 +734,22 @@ async fn upgrade_from_an_older_schema_keeps_the_data(h: Harness) {
         .unwrap();
     store.close().await;
 
+    // Schema 1 to 2 adds the SLI tables and keeps the config history.
+    let store = h.open_with(schema_2).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert_eq!(
+        store.config_revisions(10).await.unwrap(),
+        vec![recorded.clone()]
+    );
+    assert_eq!(all_buckets(&store).await, vec![]);
+    let rows = [bucket("s/0", 10, false, 9.0, 10.0)];
+    store
+        .record_sli_batch(Some("k"), at("2026-01-01T00:00:00Z"), &rows)
+        .await
+        .unwrap();
+    store.close().await;
+
+    // Skipping releases applies several migrations in a row.
     let store = h.open_with(&newer).await.unwrap();
     assert_eq!(
         store.schema_version().await.unwrap(),
@@ -267,6 +759,7 @@ async fn upgrade_from_an_older_schema_keeps_the_data(h: Harness) {
         store.config_revisions(10).await.unwrap(),
         vec![recorded.clone()]
     );
+    assert_eq!(all_buckets(&store).await, rows);
     let later = store
         .record_config_revision(&revision("b", "2026-01-02T00:00:00Z"))
         .await
@@ -283,6 +776,15 @@ async fn upgrade_from_an_older_schema_keeps_the_data(h: Harness) {
     assert_eq!(
         store.config_revisions(10).await.unwrap(),
         vec![later, recorded]
+    );
+    assert_eq!(
+        store
+            .record_sli_batch(Some("k"), at("2026-01-03T00:00:00Z"), &rows)
+            .await
+            .unwrap(),
+        BatchOutcome::Duplicate {
+            first_received_at: at("2026-01-01T00:00:00Z")
+        }
     );
     store.close().await;
 }
@@ -348,6 +850,17 @@ contract!(
     closed_store_says_so,
     upgrade_from_an_older_schema_keeps_the_data,
     store_from_a_newer_nines_is_refused,
+    applied_sli_batch_reads_back_ordered_by_series_minute_and_maintenance,
+    sli_buckets_since_includes_the_given_minute,
+    batch_sent_again_with_its_key_is_counted_once,
+    batches_without_a_key_are_counted_every_time,
+    rows_of_one_batch_for_the_same_bucket_add_up,
+    empty_batch_with_a_key_is_recorded,
+    batch_with_a_count_that_cannot_be_stored_is_refused_whole,
+    old_buckets_and_keys_are_pruned,
+    sli_data_survives_close_and_reopen,
+    concurrent_batches_with_one_key_apply_once,
+    concurrent_batches_without_keys_all_count,
 );
 
 fn sqlite_harness() -> Harness {

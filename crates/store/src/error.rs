@@ -99,6 +99,16 @@ pub enum StoreError {
         what: String,
     },
 
+    /// A value handed to the store cannot be stored faithfully; nothing was written.
+    ///
+    /// This is a bug in the caller, which should have refused the value where
+    /// it came in, rather than a problem with the database.
+    #[error("refused to store {what}")]
+    InvalidInput {
+        /// Which value, and why it is refused.
+        what: String,
+    },
+
     /// The store was used after [`crate::Store::close`].
     #[error("the store has been closed")]
     Closed,

@@ -9,6 +9,15 @@
 //! the method returns. One contract-test suite (`src/contract_tests.rs`) runs
 //! against both, so they cannot drift apart.
 //!
+//! # Tables
+//!
+//! - `config_revisions`: the history of loaded configurations ([`ConfigRevision`]).
+//! - `sli_buckets`: SLI events per objective series, minute and maintenance
+//!   ([`BucketRow`]), added to by the ingest and pruned by age.
+//! - `ingest_keys`: the idempotency keys of the ingest batches already in
+//!   `sli_buckets`, written in the same transaction as their buckets.
+//! - `schema_migrations`: which migrations have been applied (`migrate.rs`).
+//!
 //! # Adding a table and a method
 //!
 //! 1. Write `migrations/sqlite/NNNN_name.sql` and `migrations/postgres/NNNN_name.sql`
@@ -29,11 +38,13 @@ mod error;
 mod location;
 mod migrate;
 mod postgres;
+mod sli_bucket;
 mod sqlite;
 
 pub use config_revision::{ConfigRevision, NewConfigRevision};
 pub use error::{Cause, StoreError};
 pub use location::StoreLocation;
+pub use sli_bucket::{BatchOutcome, BucketRow};
 
 /// The database engine behind a [`Store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,6 +99,39 @@ pub trait Store: Send + Sync + 'static {
 
     /// Up to `limit` revisions, newest first.
     async fn config_revisions(&self, limit: u32) -> Result<Vec<ConfigRevision>, StoreError>;
+
+    /// Adds a batch of SLI increments to their buckets, at most once per
+    /// `idempotency_key`, in one transaction.
+    ///
+    /// If a batch with the same key was recorded before (and its key not yet
+    /// pruned), nothing changes and the first batch's `received_at` comes
+    /// back as [`BatchOutcome::Duplicate`]; of several batches sending the
+    /// same key at once, exactly one is applied. Otherwise the key, if any, is
+    /// recorded with `received_at`, and each row's `good` and `total` are
+    /// added to its bucket, creating it if need be; rows of the batch that
+    /// name the same bucket add up. A batch without rows still records its key.
+    ///
+    /// Counts must be finite and not negative; a batch with any other count
+    /// is refused whole with [`StoreError::InvalidInput`].
+    async fn record_sli_batch(
+        &self,
+        idempotency_key: Option<&str>,
+        received_at: jiff::Timestamp,
+        rows: &[BucketRow],
+    ) -> Result<BatchOutcome, StoreError>;
+
+    /// Every bucket with `minute >= since_minute`, ordered by series (by
+    /// bytes, not by locale), minute and maintenance (`false` first), which is
+    /// what the SLO engine reads to rebuild its windows at start-up.
+    async fn sli_buckets_since(&self, since_minute: i64) -> Result<Vec<BucketRow>, StoreError>;
+
+    /// Deletes the buckets with `minute < before_minute`, returning how many.
+    async fn prune_sli_buckets(&self, before_minute: i64) -> Result<u64, StoreError>;
+
+    /// Forgets the idempotency keys of batches received before `before`,
+    /// returning how many. A client retrying such a batch later would have it
+    /// counted again, so keys must be kept longer than any client retries.
+    async fn prune_idempotency_keys(&self, before: jiff::Timestamp) -> Result<u64, StoreError>;
 
     /// Closes every connection and releases the data directory, waiting for
     /// work in flight to finish. Later calls fail with [`StoreError::Closed`].

@@ -13,7 +13,10 @@ use sqlx::{ConnectOptions, Connection};
 use crate::config_revision::{self, RevisionRow, timestamp_micros};
 use crate::location::redact_password;
 use crate::migrate::{self, Migration};
-use crate::{ConfigRevision, Engine, NewConfigRevision, Store, StoreError};
+use crate::sli_bucket::{self, BucketColumns};
+use crate::{
+    BatchOutcome, BucketRow, ConfigRevision, Engine, NewConfigRevision, Store, StoreError,
+};
 
 /// How long start-up and each later connection attempt wait for the server.
 /// Long enough for a server across a slow network, short enough that a wrong
@@ -26,6 +29,12 @@ const MAX_CONNECTIONS: u32 = 10;
 /// need to differ from the keys of other applications sharing the database.
 const MIGRATION_LOCK: i64 = 0x6e69_6e65_7300_0001;
 const CONFIG_REVISION_LOCK: i64 = 0x6e69_6e65_7300_0002;
+
+/// Idempotent batches rely on each statement seeing what committed before it
+/// (see `record_sli_batch`), which holds at READ COMMITTED, PostgreSQL's
+/// default; saying so keeps a server configured for stricter isolation from
+/// turning a duplicate batch into a serialization error.
+const BEGIN_READ_COMMITTED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
 const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    BIGINT PRIMARY KEY,
@@ -248,6 +257,121 @@ impl Store for PostgresStore {
         .await
         .map_err(self.error("listing config revisions"))?;
         rows.into_iter().map(config_revision::from_row).collect()
+    }
+
+    async fn record_sli_batch(
+        &self,
+        idempotency_key: Option<&str>,
+        received_at: jiff::Timestamp,
+        rows: &[BucketRow],
+    ) -> Result<BatchOutcome, StoreError> {
+        let increments = sli_bucket::increments(rows)?;
+        let error = self.error("recording an SLI batch");
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_READ_COMMITTED)
+            .await
+            .map_err(&error)?;
+        if let Some(key) = idempotency_key {
+            // ON CONFLICT waits for a concurrent batch that inserted the same
+            // key: if that one commits, this insert does nothing, and the next
+            // statement's snapshot sees the committed key; if it rolls back,
+            // this one inserts. Either way exactly one batch applies, without
+            // a unique violation aborting the transaction.
+            loop {
+                let recorded = sqlx::query(
+                    "INSERT INTO ingest_keys (key, received_at) VALUES ($1, $2)
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(timestamp_micros(received_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(&error)?;
+                if recorded.rows_affected() == 1 {
+                    break;
+                }
+                let first: Option<i64> =
+                    sqlx::query_scalar("SELECT received_at FROM ingest_keys WHERE key = $1")
+                        .bind(key)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(&error)?;
+                if let Some(first) = first {
+                    tx.rollback().await.map_err(&error)?;
+                    return sli_bucket::duplicate(key, first);
+                }
+                // The key was pruned between the two statements, so this
+                // batch is the first one with it now: record it again.
+            }
+        }
+        if !increments.is_empty() {
+            // One statement for the whole batch, as parallel arrays, so a
+            // batch costs one round trip whatever its size. The buckets are
+            // distinct and in a fixed order (see `sli_bucket::increments`),
+            // and UNNEST yields them in that order.
+            let mut series = Vec::with_capacity(increments.len());
+            let mut minutes = Vec::with_capacity(increments.len());
+            let mut maintenance = Vec::with_capacity(increments.len());
+            let mut good = Vec::with_capacity(increments.len());
+            let mut total = Vec::with_capacity(increments.len());
+            for ((s, m, w), (g, t)) in increments {
+                series.push(s);
+                minutes.push(m);
+                maintenance.push(w);
+                good.push(g);
+                total.push(t);
+            }
+            sqlx::query(
+                "INSERT INTO sli_buckets (series, minute, maintenance, good, total)
+                 SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::boolean[],
+                                      $4::double precision[], $5::double precision[])
+                 ON CONFLICT (series, minute, maintenance) DO UPDATE
+                 SET good = sli_buckets.good + EXCLUDED.good,
+                     total = sli_buckets.total + EXCLUDED.total",
+            )
+            .bind(series)
+            .bind(minutes)
+            .bind(maintenance)
+            .bind(good)
+            .bind(total)
+            .execute(&mut *tx)
+            .await
+            .map_err(&error)?;
+        }
+        tx.commit().await.map_err(&error)?;
+        Ok(BatchOutcome::Applied { rows: rows.len() })
+    }
+
+    async fn sli_buckets_since(&self, since_minute: i64) -> Result<Vec<BucketRow>, StoreError> {
+        // Sorted here rather than by the database: see `sli_bucket::in_series_order`.
+        let rows: Vec<BucketColumns> = sqlx::query_as(
+            "SELECT series, minute, maintenance, good, total FROM sli_buckets
+             WHERE minute >= $1",
+        )
+        .bind(since_minute)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.error("reading SLI buckets"))?;
+        Ok(sli_bucket::in_series_order(rows))
+    }
+
+    async fn prune_sli_buckets(&self, before_minute: i64) -> Result<u64, StoreError> {
+        let deleted = sqlx::query("DELETE FROM sli_buckets WHERE minute < $1")
+            .bind(before_minute)
+            .execute(&self.pool)
+            .await
+            .map_err(self.error("pruning SLI buckets"))?;
+        Ok(deleted.rows_affected())
+    }
+
+    async fn prune_idempotency_keys(&self, before: jiff::Timestamp) -> Result<u64, StoreError> {
+        let deleted = sqlx::query("DELETE FROM ingest_keys WHERE received_at < $1")
+            .bind(timestamp_micros(before))
+            .execute(&self.pool)
+            .await
+            .map_err(self.error("pruning idempotency keys"))?;
+        Ok(deleted.rows_affected())
     }
 
     async fn close(&self) {

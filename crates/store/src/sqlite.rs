@@ -10,7 +10,7 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -19,7 +19,10 @@ use sqlx::sqlite::{
 
 use crate::config_revision::{self, RevisionRow, timestamp_micros};
 use crate::migrate::{self, Migration};
-use crate::{ConfigRevision, Engine, NewConfigRevision, Store, StoreError};
+use crate::sli_bucket::{self, BucketColumns};
+use crate::{
+    BatchOutcome, BucketRow, ConfigRevision, Engine, NewConfigRevision, Store, StoreError,
+};
 
 /// The database file inside the data directory.
 pub(crate) const DB_FILE: &str = "nines.db";
@@ -44,6 +47,37 @@ const CREATE_SCHEMA_MIGRATIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrat
 /// `BEGIN IMMEDIATE` takes the write lock at the start of the transaction, so
 /// a transaction that reads and then writes cannot fail half-way on `SQLITE_BUSY`.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+/// How many buckets one upsert statement writes. A batch is written with the
+/// largest that fit, so 100 buckets take three statements (64 + 32 + 4), and
+/// the writer's statement cache holds only these few distinct statements
+/// rather than one per batch size.
+const UPSERT_CHUNKS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
+
+/// The upsert for each of [`UPSERT_CHUNKS`], built once. Only placeholders
+/// vary between them; the values are always bound, never spliced in.
+static UPSERT_SQL: LazyLock<[String; UPSERT_CHUNKS.len()]> =
+    LazyLock::new(|| UPSERT_CHUNKS.map(upsert_sql));
+
+fn upsert_sql(buckets: usize) -> String {
+    let values = vec!["(?, ?, ?, ?, ?)"; buckets].join(", ");
+    format!(
+        "INSERT INTO sli_buckets (series, minute, maintenance, good, total) VALUES {values}
+         ON CONFLICT (series, minute, maintenance) DO UPDATE
+         SET good = sli_buckets.good + excluded.good,
+             total = sli_buckets.total + excluded.total"
+    )
+}
+
+/// The largest upsert for at most `buckets` buckets, and how many it writes.
+fn upsert_for(buckets: usize) -> (&'static str, usize) {
+    // The smallest size is one bucket, which fits any batch left to write.
+    let index = UPSERT_CHUNKS
+        .iter()
+        .position(|&size| size <= buckets)
+        .unwrap_or(UPSERT_CHUNKS.len() - 1);
+    (UPSERT_SQL[index].as_str(), UPSERT_CHUNKS[index])
+}
 
 pub(crate) struct SqliteStore {
     writer: SqlitePool,
@@ -286,6 +320,92 @@ impl Store for SqliteStore {
         rows.into_iter().map(config_revision::from_row).collect()
     }
 
+    async fn record_sli_batch(
+        &self,
+        idempotency_key: Option<&str>,
+        received_at: jiff::Timestamp,
+        rows: &[BucketRow],
+    ) -> Result<BatchOutcome, StoreError> {
+        let increments = sli_bucket::increments(rows)?;
+        let error = self.error("recording an SLI batch");
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await.map_err(&error)?;
+        if let Some(key) = idempotency_key {
+            let recorded = sqlx::query(
+                "INSERT INTO ingest_keys (key, received_at) VALUES (?, ?)
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(timestamp_micros(received_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(&error)?;
+            if recorded.rows_affected() == 0 {
+                // The write lock has been held since BEGIN IMMEDIATE, so the
+                // key that was just in the way is still there.
+                let first: i64 =
+                    sqlx::query_scalar("SELECT received_at FROM ingest_keys WHERE key = ?")
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(&error)?;
+                tx.rollback().await.map_err(&error)?;
+                return sli_bucket::duplicate(key, first);
+            }
+        }
+        // Every statement is a round trip to the connection's worker thread,
+        // which costs far more than SQLite's work for a row, so the buckets go
+        // in a few multi-row statements (see `UPSERT_CHUNKS`).
+        let mut rest = &increments[..];
+        while !rest.is_empty() {
+            let (sql, size) = upsert_for(rest.len());
+            let (chunk, tail) = rest.split_at(size);
+            let mut upsert = sqlx::query(sql);
+            for &((series, minute, maintenance), (good, total)) in chunk {
+                upsert = upsert
+                    .bind(series)
+                    .bind(minute)
+                    .bind(maintenance)
+                    .bind(good)
+                    .bind(total);
+            }
+            upsert.execute(&mut *tx).await.map_err(&error)?;
+            rest = tail;
+        }
+        tx.commit().await.map_err(&error)?;
+        Ok(BatchOutcome::Applied { rows: rows.len() })
+    }
+
+    async fn sli_buckets_since(&self, since_minute: i64) -> Result<Vec<BucketRow>, StoreError> {
+        // Sorted here rather than by the database: see `sli_bucket::in_series_order`.
+        let rows: Vec<BucketColumns> = sqlx::query_as(
+            "SELECT series, minute, maintenance, good, total FROM sli_buckets
+             WHERE minute >= ?",
+        )
+        .bind(since_minute)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(self.error("reading SLI buckets"))?;
+        Ok(sli_bucket::in_series_order(rows))
+    }
+
+    async fn prune_sli_buckets(&self, before_minute: i64) -> Result<u64, StoreError> {
+        let deleted = sqlx::query("DELETE FROM sli_buckets WHERE minute < ?")
+            .bind(before_minute)
+            .execute(&self.writer)
+            .await
+            .map_err(self.error("pruning SLI buckets"))?;
+        Ok(deleted.rows_affected())
+    }
+
+    async fn prune_idempotency_keys(&self, before: jiff::Timestamp) -> Result<u64, StoreError> {
+        let deleted = sqlx::query("DELETE FROM ingest_keys WHERE received_at < ?")
+            .bind(timestamp_micros(before))
+            .execute(&self.writer)
+            .await
+            .map_err(self.error("pruning idempotency keys"))?;
+        Ok(deleted.rows_affected())
+    }
+
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
@@ -338,6 +458,25 @@ mod tests {
             .await;
         assert!(write_on_reader.is_err(), "the read pool must refuse writes");
         store.close().await;
+    }
+
+    #[test]
+    fn buckets_are_upserted_in_few_statements_of_known_sizes() {
+        let sizes = |mut buckets: usize| {
+            let mut sizes = Vec::new();
+            while buckets > 0 {
+                let (sql, size) = upsert_for(buckets);
+                assert_eq!(sql.matches('?').count(), 5 * size);
+                sizes.push(size);
+                buckets -= size;
+            }
+            sizes
+        };
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(7), [4, 2, 1]);
+        assert_eq!(sizes(64), [64]);
+        assert_eq!(sizes(100), [64, 32, 4]);
+        assert_eq!(sizes(200), [64, 64, 64, 8]);
     }
 
     #[tokio::test]

@@ -63,6 +63,9 @@ impl ApiError {
     }
 
     pub fn store(e: &nines_store::StoreError) -> ApiError {
+        if let nines_store::StoreError::InvalidInput { .. } = e {
+            return ApiError::bad_request("invalid_input", e.to_string());
+        }
         tracing::error!(error = %e, "store error");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -52,24 +52,45 @@ th{background:#f4f5f9}code{background:#f4f5f9;padding:0 .25rem}.muted{color:#667
             theoretical
         );
     }
-    out.push_str("</table><h2>SLOs</h2><table><tr><th>SLO</th><th>Service</th><th>Objective</th><th>Downtime allowed per 30 days</th></tr>");
-    for (name, slo) in &c.slos {
-        for o in &slo.objectives {
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>",
-                esc(slo.meta.display_name.as_deref().unwrap_or(name)),
-                esc(&slo.service),
-                o.target,
-                o.display_name
-                    .as_deref()
-                    .map(|d| format!(" <span class=\"muted\">({})</span>", esc(d)))
-                    .unwrap_or_default(),
-                format_seconds(o.target.downtime_seconds(Period::Days30))
-            );
-        }
+    out.push_str("</table><h2>SLOs</h2><table><tr><th>SLO</th><th>Service</th><th>Objective</th><th>Downtime allowed per 30 days</th><th>SLI now</th><th>Budget left</th><th>Policy</th><th>Alerts</th></tr>");
+    let statuses = state.slo().status(state.clock.now());
+    for st in &statuses {
+        let slo = c.slos.get(&st.slo);
+        let name = slo
+            .and_then(|s| s.meta.display_name.as_deref())
+            .unwrap_or(&st.slo);
+        let policy = crate::slo::BudgetPolicy::of(c, &st.slo);
+        let firing: Vec<&str> = st.firing.iter().map(|u| u.as_str()).collect();
+        let _ = write!(
+            out,
+            "<tr><td><a href=\"/api/v1/slos/{}\">{}</a></td><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&st.slo),
+            esc(name),
+            esc(&st.service),
+            st.target,
+            st.display_name
+                .as_deref()
+                .map(|d| format!(" <span class=\"muted\">({})</span>", esc(d)))
+                .unwrap_or_default(),
+            format_seconds(st.target.downtime_seconds(Period::Days30)),
+            st.budget
+                .sli()
+                .map_or("no data".to_owned(), |v| format!("{:.4} %", v * 100.0)),
+            if st.no_data {
+                "—".to_owned()
+            } else {
+                format!("{:.1} %", st.budget.remaining_ratio() * 100.0)
+            },
+            policy.state(st.budget.remaining_ratio(), st.no_data),
+            if firing.is_empty() {
+                "—".to_owned()
+            } else {
+                format!("<strong>{}</strong>", firing.join(", "))
+            }
+        );
     }
     out.push_str("</table><h2>Look further</h2><ul>\
+<li><a href=\"/api/v1/slos\">/api/v1/slos</a>: every SLO's budget and burn rates; <a href=\"/api/v1/alerts\">/api/v1/alerts</a>: recent burn-rate alerts</li>\
 <li><a href=\"/api/v1/status\">/api/v1/status</a>: version, configuration, store</li>\
 <li><a href=\"/metrics\">/metrics</a>: nines' own metrics (Prometheus)</li>\
 <li><a href=\"/api/v1/openapi.json\">/api/v1/openapi.json</a>: the API</li>\

@@ -1,0 +1,670 @@
+//! The SLO engine inside the server: pushed SLI data in (durable before it
+//! is acknowledged), budgets and burn rates out, alert state changes logged
+//! and counted, and the deploy gate.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use jiff::Timestamp;
+use nines_core::burn::human_window;
+use nines_core::engine::{AlertEvent, Engine, Increment, ObjectiveStatus, Observation};
+use nines_core::model::{BudgetingMethod, Catalog};
+use nines_core::series::Counts;
+use nines_store::{BatchOutcome, BucketRow, Store};
+use serde_json::{Value, json};
+
+use crate::http::ApiError;
+use crate::serve::AppState;
+
+/// The most events one ingest request may carry.
+pub const MAX_EVENTS_PER_BATCH: usize = 100_000;
+/// How many state changes `/api/v1/alerts` remembers.
+const RECENT_ALERTS: usize = 1000;
+
+/// Remaining-budget thresholds of an SLO's budget policy, set with the
+/// annotations `nines/at-risk-below` and `nines/freeze-below` (ratios or
+/// percentages): at risk under 25 % left, frozen when nothing is left.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BudgetPolicy {
+    pub at_risk_below: f64,
+    pub freeze_below: f64,
+}
+
+impl Default for BudgetPolicy {
+    fn default() -> Self {
+        BudgetPolicy {
+            at_risk_below: 0.25,
+            freeze_below: 0.0,
+        }
+    }
+}
+
+fn parse_share(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
+        None => t.parse::<f64>().ok()?,
+    };
+    (v.is_finite() && (-10.0..=1.0).contains(&v)).then_some(v)
+}
+
+impl BudgetPolicy {
+    pub fn of(catalog: &Catalog, slo: &str) -> BudgetPolicy {
+        let mut p = BudgetPolicy::default();
+        if let Some(s) = catalog.slos.get(slo) {
+            let a = &s.meta.annotations;
+            if let Some(v) = a.get("nines/at-risk-below").and_then(|v| parse_share(v)) {
+                p.at_risk_below = v;
+            }
+            if let Some(v) = a.get("nines/freeze-below").and_then(|v| parse_share(v)) {
+                p.freeze_below = v;
+            }
+        }
+        p
+    }
+
+    pub fn state(&self, remaining: f64, no_data: bool) -> &'static str {
+        if no_data {
+            "no_data"
+        } else if remaining <= self.freeze_below {
+            "exhausted"
+        } else if remaining < self.at_risk_below {
+            "at_risk"
+        } else {
+            "healthy"
+        }
+    }
+}
+
+/// The engine and what the server remembers about it.
+pub struct SloRuntime {
+    engine: Mutex<Engine>,
+    recent: Mutex<Vec<AlertEvent>>,
+    /// When each objective (by series key) entered "exhausted".
+    exhausted_since: Mutex<BTreeMap<String, Timestamp>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SloRuntime {
+    /// Builds the engine for `catalog` and replays the stored buckets it
+    /// can still use.
+    pub async fn load(
+        catalog: &Catalog,
+        store: &dyn Store,
+        now: Timestamp,
+    ) -> Result<SloRuntime, nines_store::StoreError> {
+        let mut engine = Engine::new(catalog);
+        let since = nines_core::series::minute_of(now) - engine.max_retention_minutes();
+        let rows = store.sli_buckets_since(since).await?;
+        let mut replayed = 0usize;
+        for row in &rows {
+            if let Some(series) = engine.series_index(&row.series) {
+                let inc = Increment {
+                    series,
+                    minute: row.minute,
+                    counts: Counts::new(row.good, row.total),
+                };
+                if engine.apply(&inc, row.maintenance).is_ok() {
+                    replayed += 1;
+                }
+            }
+        }
+        tracing::info!(
+            buckets = replayed,
+            stored = rows.len(),
+            "SLI buckets replayed"
+        );
+        Ok(SloRuntime {
+            engine: Mutex::new(engine),
+            recent: Mutex::new(Vec::new()),
+            exhausted_since: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Every SLI the engine is fed by: its name, whether it takes measured
+    /// values, and the lowest value limit among its objectives.
+    pub fn sli_catalog(&self) -> Vec<(String, bool, f64)> {
+        let engine = lock(&self.engine);
+        engine
+            .sli_names()
+            .map(|s| {
+                let limit = engine
+                    .sli_thresholds(s)
+                    .iter()
+                    .map(|(_, v)| *v)
+                    .fold(f64::INFINITY, f64::min);
+                (
+                    s.to_owned(),
+                    engine.sli_takes_values(s),
+                    if limit.is_finite() { limit } else { 100.0 },
+                )
+            })
+            .collect()
+    }
+
+    pub fn status(&self, now: Timestamp) -> Vec<ObjectiveStatus> {
+        lock(&self.engine).status(now)
+    }
+
+    /// Evaluates every SLO at `now`; returns the alerts that changed state,
+    /// after logging them.
+    pub fn evaluate(&self, catalog: &Catalog, now: Timestamp) -> Vec<AlertEvent> {
+        let (events, statuses) = {
+            let mut engine = lock(&self.engine);
+            (engine.evaluate(now), engine.status(now))
+        };
+        {
+            let mut since = lock(&self.exhausted_since);
+            for s in &statuses {
+                let key = format!("{}/{}", s.slo, s.objective);
+                let policy = BudgetPolicy::of(catalog, &s.slo);
+                if policy.state(s.budget.remaining_ratio(), s.no_data) == "exhausted" {
+                    since.entry(key).or_insert(now);
+                } else {
+                    since.remove(&key);
+                }
+            }
+        }
+        for e in &events {
+            tracing::warn!(
+                slo = %e.slo,
+                service = %e.service,
+                severity = e.urgency.as_str(),
+                state = e.state.as_str(),
+                rule = %e.rule,
+                long_burn = e.long_burn.unwrap_or(0.0),
+                short_burn = e.short_burn.unwrap_or(0.0),
+                budget_consumed = e.budget_consumed,
+                "burn-rate alert {}", e.state.as_str()
+            );
+        }
+        let mut recent = lock(&self.recent);
+        recent.extend(events.iter().cloned());
+        let excess = recent.len().saturating_sub(RECENT_ALERTS);
+        recent.drain(..excess);
+        events
+    }
+
+    fn exhausted_since(&self, key: &str) -> Option<Timestamp> {
+        lock(&self.exhausted_since).get(key).copied()
+    }
+}
+
+fn ratio(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
+}
+
+fn method_name(m: BudgetingMethod) -> &'static str {
+    match m {
+        BudgetingMethod::Occurrences => "Occurrences",
+        BudgetingMethod::Timeslices => "Timeslices",
+        BudgetingMethod::RatioTimeslices => "RatioTimeslices",
+    }
+}
+
+fn status_json(s: &ObjectiveStatus, policy: &BudgetPolicy, since: Option<Timestamp>) -> Value {
+    let b = &s.budget;
+    let slices = s.method != BudgetingMethod::Occurrences;
+    let budget = json!({
+        "total": ratio(b.total_events()),
+        "consumed": ratio(b.consumed_events()),
+        "remaining": ratio(b.remaining_events()),
+        "unit": if slices { "time slices" } else { "events" },
+        "consumed_ratio": ratio(b.consumed_ratio()),
+        "remaining_ratio": ratio(b.remaining_ratio()),
+        "total_s": ratio(s.target.budget() * s.period_s),
+        "remaining_s": ratio(s.target.budget() * s.period_s * b.remaining_ratio()),
+    });
+    json!({
+        "slo": s.slo,
+        "service": s.service,
+        "objective": s.objective,
+        "display_name": s.display_name,
+        "target": s.target.ratio(),
+        "budgeting_method": method_name(s.method),
+        "window": {"start": s.window_start.to_string(), "end": s.window_end.to_string(), "period_s": s.period_s},
+        "sli": s.with_maintenance.sli(),
+        "sli_without_maintenance": s.without_maintenance.sli(),
+        "maintenance": if s.excludes_maintenance { "excluded" } else { "counted" },
+        "good": s.budget.counts.good,
+        "total": s.budget.counts.total,
+        "budget": budget,
+        "burn_rates": s.burn_rates.iter().map(|r| json!({
+            "rule": r.rule,
+            "severity": r.urgency.as_str(),
+            "long_window": human_window(r.long_window_s),
+            "short_window": r.short_window_s.map(human_window),
+            "long": r.verdict.long_burn,
+            "short": r.verdict.short_burn,
+            "threshold": ratio(r.threshold),
+            "holds": r.verdict.holds,
+        })).collect::<Vec<_>>(),
+        "firing": s.firing.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
+        "no_data": s.no_data,
+        "policy": policy.state(b.remaining_ratio(), s.no_data),
+        "exhausted_since": since.map(|t| t.to_string()),
+    })
+}
+
+pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let config = state.current();
+    let statuses = state.slo().status(state.clock.now());
+    let items: Vec<Value> = statuses
+        .iter()
+        .map(|s| {
+            let since = state
+                .slo()
+                .exhausted_since(&format!("{}/{}", s.slo, s.objective));
+            status_json(s, &BudgetPolicy::of(&config.catalog, &s.slo), since)
+        })
+        .collect();
+    Json(json!({ "slos": items }))
+}
+
+pub async fn one(
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let config = state.current();
+    if !config.catalog.slos.contains_key(&name) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_slo",
+            format!("no SLO named `{name}`; GET /api/v1/slos lists them"),
+        ));
+    }
+    let statuses = state.slo().status(state.clock.now());
+    let objectives: Vec<Value> = statuses
+        .iter()
+        .filter(|s| s.slo == name)
+        .map(|s| {
+            let since = state
+                .slo()
+                .exhausted_since(&format!("{}/{}", s.slo, s.objective));
+            status_json(s, &BudgetPolicy::of(&config.catalog, &s.slo), since)
+        })
+        .collect();
+    Ok(Json(json!({ "slo": name, "objectives": objectives })))
+}
+
+pub async fn alerts(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let slo = state.slo();
+    let recent = lock(&slo.recent).clone();
+    Json(json!({
+        "alerts": recent.iter().rev().map(|e| json!({
+            "at": e.at.to_string(),
+            "slo": e.slo,
+            "service": e.service,
+            "objective": e.objective,
+            "severity": e.urgency.as_str(),
+            "state": e.state.as_str(),
+            "rule": e.rule,
+            "long_window_s": e.long_window_s,
+            "short_window_s": e.short_window_s,
+            "long_burn_rate": e.long_burn,
+            "short_burn_rate": e.short_burn,
+            "threshold": ratio(e.threshold),
+            "budget_consumed": ratio(e.budget_consumed),
+            "time_to_exhaustion_s": e.time_to_exhaustion_s,
+        })).collect::<Vec<_>>()
+    }))
+}
+
+/// Whether a change may ship on `service`: frozen when any of its SLOs'
+/// budget policies says so.
+pub fn gate(state: &AppState, service: &str, slo: Option<&str>) -> Result<Value, ApiError> {
+    let config = state.current();
+    if !config.catalog.services.contains_key(service) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_service",
+            format!("no service named `{service}`"),
+        ));
+    }
+    if let Some(name) = slo
+        && config
+            .catalog
+            .slos
+            .get(name)
+            .is_none_or(|s| s.service != service)
+    {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_slo",
+            format!("service `{service}` has no SLO named `{name}`"),
+        ));
+    }
+    let now = state.clock.now();
+    let statuses = state.slo().status(now);
+    let mut frozen_by = Vec::new();
+    let mut checked = Vec::new();
+    for s in statuses
+        .iter()
+        .filter(|s| s.service == service && slo.is_none_or(|n| n == s.slo))
+    {
+        let policy = BudgetPolicy::of(&config.catalog, &s.slo);
+        let verdict = policy.state(s.budget.remaining_ratio(), s.no_data);
+        let key = format!("{}/{}", s.slo, s.objective);
+        let entry = json!({
+            "slo": s.slo,
+            "objective": s.objective,
+            "policy": verdict,
+            "remaining_ratio": ratio(s.budget.remaining_ratio()),
+            "exhausted_since": state.slo().exhausted_since(&key).map(|t| t.to_string()),
+        });
+        if verdict == "exhausted" {
+            frozen_by.push(entry.clone());
+        }
+        checked.push(entry);
+    }
+    let decision = if frozen_by.is_empty() { "go" } else { "frozen" };
+    Ok(json!({
+        "service": service,
+        "decision": decision,
+        "at": now.to_string(),
+        "frozen_by": frozen_by,
+        "checked": checked,
+    }))
+}
+
+pub async fn gate_handler(
+    State(state): State<Arc<AppState>>,
+    Path(service): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<BTreeMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(k) = q.keys().find(|k| k.as_str() != "slo") {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("unknown query parameter `{k}`; the gate takes `slo`"),
+        ));
+    }
+    gate(&state, &service, q.get("slo").map(String::as_str)).map(Json)
+}
+
+fn field_err(path: &str, message: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request("invalid_event", format!("{path}: {message}"))
+}
+
+fn number(v: &Value, path: &str) -> Result<Option<f64>, ApiError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
+            _ => Err(field_err(path, "must be a finite number, zero or more")),
+        },
+        _ => Err(field_err(path, "must be a number")),
+    }
+}
+
+fn timestamp(v: &Value, path: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
+    match v {
+        Value::Null => Ok(now),
+        Value::String(s) => s.parse::<Timestamp>().map_err(|_| {
+            field_err(
+                path,
+                format!("`{s}` is not an RFC 3339 timestamp such as 2026-11-21T10:00:00Z"),
+            )
+        }),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|x| x.is_finite())
+            .and_then(|x| Timestamp::from_millisecond((x * 1000.0) as i64).ok())
+            .ok_or_else(|| field_err(path, "is not a Unix time in seconds")),
+        _ => Err(field_err(
+            path,
+            "must be an RFC 3339 string or Unix seconds",
+        )),
+    }
+}
+
+/// One event of a batch, in the engine's terms.
+fn observation(e: &Value, path: &str) -> Result<Observation, ApiError> {
+    let known = [
+        "sli",
+        "timestamp",
+        "good",
+        "bad",
+        "total",
+        "success",
+        "value",
+    ];
+    let Some(map) = e.as_object() else {
+        return Err(field_err(path, "must be an object"));
+    };
+    if let Some(k) = map.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(field_err(
+            &format!("{path}.{k}"),
+            format!("unknown field; an event has {}", known.join(", ")),
+        ));
+    }
+    let get = |k: &str| map.get(k).unwrap_or(&Value::Null);
+    let good = number(get("good"), &format!("{path}.good"))?;
+    let bad = number(get("bad"), &format!("{path}.bad"))?;
+    let total = number(get("total"), &format!("{path}.total"))?;
+    let value = match get("value") {
+        Value::Null => None,
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if x.is_finite() => Some(x),
+            _ => {
+                return Err(field_err(
+                    &format!("{path}.value"),
+                    "must be a finite number",
+                ));
+            }
+        },
+        _ => return Err(field_err(&format!("{path}.value"), "must be a number")),
+    };
+    let success = match get("success") {
+        Value::Null => None,
+        Value::Bool(b) => Some(*b),
+        _ => {
+            return Err(field_err(
+                &format!("{path}.success"),
+                "must be true or false",
+            ));
+        }
+    };
+    let forms = [
+        total.is_some() || good.is_some() || bad.is_some(),
+        success.is_some(),
+        value.is_some(),
+    ];
+    if forms.iter().filter(|f| **f).count() != 1 {
+        return Err(field_err(
+            path,
+            "give exactly one of: good (or bad) with total, success, or value",
+        ));
+    }
+    if let Some(ok) = success {
+        return Ok(Observation::Success(ok));
+    }
+    if let Some(v) = value {
+        return Ok(Observation::Value(v));
+    }
+    let total =
+        total.ok_or_else(|| field_err(&format!("{path}.total"), "is required with good or bad"))?;
+    let good = match (good, bad) {
+        (Some(_), Some(_)) => return Err(field_err(path, "give good or bad, not both")),
+        (Some(g), None) => g,
+        (None, Some(b)) => {
+            if b > total {
+                return Err(field_err(
+                    &format!("{path}.bad"),
+                    format!("{b} is more than total {total}"),
+                ));
+            }
+            total - b
+        }
+        (None, None) => return Err(field_err(path, "give good or bad with total")),
+    };
+    if good > total {
+        return Err(field_err(
+            &format!("{path}.good"),
+            format!("{good} is more than total {total}"),
+        ));
+    }
+    Ok(Observation::Counts { good, total })
+}
+
+/// `POST /api/v1/sli/events`: a batch of SLI events, refused whole if any
+/// event is wrong, committed to the store before the answer, counted once
+/// per idempotency key.
+pub async fn ingest(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let doc: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    let Some(obj) = doc.as_object() else {
+        return Err(ApiError::bad_request(
+            "invalid_batch",
+            "the body must be an object with `events`",
+        ));
+    };
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !["events", "idempotency_key"].contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_batch",
+            format!("unknown field `{k}`; a batch has `events` and an optional `idempotency_key`"),
+        ));
+    }
+    let key = match (headers.get("idempotency-key"), obj.get("idempotency_key")) {
+        (Some(h), _) => Some(
+            h.to_str()
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_batch",
+                        "the Idempotency-Key header must be text",
+                    )
+                })?
+                .to_owned(),
+        ),
+        (None, Some(Value::String(s))) => Some(s.clone()),
+        (None, None | Some(Value::Null)) => None,
+        (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_batch",
+                "idempotency_key must be a string",
+            ));
+        }
+    };
+    if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 200) {
+        return Err(ApiError::bad_request(
+            "invalid_batch",
+            "an idempotency key has 1 to 200 characters",
+        ));
+    }
+    let Some(events) = obj.get("events").and_then(Value::as_array) else {
+        return Err(ApiError::bad_request(
+            "invalid_batch",
+            "`events` must be a list of events",
+        ));
+    };
+    if events.len() > MAX_EVENTS_PER_BATCH {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "{} events in one batch; at most {MAX_EVENTS_PER_BATCH}: split it",
+                events.len()
+            ),
+        ));
+    }
+    // Shared with other batches, exclusive with a reload's replay: see AppState.
+    let _gate = state.ingest_gate.read().await;
+    let now = state.clock.now();
+    // Judge every event before anything counts: a batch is refused whole,
+    // so a client can retry it as it is.
+    let mut buckets: BTreeMap<(String, i64), Counts> = BTreeMap::new();
+    let slo = state.slo();
+    {
+        let engine = lock(&slo.engine);
+        for (i, e) in events.iter().enumerate() {
+            let path = format!("events[{i}]");
+            let obs = observation(e, &path)?;
+            let sli = match e.get("sli") {
+                Some(Value::String(s)) => s.as_str(),
+                _ => {
+                    return Err(field_err(
+                        &format!("{path}.sli"),
+                        "must be the name of an SLI",
+                    ));
+                }
+            };
+            let at = timestamp(
+                e.get("timestamp").unwrap_or(&Value::Null),
+                &format!("{path}.timestamp"),
+                now,
+            )?;
+            let incs = engine
+                .plan(sli, at, obs, now)
+                .map_err(|err| field_err(&path, err))?;
+            for inc in incs {
+                *buckets
+                    .entry((engine.series_key(inc.series), inc.minute))
+                    .or_default() += inc.counts;
+            }
+        }
+    }
+    let rows: Vec<BucketRow> = buckets
+        .iter()
+        .map(|((series, minute), c)| BucketRow {
+            series: series.clone(),
+            minute: *minute,
+            maintenance: false,
+            good: c.good,
+            total: c.total,
+        })
+        .collect();
+    let outcome = state
+        .store
+        .record_sli_batch(key.as_deref(), now, &rows)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
+    match outcome {
+        BatchOutcome::Duplicate { first_received_at } => Ok((
+            StatusCode::OK,
+            Json(json!({
+                "accepted": 0,
+                "duplicate": true,
+                "first_received_at": first_received_at.to_string(),
+                "message": "this idempotency key was already applied; nothing was counted again",
+            })),
+        )),
+        BatchOutcome::Applied { .. } => {
+            // The engine of the configuration in force now, which a reload
+            // may have replaced since the batch was judged.
+            let slo = state.slo();
+            let mut engine = lock(&slo.engine);
+            for row in &rows {
+                if let Some(series) = engine.series_index(&row.series) {
+                    let inc = Increment {
+                        series,
+                        minute: row.minute,
+                        counts: Counts::new(row.good, row.total),
+                    };
+                    // Stored already; a series that a reload dropped meanwhile
+                    // simply no longer counts it.
+                    let _ = engine.apply(&inc, row.maintenance);
+                }
+            }
+            Ok((
+                StatusCode::OK,
+                Json(
+                    json!({ "accepted": events.len(), "buckets": rows.len(), "duplicate": false }),
+                ),
+            ))
+        }
+    }
+}
