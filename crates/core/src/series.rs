@@ -184,18 +184,6 @@ impl Series {
         }
         total
     }
-
-    /// Each minute of `[from, to)` that holds data, in order.
-    pub fn minutes(&self, from: Minute, to: Minute) -> impl Iterator<Item = (Minute, Counts)> + '_ {
-        let from = from.max(self.first);
-        let to = to.min(self.end());
-        (from..to).filter_map(move |m| {
-            let hour_start = m.div_euclid(60) * 60;
-            let hour = &self.hours[((hour_start - self.first) / 60) as usize];
-            let c = hour.minutes.as_ref()?[(m - hour_start) as usize];
-            (c.total > 0.0).then_some((m, c))
-        })
-    }
 }
 
 #[cfg(test)]
@@ -213,7 +201,6 @@ mod tests {
         assert_eq!(s.sum(30, 150), Counts::new(120.0, 240.0));
         assert_eq!(s.sum(-100, 10), Counts::new(10.0, 20.0));
         assert_eq!(s.sum(590, 5000), Counts::new(10.0, 20.0));
-        assert_eq!(s.minutes(10, 13).count(), 3);
     }
 
     #[test]

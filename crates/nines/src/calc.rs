@@ -12,12 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::cli::CalcArgs;
 use crate::exit;
 
-/// What `calc` prints, and the exit code to leave with.
-pub struct Outcome {
-    pub stdout: String,
-    pub stderr: String,
-    pub code: u8,
-}
+use crate::Outcome;
 
 fn fail(code: u8, message: String) -> Outcome {
     Outcome {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use nines_config::LoadError;
 
-use crate::calc::Outcome;
+use crate::Outcome;
 use crate::exit;
 
 pub fn run(path: &Path, quiet: bool) -> Outcome {

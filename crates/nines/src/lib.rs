@@ -15,6 +15,14 @@ pub mod serve;
 pub mod simulate;
 pub mod slo;
 
+/// What a command that runs without a server prints, and the exit code to
+/// leave with; `main` writes it out.
+pub struct Outcome {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: u8,
+}
+
 /// Installs the one TLS crypto provider of the process (ring). rustls panics
 /// when two crates enable different providers and none is chosen, so every
 /// entry point calls this first; calling it again is harmless.

@@ -6,7 +6,7 @@ use clap::CommandFactory;
 use nines::cli::{Cli, Command};
 use nines::{calc, check, client, clock, exit, logging, serve};
 
-fn emit(out: calc::Outcome) -> ExitCode {
+fn emit(out: nines::Outcome) -> ExitCode {
     let _ = std::io::stdout().write_all(out.stdout.as_bytes());
     let _ = std::io::stderr().write_all(out.stderr.as_bytes());
     ExitCode::from(out.code)
@@ -140,6 +140,14 @@ async fn status_main(server: String, as_json: bool) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        other => failed(other),
+    }
+}
+
+/// An answer the command does not expect, or none: said plainly, with the
+/// exit code for "the server could not be reached, or answered with an error".
+fn failed(outcome: Result<(u16, serde_json::Value), client::ClientError>) -> ExitCode {
+    match outcome {
         Ok((status, v)) => {
             eprintln!(
                 "error: nines answered {status}: {}",
@@ -172,17 +180,7 @@ async fn reload_main(server: String) -> ExitCode {
             }
             ExitCode::from(exit::FAILURE)
         }
-        Ok((status, v)) => {
-            eprintln!(
-                "error: nines answered {status}: {}",
-                v["message"].as_str().unwrap_or("no message")
-            );
-            ExitCode::from(exit::UNREACHABLE)
-        }
-        Err(e) => {
-            eprintln!("error: {}", e.message);
-            ExitCode::from(e.code)
-        }
+        other => failed(other),
     }
 }
 

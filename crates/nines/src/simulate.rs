@@ -7,7 +7,7 @@ use nines_core::availability::format_seconds;
 use nines_core::simulate::{self, TimedEvent};
 use serde_json::json;
 
-use crate::calc::Outcome;
+use crate::Outcome;
 use crate::exit;
 
 fn offset(s: i64) -> String {

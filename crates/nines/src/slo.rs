@@ -253,44 +253,36 @@ fn status_json(s: &ObjectiveStatus, policy: &BudgetPolicy, since: Option<Timesta
     })
 }
 
-pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
+/// The figures of every objective that `keep` selects, as the API shows them.
+fn objectives_json(state: &AppState, keep: impl Fn(&ObjectiveStatus) -> bool) -> Vec<Value> {
     let config = state.current();
-    let statuses = state.slo().status(state.clock.now());
-    let items: Vec<Value> = statuses
+    let slo = state.slo();
+    slo.status(state.clock.now())
         .iter()
+        .filter(|s| keep(s))
         .map(|s| {
-            let since = state
-                .slo()
-                .exhausted_since(&format!("{}/{}", s.slo, s.objective));
+            let since = slo.exhausted_since(&format!("{}/{}", s.slo, s.objective));
             status_json(s, &BudgetPolicy::of(&config.catalog, &s.slo), since)
         })
-        .collect();
-    Json(json!({ "slos": items }))
+        .collect()
+}
+
+pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({ "slos": objectives_json(&state, |_| true) }))
 }
 
 pub async fn one(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let config = state.current();
-    if !config.catalog.slos.contains_key(&name) {
+    if !state.current().catalog.slos.contains_key(&name) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown_slo",
             format!("no SLO named `{name}`; GET /api/v1/slos lists them"),
         ));
     }
-    let statuses = state.slo().status(state.clock.now());
-    let objectives: Vec<Value> = statuses
-        .iter()
-        .filter(|s| s.slo == name)
-        .map(|s| {
-            let since = state
-                .slo()
-                .exhausted_since(&format!("{}/{}", s.slo, s.objective));
-            status_json(s, &BudgetPolicy::of(&config.catalog, &s.slo), since)
-        })
-        .collect();
+    let objectives = objectives_json(&state, |s| s.slo == name);
     Ok(Json(json!({ "slo": name, "objectives": objectives })))
 }
 
