@@ -69,7 +69,9 @@ pub fn minute_of(t: jiff::Timestamp) -> Minute {
 /// The minutes `[from, to)` that a window of `length_s` seconds ending at
 /// `t` covers: the minutes that started before `t`, back to `t - length`.
 pub fn window_minutes(t: jiff::Timestamp, length_s: i64) -> (Minute, Minute) {
-    let end = (t.as_second() + 59).div_euclid(60);
+    // A fraction of a second into a minute is inside it.
+    let secs = t.as_second() + i64::from(t.subsec_nanosecond() > 0);
+    let end = (secs + 59).div_euclid(60);
     (end - length_s.div_euclid(60).max(1), end)
 }
 
@@ -225,6 +227,8 @@ mod tests {
         assert_eq!(to, minute_of(t));
         let mid: jiff::Timestamp = "2026-01-01T00:10:30Z".parse().unwrap();
         assert_eq!(window_minutes(mid, 300).1, minute_of(mid) + 1);
+        let just_in: jiff::Timestamp = "2026-01-01T00:10:00.001Z".parse().unwrap();
+        assert_eq!(window_minutes(just_in, 300).1, minute_of(just_in) + 1);
     }
 
     proptest! {

@@ -1323,3 +1323,75 @@ fn status_says_when_the_server_is_not_nines() {
     assert_eq!(out.stdout, "");
     assert!(out.stderr.contains("is not nines' JSON"), "{}", out.stderr);
 }
+
+/// `nines gate` in a deploy script: 0 go, 1 frozen, 2 cannot decide.
+#[test]
+fn the_gate_answers_go_frozen_or_cannot_decide() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::spawn(&shop(), &dir.path().join("data"));
+    let addr = server.wait_until_up();
+    let url = format!("http://{addr}");
+    let go = run(["gate", "--service", "checkout", "--server", &url]);
+    assert_eq!(go.code, Some(0), "{go:#?}");
+    assert!(
+        go.stdout.starts_with("GO: checkout may ship"),
+        "{}",
+        go.stdout
+    );
+
+    // Spend checkout's budget: a tenth of its requests fail.
+    let body = r#"{"events":[{"sli":"checkout-requests","good":900,"total":1000}]}"#;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /api/v1/sli/events HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The event is stamped now; the gate looks at the minute it falls in
+    // once that minute has begun, which it has.
+    let frozen = run(["gate", "--service", "checkout", "--server", &url]);
+    assert_eq!(frozen.code, Some(1), "{frozen:#?}");
+    assert!(
+        frozen
+            .stdout
+            .starts_with("FROZEN: checkout may not ship now"),
+        "{}",
+        frozen.stdout
+    );
+    assert!(
+        frozen.stdout.contains("SLO checkout-availability"),
+        "{}",
+        frozen.stdout
+    );
+    let json = run(["gate", "--service", "checkout", "--server", &url, "--json"]);
+    let v: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["decision"], "frozen");
+
+    let unknown = run(["gate", "--service", "nope", "--server", &url]);
+    assert_eq!(unknown.code, Some(2), "{unknown:#?}");
+    assert!(
+        unknown.stderr.contains("no service named `nope`"),
+        "{}",
+        unknown.stderr
+    );
+    let unreachable = run([
+        "gate",
+        "--service",
+        "checkout",
+        "--server",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(unreachable.code, Some(2), "{unreachable:#?}");
+    assert!(
+        unreachable
+            .stderr
+            .starts_with("error: cannot decide: cannot reach nines"),
+        "{}",
+        unreachable.stderr
+    );
+    server.stop_gracefully("TERM");
+}
