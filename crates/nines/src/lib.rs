@@ -11,6 +11,7 @@ pub mod demo;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod pull;
 pub mod serve;
 pub mod simulate;
 pub mod slo;

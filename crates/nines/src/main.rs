@@ -192,9 +192,9 @@ async fn gate_main(
 ) -> ExitCode {
     // The gate's own convention: 2 means "could not decide", whatever the cause.
     const UNDECIDED: u8 = 2;
-    let mut path = format!("/api/v1/gate/{}", urlencode(&service));
+    let mut path = format!("/api/v1/gate/{}", client::urlencode(&service));
     if let Some(s) = &slo {
-        path.push_str(&format!("?slo={}", urlencode(s)));
+        path.push_str(&format!("?slo={}", client::urlencode(s)));
     }
     match client::call(&server, reqwest::Method::GET, &path).await {
         Ok((200, v)) => {
@@ -232,16 +232,4 @@ async fn gate_main(
             ExitCode::from(UNDECIDED)
         }
     }
-}
-
-/// Percent-encodes a path segment or query value.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

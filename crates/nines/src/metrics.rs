@@ -74,6 +74,17 @@ pub struct AlertLabels {
     pub state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SliLabel {
+    pub sli: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PullLabels {
+    pub sli: String,
+    pub state: &'static str,
+}
+
 type GaugeF = Gauge<f64, AtomicU64>;
 
 pub struct Metrics {
@@ -90,6 +101,8 @@ pub struct Metrics {
     pub slo_burn_rate: Family<BurnLabels, GaugeF>,
     pub slo_policy_state: Family<PolicyLabels, Gauge>,
     pub slo_alerts: Family<AlertLabels, Counter>,
+    pub sli_pull_up: Family<SliLabel, Gauge>,
+    pub sli_pulls: Family<PullLabels, Counter>,
 }
 
 impl Metrics {
@@ -120,6 +133,8 @@ impl Metrics {
             slo_burn_rate: Family::default(),
             slo_policy_state: Family::default(),
             slo_alerts: Family::default(),
+            sli_pull_up: Family::default(),
+            sli_pulls: Family::default(),
             http_request_duration: Family::new_with_constructor(|| {
                 Histogram::new([
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -186,8 +201,33 @@ impl Metrics {
             "Burn-rate alert state changes, by SLO, severity and state",
             m.slo_alerts.clone(),
         );
+        registry.register(
+            "sli_pull_up",
+            "1 when the last pull of a Prometheus-sourced SLI returned data, 0 on no data or error",
+            m.sli_pull_up.clone(),
+        );
+        registry.register(
+            "sli_pulls",
+            "Pulls of Prometheus-sourced SLIs, by result (ok, no_data, error)",
+            m.sli_pulls.clone(),
+        );
         *m.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;
         m
+    }
+
+    /// One pull of one SLI: its result, logged by the caller.
+    pub fn record_pull(&self, sli: &str, state: &'static str) {
+        self.sli_pull_up
+            .get_or_create(&SliLabel {
+                sli: sli.to_owned(),
+            })
+            .set(i64::from(state == "ok"));
+        self.sli_pulls
+            .get_or_create(&PullLabels {
+                sli: sli.to_owned(),
+                state,
+            })
+            .inc();
     }
 
     /// Forgets per-SLO series, so that SLOs removed by a reload disappear.

@@ -44,6 +44,8 @@ pub struct AppState {
     /// reload holds it exclusively while it replays the store into a new
     /// engine, so no acknowledged batch can fall between the two engines.
     pub ingest_gate: tokio::sync::RwLock<()>,
+    /// SLIs pulled from Prometheus: baselines and the last result of each.
+    pub puller: crate::pull::Puller,
 }
 
 pub struct Options {
@@ -285,6 +287,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         max_body_bytes: opts.max_body_bytes,
         slo: std::sync::RwLock::new(Arc::new(slo)),
         ingest_gate: tokio::sync::RwLock::new(()),
+        puller: crate::pull::Puller::default(),
     });
     state.publish_config_metrics(&state.current());
     state
@@ -294,15 +297,33 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         .inc();
     let (shutdown, mut shutdown_rx) = watch::channel(false);
     if let Some(every) = opts.eval_interval {
-        let state = state.clone();
+        let evaluator = state.clone();
         let mut stop = shutdown.subscribe();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => { state.evaluate(); }
+                    _ = tick.tick() => { evaluator.evaluate(); }
                     _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        });
+        let state = state.clone();
+        let mut stop = shutdown.subscribe();
+        tokio::spawn(async move {
+            // Once a minute, 20 seconds after it closes, so that a Prometheus
+            // scraping every 15 seconds has seen its end.
+            loop {
+                let now = state.clock.now().as_second();
+                let wait = (60 - (now - 20).rem_euclid(60)).max(1) as u64;
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(wait)) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                if crate::pull::has_pulled_slis(&state.current().catalog) {
+                    let minute = nines_core::series::minute_of(state.clock.now()) - 1;
+                    state.puller.pull_minute(&state, minute).await;
                 }
             }
         });

@@ -153,6 +153,40 @@ impl SloRuntime {
         lock(&self.engine).status(now)
     }
 
+    /// What an observation adds to each series it feeds, by series key.
+    pub fn plan(
+        &self,
+        sli: &str,
+        at: Timestamp,
+        obs: Observation,
+        now: Timestamp,
+    ) -> Result<Vec<(String, Increment)>, nines_core::engine::IngestError> {
+        let engine = lock(&self.engine);
+        Ok(engine
+            .plan(sli, at, obs, now)?
+            .into_iter()
+            .map(|inc| (engine.series_key(inc.series), inc))
+            .collect())
+    }
+
+    /// Applies stored counts to the series named `key`, if this
+    /// configuration still has it.
+    pub fn apply_row(&self, key: &str, minute: i64, counts: Counts, maintenance: bool) {
+        let mut engine = lock(&self.engine);
+        if let Some(series) = engine.series_index(key) {
+            // Already stored: a minute that fell out of the window meanwhile
+            // simply no longer counts.
+            let _ = engine.apply(
+                &Increment {
+                    series,
+                    minute,
+                    counts,
+                },
+                maintenance,
+            );
+        }
+    }
+
     /// Evaluates every SLO at `now`; returns the alerts that changed state,
     /// after logging them.
     pub fn evaluate(&self, catalog: &Catalog, now: Timestamp) -> Vec<AlertEvent> {
@@ -638,18 +672,13 @@ pub async fn ingest(
             // The engine of the configuration in force now, which a reload
             // may have replaced since the batch was judged.
             let slo = state.slo();
-            let mut engine = lock(&slo.engine);
             for row in &rows {
-                if let Some(series) = engine.series_index(&row.series) {
-                    let inc = Increment {
-                        series,
-                        minute: row.minute,
-                        counts: Counts::new(row.good, row.total),
-                    };
-                    // Stored already; a series that a reload dropped meanwhile
-                    // simply no longer counts it.
-                    let _ = engine.apply(&inc, row.maintenance);
-                }
+                slo.apply_row(
+                    &row.series,
+                    row.minute,
+                    Counts::new(row.good, row.total),
+                    row.maintenance,
+                );
             }
             Ok((
                 StatusCode::OK,

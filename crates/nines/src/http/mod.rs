@@ -37,6 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/status", get(status))
         .route("/api/v1/config/revisions", get(revisions))
         .route("/api/v1/sli/events", post(crate::slo::ingest))
+        .route("/api/v1/sli/sources", get(crate::pull::sources))
         .route("/api/v1/slos", get(crate::slo::list))
         .route("/api/v1/slos/{name}", get(crate::slo::one))
         .route("/api/v1/alerts", get(crate::slo::alerts))

@@ -1,0 +1,306 @@
+//! SLIs pulled from a real Prometheus (Debian's `prometheus`, installed by
+//! scripts/test) that scrapes a small exporter run by the test. Skipped, and
+//! said so, where no `prometheus` binary exists.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use nines::clock::ManualClock;
+use nines::serve::{self, Options};
+use serde_json::Value;
+
+/// The exporter's numbers: good requests, failed requests, p99 latency.
+type Figures = Arc<Mutex<(f64, f64, f64)>>;
+
+fn exporter(figures: Figures) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let (good, bad, p99) = *figures.lock().unwrap();
+            let body = format!(
+                "# TYPE demo_requests_total counter\ndemo_requests_total{{code=\"200\"}} {good}\ndemo_requests_total{{code=\"500\"}} {bad}\n# TYPE demo_latency_p99_ms gauge\ndemo_latency_p99_ms {p99}\n"
+            );
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn query(client: &reqwest::Client, prom: &str, q: &str) -> Option<f64> {
+    let v: Value = client
+        .get(format!(
+            "{prom}/api/v1/query?query={}",
+            nines::client::urlencode(q)
+        ))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+}
+
+/// Waits until Prometheus has scraped `value` for `q`: it runs on its own
+/// schedule, so the test waits for it, not for time to pass.
+async fn until(client: &reqwest::Client, prom: &str, q: &str, value: f64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while query(client, prom, q).await != Some(value) {
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never saw {q} = {value}"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const CONFIG: &str = r#"
+apiVersion: openslo/v1
+kind: DataSource
+metadata: {name: prom}
+spec:
+  type: Prometheus
+  connectionDetails: {url: "PROM"}
+---
+apiVersion: openslo/v1
+kind: DataSource
+metadata: {name: down}
+spec:
+  type: Prometheus
+  connectionDetails: {url: "http://127.0.0.1:1"}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: pulled-availability}
+spec:
+  service: demo
+  indicator:
+    metadata: {name: demo-requests}
+    spec:
+      ratioMetric:
+        counter: true
+        good: {metricSource: {metricSourceRef: prom, spec: {query: 'sum(demo_requests_total{code="200"})'}}}
+        total: {metricSource: {metricSourceRef: prom, spec: {query: 'sum(demo_requests_total)'}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.99}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: pulled-latency}
+spec:
+  service: demo
+  indicator:
+    metadata: {name: demo-latency}
+    spec:
+      thresholdMetric: {metricSource: {metricSourceRef: prom, spec: {query: 'max(demo_latency_p99_ms)'}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{op: lt, value: 300, target: 0.9}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: pulled-nothing}
+spec:
+  service: demo
+  indicator:
+    metadata: {name: demo-absent}
+    spec:
+      thresholdMetric: {metricSource: {metricSourceRef: prom, spec: {query: 'max(no_such_metric)'}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{op: lt, value: 1, target: 0.9}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: pulled-from-nowhere}
+spec:
+  service: demo
+  indicator:
+    metadata: {name: demo-unreachable}
+    spec:
+      thresholdMetric: {metricSource: {metricSourceRef: down, spec: {query: 'up'}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{op: lt, value: 1, target: 0.9}]
+"#;
+
+#[tokio::test]
+async fn slis_are_pulled_from_a_real_prometheus() {
+    let Ok(path) = which("prometheus") else {
+        eprintln!(
+            "SKIPPED: prometheus pull test: no `prometheus` binary (scripts/test installs Debian's)"
+        );
+        return;
+    };
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let figures: Figures = Arc::new(Mutex::new((1000.0, 0.0, 100.0)));
+    let exporter_port = exporter(figures.clone());
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: demo\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"),
+    )
+    .unwrap();
+    let _prometheus = Killed(
+        Command::new(path)
+            .arg(format!("--config.file={}", prom_config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let prom = format!("http://127.0.0.1:{prom_port}");
+    let client = reqwest::Client::new();
+    until(&client, &prom, "sum(demo_requests_total)", 1000.0).await;
+
+    let config = dir.path().join("config");
+    std::fs::create_dir(&config).unwrap();
+    std::fs::write(config.join("slo.yaml"), CONFIG.replace("PROM", &prom)).unwrap();
+    // Minutes just ahead of the wall clock: Prometheus answers a query at a
+    // time shortly after its last sample with that sample.
+    let m0 = nines_core::series::minute_of(Timestamp::now()) + 1;
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::from_second((m0 + 3) * 60).unwrap(),
+    ));
+    let running = serve::start(
+        Options {
+            config_path: config,
+            data_dir: dir.path().join("data"),
+            store_url: None,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            max_body_bytes: 1 << 20,
+            eval_interval: None,
+        },
+        clock,
+    )
+    .await
+    .unwrap();
+    let state = running.state.clone();
+    state.puller.pull_minute(&state, m0).await;
+    *figures.lock().unwrap() = (1900.0, 100.0, 400.0);
+    until(&client, &prom, "sum(demo_requests_total)", 2000.0).await;
+    until(&client, &prom, "max(demo_latency_p99_ms)", 400.0).await;
+    state.puller.pull_minute(&state, m0 + 1).await;
+    // The same minute pulled again (a restart, a second node) counts once.
+    state.puller.pull_minute(&state, m0 + 1).await;
+
+    let base = format!("http://{}", running.addr);
+    let slo = |name: &'static str| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let v: Value = client
+                .get(format!("{base}/api/v1/slos/{name}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["objectives"][0].clone()
+        }
+    };
+    let ratio = slo("pulled-availability").await;
+    assert_eq!(
+        (ratio["good"].as_f64(), ratio["total"].as_f64()),
+        (Some(900.0), Some(1000.0)),
+        "{ratio}"
+    );
+    let latency = slo("pulled-latency").await;
+    assert_eq!(
+        (latency["good"].as_f64(), latency["total"].as_f64()),
+        (Some(1.0), Some(2.0)),
+        "{latency}"
+    );
+    let sources: Value = client
+        .get(format!("{base}/api/v1/sli/sources"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let state_of = |sli: &str| {
+        sources["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["sli"] == sli)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(state_of("demo-requests")["state"], "ok", "{sources}");
+    assert_eq!(state_of("demo-absent")["state"], "no_data", "{sources}");
+    let unreachable = state_of("demo-unreachable");
+    assert_eq!(unreachable["state"], "error", "{sources}");
+    assert!(
+        unreachable["detail"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:1"),
+        "{unreachable}"
+    );
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("nines_sli_pull_up{sli=\"demo-absent\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("nines_sli_pull_up{sli=\"demo-requests\"} 1"),
+        "{metrics}"
+    );
+    running.shutdown().await.unwrap();
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or(())
+}
