@@ -137,8 +137,11 @@ Examples:
   nines gate --service checkout && ./deploy.sh
   nines gate --service checkout --slo checkout-availability --json
 
-Exit codes: 0 go, 1 frozen (the SLO, its remaining budget and since when are
-printed), 2 could not decide (server unreachable, unknown service).")]
+  nines gate --service checkout --override --reason \"hotfix INC-42\" --for 2h
+
+Exit codes: 0 go (or the override was recorded), 1 frozen (the SLO, its
+remaining budget and since when are printed), 2 could not decide (server
+unreachable, unknown service).")]
     Gate {
         /// The service about to change.
         #[arg(long)]
@@ -146,6 +149,18 @@ printed), 2 could not decide (server unreachable, unknown service).")]
         /// Only this SLO of the service.
         #[arg(long)]
         slo: Option<String>,
+        /// Let changes ship although the budget is spent (an emergency fix); needs --reason and --for.
+        #[arg(long = "override", requires_all = ["reason", "for_"], conflicts_with = "slo")]
+        override_: bool,
+        /// Why the override is needed; kept with it.
+        #[arg(long)]
+        reason: Option<String>,
+        /// How long the override lasts, such as 30m or 2h (at most 7d).
+        #[arg(long = "for")]
+        for_: Option<String>,
+        /// Who asks for the override.
+        #[arg(long, env = "USER")]
+        by: Option<String>,
         #[command(flatten)]
         server: ServerArgs,
         #[arg(long)]

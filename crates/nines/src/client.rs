@@ -29,10 +29,25 @@ pub async fn call(
     method: reqwest::Method,
     path: &str,
 ) -> Result<(u16, Value), ClientError> {
+    send(server, method, path, None).await
+}
+
+/// [`call`] with a JSON body.
+pub async fn send(
+    server: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), ClientError> {
     let base = server.trim_end_matches('/');
     let url = format!("{base}{path}");
-    let response = client()?
-        .request(method, &url)
+    let mut request = client()?.request(method, &url);
+    if let Some(b) = body {
+        request = request
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| {

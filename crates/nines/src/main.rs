@@ -47,9 +47,19 @@ fn main() -> ExitCode {
         }),
         Command::Gate {
             service,
+            server,
+            override_: true,
+            reason,
+            for_,
+            by,
+            ..
+        } => runtime(override_main(server.server, service, reason, for_, by)),
+        Command::Gate {
+            service,
             slo,
             server,
             json,
+            ..
         } => runtime(gate_main(server.server, service, slo, json)),
         Command::Status { server, json } => runtime(status_main(server.server, json)),
         Command::Reload { server } => runtime(reload_main(server.server)),
@@ -201,6 +211,14 @@ async fn gate_main(
             let frozen = v["decision"] == "frozen";
             if as_json {
                 println!("{v}");
+            } else if !v["override"].is_null() {
+                let o = &v["override"];
+                println!(
+                    "GO (override): {service} may ship until {}: {} (by {})",
+                    o["expires_at"].as_str().unwrap_or("?"),
+                    o["reason"].as_str().unwrap_or(""),
+                    o["by"].as_str().unwrap_or("?")
+                );
             } else if frozen {
                 println!("FROZEN: {service} may not ship now");
                 for f in v["frozen_by"].as_array().into_iter().flatten() {
@@ -229,6 +247,40 @@ async fn gate_main(
         }
         Err(e) => {
             eprintln!("error: cannot decide: {}", e.message);
+            ExitCode::from(UNDECIDED)
+        }
+    }
+}
+
+async fn override_main(
+    server: String,
+    service: String,
+    reason: Option<String>,
+    length: Option<String>,
+    by: Option<String>,
+) -> ExitCode {
+    const UNDECIDED: u8 = 2;
+    let body = serde_json::json!({"reason": reason, "for": length, "by": by});
+    let path = format!("/api/v1/gate/{}/overrides", client::urlencode(&service));
+    match client::send(&server, reqwest::Method::POST, &path, Some(&body)).await {
+        Ok((201, v)) => {
+            println!(
+                "override {} recorded: {service} may ship until {} ({})",
+                v["id"],
+                v["expires_at"].as_str().unwrap_or("?"),
+                v["reason"].as_str().unwrap_or("")
+            );
+            ExitCode::SUCCESS
+        }
+        Ok((status, v)) => {
+            eprintln!(
+                "error: override refused: nines answered {status}: {}",
+                v["message"].as_str().unwrap_or("no message")
+            );
+            ExitCode::from(UNDECIDED)
+        }
+        Err(e) => {
+            eprintln!("error: {}", e.message);
             ExitCode::from(UNDECIDED)
         }
     }

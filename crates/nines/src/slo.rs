@@ -14,7 +14,7 @@ use nines_core::burn::human_window;
 use nines_core::engine::{AlertEvent, Engine, Increment, ObjectiveStatus, Observation};
 use nines_core::model::{BudgetingMethod, Catalog};
 use nines_core::series::Counts;
-use nines_store::{BatchOutcome, BucketRow, Store};
+use nines_store::{BatchOutcome, BucketRow, GateOverride, NewGateOverride, Store};
 use serde_json::{Value, json};
 
 use crate::http::ApiError;
@@ -343,9 +343,20 @@ pub async fn alerts(State(state): State<Arc<AppState>>) -> Json<Value> {
     }))
 }
 
+fn override_json(o: &GateOverride) -> Value {
+    json!({
+        "id": o.id,
+        "service": o.service,
+        "reason": o.reason,
+        "by": o.created_by,
+        "created_at": o.created_at.to_string(),
+        "expires_at": o.expires_at.to_string(),
+    })
+}
+
 /// Whether a change may ship on `service`: frozen when any of its SLOs'
-/// budget policies says so.
-pub fn gate(state: &AppState, service: &str, slo: Option<&str>) -> Result<Value, ApiError> {
+/// budget policies says so, unless an override is in force.
+pub async fn gate(state: &AppState, service: &str, slo: Option<&str>) -> Result<Value, ApiError> {
     let config = state.current();
     if !config.catalog.services.contains_key(service) {
         return Err(ApiError::new(
@@ -390,14 +401,98 @@ pub fn gate(state: &AppState, service: &str, slo: Option<&str>) -> Result<Value,
         }
         checked.push(entry);
     }
-    let decision = if frozen_by.is_empty() { "go" } else { "frozen" };
+    let overrides = state
+        .store
+        .gate_overrides_in_force(service, now)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
+    let decision = match (frozen_by.is_empty(), overrides.first()) {
+        (true, _) => "go",
+        (false, Some(_)) => "go",
+        (false, None) => "frozen",
+    };
     Ok(json!({
         "service": service,
         "decision": decision,
         "at": now.to_string(),
         "frozen_by": frozen_by,
+        "override": overrides.first().filter(|_| !frozen_by.is_empty()).map(override_json),
         "checked": checked,
     }))
+}
+
+/// `POST /api/v1/gate/{service}/overrides`: lets changes ship on a frozen
+/// service, for a reason, for a while (at most a week).
+pub async fn create_override(
+    State(state): State<Arc<AppState>>,
+    Path(service): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if !state.current().catalog.services.contains_key(&service) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_service",
+            format!("no service named `{service}`"),
+        ));
+    }
+    let bad = |m: String| ApiError::bad_request("invalid_override", m);
+    let doc: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    let Some(obj) = doc.as_object() else {
+        return Err(bad(
+            "the body must be an object with `reason` and `for`".into()
+        ));
+    };
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !["reason", "for", "by"].contains(&k.as_str()))
+    {
+        return Err(bad(format!(
+            "unknown field `{k}`; an override has reason, for and by"
+        )));
+    }
+    let reason = obj
+        .get("reason")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|r| !r.is_empty() && r.len() <= 500)
+        .ok_or_else(|| {
+            bad(
+                "`reason` is required: say why this change must ship (at most 500 characters)"
+                    .into(),
+            )
+        })?;
+    let length = obj
+        .get("for")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("`for` is required: how long the override lasts, such as 2h".into()))?;
+    let seconds = nines_core::duration::DurationShorthand::parse(length)
+        .map_err(|e| bad(format!("for: {e}")))?
+        .seconds()
+        .filter(|s| (60..=7 * 86_400).contains(s))
+        .ok_or_else(|| bad(format!("for: `{length}` must be between 1m and 7d")))?;
+    let by = match obj.get("by") {
+        None | Some(Value::Null) => "unknown".to_owned(),
+        Some(Value::String(b)) if !b.trim().is_empty() && b.len() <= 200 => b.trim().to_owned(),
+        Some(_) => return Err(bad("`by` must be a name of at most 200 characters".into())),
+    };
+    let now = state.clock.now();
+    let created = state
+        .store
+        .record_gate_override(&NewGateOverride {
+            service: service.clone(),
+            reason: reason.to_owned(),
+            created_by: by,
+            created_at: now,
+            expires_at: now
+                .checked_add(jiff::SignedDuration::from_secs(seconds as i64))
+                .unwrap_or(now),
+        })
+        .await
+        .map_err(|e| ApiError::store(&e))?;
+    tracing::warn!(service = %service, reason = %created.reason, by = %created.created_by, expires_at = %created.expires_at, "deploy gate override");
+    Ok((StatusCode::CREATED, Json(override_json(&created))))
 }
 
 pub async fn gate_handler(
@@ -411,7 +506,9 @@ pub async fn gate_handler(
             format!("unknown query parameter `{k}`; the gate takes `slo`"),
         ));
     }
-    gate(&state, &service, q.get("slo").map(String::as_str)).map(Json)
+    gate(&state, &service, q.get("slo").map(String::as_str))
+        .await
+        .map(Json)
 }
 
 fn field_err(path: &str, message: impl std::fmt::Display) -> ApiError {

@@ -1371,6 +1371,71 @@ fn the_gate_answers_go_frozen_or_cannot_decide() {
     let v: Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["decision"], "frozen");
 
+    // An emergency fix ships anyway: an override with a reason and an expiry.
+    let usage = run([
+        "gate",
+        "--service",
+        "checkout",
+        "--override",
+        "--server",
+        &url,
+    ]);
+    assert_eq!(usage.code, Some(2), "{usage:#?}");
+    let too_long = run([
+        "gate",
+        "--service",
+        "checkout",
+        "--override",
+        "--reason",
+        "hotfix",
+        "--for",
+        "30d",
+        "--server",
+        &url,
+    ]);
+    assert_eq!(too_long.code, Some(2), "{too_long:#?}");
+    assert!(
+        too_long.stderr.contains("between 1m and 7d"),
+        "{}",
+        too_long.stderr
+    );
+    let recorded = run([
+        "gate",
+        "--service",
+        "checkout",
+        "--override",
+        "--reason",
+        "hotfix INC-42",
+        "--for",
+        "1h",
+        "--by",
+        "alice",
+        "--server",
+        &url,
+    ]);
+    assert_eq!(recorded.code, Some(0), "{recorded:#?}");
+    assert!(
+        recorded
+            .stdout
+            .starts_with("override 1 recorded: checkout may ship until "),
+        "{}",
+        recorded.stdout
+    );
+    let overridden = run(["gate", "--service", "checkout", "--server", &url]);
+    assert_eq!(overridden.code, Some(0), "{overridden:#?}");
+    assert!(
+        overridden
+            .stdout
+            .starts_with("GO (override): checkout may ship until "),
+        "{}",
+        overridden.stdout
+    );
+    assert!(
+        overridden.stdout.contains("hotfix INC-42 (by alice)"),
+        "{}",
+        overridden.stdout
+    );
+
     let unknown = run(["gate", "--service", "nope", "--server", &url]);
     assert_eq!(unknown.code, Some(2), "{unknown:#?}");
     assert!(

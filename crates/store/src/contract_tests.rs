@@ -820,6 +820,49 @@ async fn store_from_a_newer_nines_is_refused(h: Harness) {
 
 /// Declares one `#[tokio::test]` per contract test and engine, so a failure
 /// names both, and a new contract test needs one line here.
+async fn gate_overrides_are_in_force_until_they_expire(h: Harness) {
+    let store = h.open().await.unwrap();
+    let new = |service: &str, from: &str, until: &str| crate::NewGateOverride {
+        service: service.to_owned(),
+        reason: "hotfix for INC-7".to_owned(),
+        created_by: "alice".to_owned(),
+        created_at: at(from),
+        expires_at: at(until),
+    };
+    let first = store
+        .record_gate_override(&new("api", "2026-01-01T10:00:00Z", "2026-01-01T12:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(first.reason, "hotfix for INC-7");
+    let second = store
+        .record_gate_override(&new("api", "2026-01-01T11:00:00Z", "2026-01-01T11:30:00Z"))
+        .await
+        .unwrap();
+    store
+        .record_gate_override(&new("web", "2026-01-01T10:00:00Z", "2026-01-01T12:00:00Z"))
+        .await
+        .unwrap();
+    let in_force = |t: &'static str| {
+        let store = store.clone();
+        async move { store.gate_overrides_in_force("api", at(t)).await.unwrap() }
+    };
+    assert_eq!(in_force("2026-01-01T09:59:59Z").await, vec![]);
+    assert_eq!(
+        in_force("2026-01-01T11:15:00Z").await,
+        vec![second, first.clone()]
+    );
+    assert_eq!(in_force("2026-01-01T11:45:00Z").await, vec![first]);
+    assert_eq!(in_force("2026-01-01T12:00:00Z").await, vec![]);
+    let backwards = store
+        .record_gate_override(&new("api", "2026-01-01T12:00:00Z", "2026-01-01T11:00:00Z"))
+        .await;
+    assert!(
+        matches!(backwards, Err(StoreError::InvalidInput { .. })),
+        "{backwards:?}"
+    );
+    store.close().await;
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod sqlite_contract {
@@ -861,6 +904,7 @@ contract!(
     sli_data_survives_close_and_reopen,
     concurrent_batches_with_one_key_apply_once,
     concurrent_batches_without_keys_all_count,
+    gate_overrides_are_in_force_until_they_expire,
 );
 
 fn sqlite_harness() -> Harness {

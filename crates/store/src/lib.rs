@@ -35,6 +35,7 @@ mod config_revision;
 #[cfg(test)]
 mod contract_tests;
 mod error;
+mod gate_override;
 mod location;
 mod migrate;
 mod postgres;
@@ -43,6 +44,7 @@ mod sqlite;
 
 pub use config_revision::{ConfigRevision, NewConfigRevision};
 pub use error::{Cause, StoreError};
+pub use gate_override::{GateOverride, NewGateOverride};
 pub use location::StoreLocation;
 pub use sli_bucket::{BatchOutcome, BucketRow};
 
@@ -99,6 +101,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Up to `limit` revisions, newest first.
     async fn config_revisions(&self, limit: u32) -> Result<Vec<ConfigRevision>, StoreError>;
+
+    /// Records a deploy gate override; committed before returning.
+    async fn record_gate_override(&self, o: &NewGateOverride) -> Result<GateOverride, StoreError>;
+
+    /// The overrides of `service` in force at `at` (created at or before it,
+    /// expiring after it), newest first.
+    async fn gate_overrides_in_force(
+        &self,
+        service: &str,
+        at: jiff::Timestamp,
+    ) -> Result<Vec<GateOverride>, StoreError>;
 
     /// Adds a batch of SLI increments to their buckets, at most once per
     /// `idempotency_key`, in one transaction.

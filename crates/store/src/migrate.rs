@@ -33,6 +33,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sli_buckets",
         sql: include_str!("../migrations/sqlite/0002_sli_buckets.sql"),
     },
+    Migration {
+        version: 3,
+        name: "gate_overrides",
+        sql: include_str!("../migrations/sqlite/0003_gate_overrides.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -45,6 +50,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "sli_buckets",
         sql: include_str!("../migrations/postgres/0002_sli_buckets.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "gate_overrides",
+        sql: include_str!("../migrations/postgres/0003_gate_overrides.sql"),
     },
 ];
 

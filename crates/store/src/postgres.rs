@@ -11,6 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
 use crate::config_revision::{self, RevisionRow, timestamp_micros};
+use crate::gate_override::{self, GateOverride, NewGateOverride};
 use crate::location::redact_password;
 use crate::migrate::{self, Migration};
 use crate::sli_bucket::{self, BucketColumns};
@@ -257,6 +258,48 @@ impl Store for PostgresStore {
         .await
         .map_err(self.error("listing config revisions"))?;
         rows.into_iter().map(config_revision::from_row).collect()
+    }
+
+    async fn record_gate_override(&self, o: &NewGateOverride) -> Result<GateOverride, StoreError> {
+        gate_override::check(o)?;
+        let error = self.error("recording a gate override");
+        let mut tx = self.pool.begin().await.map_err(&error)?;
+        let row: gate_override::OverrideRow = sqlx::query_as(
+            "INSERT INTO gate_overrides (service, reason, created_by, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 RETURNING id, service, reason, created_by, created_at, expires_at",
+        )
+        .bind(&o.service)
+        .bind(&o.reason)
+        .bind(&o.created_by)
+        .bind(timestamp_micros(o.created_at))
+        .bind(timestamp_micros(o.expires_at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(&error)?;
+        tx.commit().await.map_err(&error)?;
+        gate_override::from_row(row)
+    }
+
+    async fn gate_overrides_in_force(
+        &self,
+        service: &str,
+        at: jiff::Timestamp,
+    ) -> Result<Vec<GateOverride>, StoreError> {
+        let micros = timestamp_micros(at);
+        let rows: Vec<gate_override::OverrideRow> = sqlx::query_as(
+            "SELECT id, service, reason, created_by, created_at, expires_at
+             FROM gate_overrides
+             WHERE service = $1 AND created_at <= $2 AND expires_at > $3
+             ORDER BY id DESC",
+        )
+        .bind(service)
+        .bind(micros)
+        .bind(micros)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.error("reading gate overrides"))?;
+        rows.into_iter().map(gate_override::from_row).collect()
     }
 
     async fn record_sli_batch(

@@ -42,6 +42,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/slos/{name}", get(crate::slo::one))
         .route("/api/v1/alerts", get(crate::slo::alerts))
         .route("/api/v1/gate/{service}", get(crate::slo::gate_handler))
+        .route(
+            "/api/v1/gate/{service}/overrides",
+            post(crate::slo::create_override),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -1,0 +1,12 @@
+-- Schema 3: deploy gate overrides. An emergency fix may ship on a service
+-- whose error budget is spent; who allowed it, why and until when is kept.
+CREATE TABLE gate_overrides (
+    id         BIGSERIAL PRIMARY KEY,
+    service    TEXT   NOT NULL,
+    reason     TEXT   NOT NULL,
+    created_by TEXT   NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL CHECK (expires_at > created_at)
+);
+
+CREATE INDEX gate_overrides_by_service ON gate_overrides (service, expires_at);
