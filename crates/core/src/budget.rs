@@ -75,6 +75,44 @@ pub fn time_to_exhaustion(remaining_ratio: f64, burn: f64, period_s: f64) -> Opt
     Some((remaining_ratio.max(0.0) * period_s / burn).max(0.0))
 }
 
+/// A composite SLO's figures: each objective (with its own indicator)
+/// weighs in by its `compositeWeight`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CompositeBudget {
+    /// The weighted mean of the objectives' SLIs that have data.
+    pub sli: Option<f64>,
+    /// The weighted mean of the objectives' consumed budget shares.
+    pub consumed_ratio: f64,
+}
+
+impl CompositeBudget {
+    pub fn of(parts: &[(f64, ErrorBudget)]) -> CompositeBudget {
+        let weight: f64 = parts.iter().map(|(w, _)| w).sum();
+        let with_data: Vec<(f64, f64)> = parts
+            .iter()
+            .filter_map(|(w, b)| b.sli().map(|s| (*w, s)))
+            .collect();
+        let data_weight: f64 = with_data.iter().map(|(w, _)| w).sum();
+        CompositeBudget {
+            sli: (data_weight > 0.0)
+                .then(|| with_data.iter().map(|(w, s)| w * s).sum::<f64>() / data_weight),
+            consumed_ratio: if weight > 0.0 {
+                parts
+                    .iter()
+                    .map(|(w, b)| w * b.consumed_ratio())
+                    .sum::<f64>()
+                    / weight
+            } else {
+                0.0
+            },
+        }
+    }
+
+    pub fn remaining_ratio(&self) -> f64 {
+        1.0 - self.consumed_ratio
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +130,18 @@ mod tests {
         let b = burn_rate(target, Counts::new(985.6, 1000.0)).unwrap();
         assert!((b - 14.4).abs() < 1e-9);
         assert_eq!(burn_rate(target, Counts::ZERO), None);
+    }
+
+    #[test]
+    fn composites_weigh_their_objectives() {
+        let t = Target::from_ratio_text("0.99").unwrap();
+        let spent = ErrorBudget::new(t, Counts::new(980.0, 1000.0)); // 200 % consumed
+        let clean = ErrorBudget::new(t, Counts::new(1000.0, 1000.0)); // 0 %
+        let c = CompositeBudget::of(&[(3.0, spent), (1.0, clean)]);
+        assert!((c.consumed_ratio - 1.5).abs() < 1e-12);
+        assert!((c.sli.unwrap() - (3.0 * 0.98 + 1.0) / 4.0).abs() < 1e-12);
+        let empty = ErrorBudget::new(t, Counts::ZERO);
+        assert_eq!(CompositeBudget::of(&[(1.0, empty)]).sli, None);
     }
 
     proptest! {

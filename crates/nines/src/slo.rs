@@ -301,6 +301,34 @@ fn objectives_json(state: &AppState, keep: impl Fn(&ObjectiveStatus) -> bool) ->
         .collect()
 }
 
+/// For a composite SLO (objectives with their own indicators), the
+/// figures of the whole, weighted by `compositeWeight`; `null` otherwise.
+fn composite_json(state: &AppState, name: &str) -> Value {
+    let config = state.current();
+    let Some(slo) = config.catalog.slos.get(name) else {
+        return Value::Null;
+    };
+    if slo.objectives.iter().all(|o| o.indicator.is_none()) {
+        return Value::Null;
+    }
+    let statuses = state.slo().status(state.clock.now());
+    let parts: Vec<(f64, nines_core::budget::ErrorBudget)> = statuses
+        .iter()
+        .filter(|s| s.slo == name)
+        .filter_map(|s| {
+            let weight = slo.objectives.get(s.objective)?.composite_weight;
+            Some((weight, s.budget))
+        })
+        .collect();
+    let c = nines_core::budget::CompositeBudget::of(&parts);
+    json!({
+        "sli": c.sli,
+        "budget_consumed_ratio": ratio(c.consumed_ratio),
+        "budget_remaining_ratio": ratio(c.remaining_ratio()),
+        "weights": parts.iter().map(|(w, _)| w).collect::<Vec<_>>(),
+    })
+}
+
 pub async fn list(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "slos": objectives_json(&state, |_| true) }))
 }
@@ -317,7 +345,11 @@ pub async fn one(
         ));
     }
     let objectives = objectives_json(&state, |s| s.slo == name);
-    Ok(Json(json!({ "slo": name, "objectives": objectives })))
+    Ok(Json(json!({
+        "slo": name,
+        "objectives": objectives,
+        "composite": composite_json(&state, &name),
+    })))
 }
 
 pub async fn alerts(State(state): State<Arc<AppState>>) -> Json<Value> {

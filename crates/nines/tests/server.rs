@@ -505,3 +505,45 @@ async fn the_example_dashboard_uses_exported_metrics() {
     }
     app.running.shutdown().await.unwrap();
 }
+
+/// A composite SLO: each objective has its own indicator and weight, and the
+/// whole is their weighted mean.
+#[tokio::test]
+async fn a_composite_slo_weighs_its_objectives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let ratio = |name: &str| {
+        format!(
+            "indicator:\n        metadata: {{name: {name}}}\n        spec:\n          ratioMetric:\n            good: {{metricSource: {{type: push, spec: {{}}}}}}\n            total: {{metricSource: {{type: push, spec: {{}}}}}}"
+        )
+    };
+    std::fs::write(
+        config.join("journey.yaml"),
+        format!(
+            "apiVersion: openslo/v1\nkind: SLO\nmetadata: {{name: checkout-journey}}\nspec:\n  service: shop\n  timeWindow: [{{duration: 7d, isRolling: true}}]\n  budgetingMethod: Occurrences\n  objectives:\n    - target: 0.99\n      compositeWeight: 3\n      {}\n    - target: 0.99\n      compositeWeight: 1\n      {}\n",
+            ratio("cart"),
+            ratio("payment")
+        ),
+    )
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
+    let app = start_in(tmp, clock).await;
+    let batch = serde_json::json!({"events": [
+        event("cart", "2026-11-21T07:00:00Z", 980.0, 1000.0),
+        event("payment", "2026-11-21T07:00:00Z", 1000.0, 1000.0),
+    ]});
+    assert_eq!(
+        app.post_body("/api/v1/sli/events", &batch, None).await.0,
+        200
+    );
+    let (_, v) = app.get_json("/api/v1/slos/checkout-journey").await;
+    let c = &v["composite"];
+    assert_eq!(c["weights"], serde_json::json!([3.0, 1.0]), "{v}");
+    assert_eq!(c["budget_consumed_ratio"], 1.5, "{v}");
+    assert!((c["sli"].as_f64().unwrap() - 0.985).abs() < 1e-9, "{v}");
+    assert_eq!(v["objectives"].as_array().unwrap().len(), 2);
+    let (_, plain) = app.get_json("/api/v1/slos").await;
+    assert_eq!(plain["slos"].as_array().unwrap().len(), 2);
+    app.running.shutdown().await.unwrap();
+}
