@@ -4,6 +4,7 @@
 //! always passed in by the caller. That is what lets tests be exact about
 //! time and lets a simulation run thirty days in seconds.
 
+pub mod alerting;
 pub mod availability;
 pub mod budget;
 pub mod burn;

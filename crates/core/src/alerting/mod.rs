@@ -1,0 +1,4 @@
+//! Alerts from every source, in one model: labels and fingerprints,
+//! matchers and silences, routing and grouping, incidents.
+
+pub mod labels;
