@@ -863,6 +863,276 @@ async fn gate_overrides_are_in_force_until_they_expire(h: Harness) {
     store.close().await;
 }
 
+fn alert_row(fp: u64, service: &str, ends: &str, body: &str) -> crate::AlertRow {
+    crate::AlertRow {
+        fingerprint: fp,
+        source: "alertmanager".to_owned(),
+        service: service.to_owned(),
+        starts_at: at("2026-01-01T10:00:00Z"),
+        ends_at: at(ends),
+        updated_at: at("2026-01-01T10:00:00Z"),
+        body: body.to_owned(),
+    }
+}
+
+async fn alerts_are_replaced_by_fingerprint_and_pruned_when_long_ended(h: Harness) {
+    let store = h.open().await.unwrap();
+    // The high bit set: fingerprints are u64 and must come back unchanged.
+    let big = 0xfedc_ba98_7654_3210_u64;
+    store
+        .write_alerts(&[
+            alert_row(big, "api", "2026-01-01T11:00:00Z", "first"),
+            alert_row(7, "db", "2026-01-01T10:30:00Z", "{}"),
+        ])
+        .await
+        .unwrap();
+    store
+        .write_alerts(&[alert_row(big, "api", "2026-01-01T12:00:00Z", "second")])
+        .await
+        .unwrap();
+    let all = store.alerts_ending_after(Timestamp::MIN).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let replaced = all.iter().find(|a| a.fingerprint == big).unwrap();
+    assert_eq!(
+        replaced,
+        &alert_row(big, "api", "2026-01-01T12:00:00Z", "second")
+    );
+    let firing = store
+        .alerts_ending_after(at("2026-01-01T10:45:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        firing.iter().map(|a| a.fingerprint).collect::<Vec<_>>(),
+        vec![big]
+    );
+    assert_eq!(
+        store
+            .prune_alerts(at("2026-01-01T11:00:00Z"))
+            .await
+            .unwrap(),
+        1
+    );
+    store.close().await;
+    let store = h.open().await.unwrap();
+    assert_eq!(
+        store
+            .alerts_ending_after(Timestamp::MIN)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.close().await;
+}
+
+async fn silences_are_kept_by_id(h: Harness) {
+    let store = h.open().await.unwrap();
+    let mut s = crate::SilenceRow {
+        id: "b1ac257e-778f-4baa-a516-1801fe3cab03".to_owned(),
+        starts_at: at("2026-01-01T10:00:00Z"),
+        ends_at: at("2026-01-01T11:00:00Z"),
+        updated_at: at("2026-01-01T10:00:00Z"),
+        body: "{\"matchers\":[]}".to_owned(),
+    };
+    store.put_silence(&s).await.unwrap();
+    s.ends_at = at("2026-01-01T10:30:00Z");
+    store.put_silence(&s).await.unwrap();
+    assert_eq!(store.silences().await.unwrap(), vec![s.clone()]);
+    assert_eq!(
+        store
+            .prune_silences(at("2026-01-01T10:30:00Z"))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .prune_silences(at("2026-01-01T10:30:01Z"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.silences().await.unwrap(), vec![]);
+    store.close().await;
+}
+
+fn incident(id: i64, key: &str, state: &str) -> crate::IncidentRow {
+    crate::IncidentRow {
+        id,
+        group_key: key.to_owned(),
+        service: "api".to_owned(),
+        state: state.to_owned(),
+        urgency: "high".to_owned(),
+        opened_at: at("2026-01-01T10:00:00Z"),
+        updated_at: at("2026-01-01T10:00:00Z"),
+        resolved_at: None,
+        body: "{}".to_owned(),
+    }
+}
+
+fn event(kind: &str) -> crate::NewIncidentEvent {
+    crate::NewIncidentEvent {
+        at: at("2026-01-01T10:00:00Z"),
+        kind: kind.to_owned(),
+        actor: "nines".to_owned(),
+        body: "{}".to_owned(),
+    }
+}
+
+async fn one_open_incident_per_group_with_its_timeline_and_outbox(h: Harness) {
+    let store = h.open().await.unwrap();
+    let note = crate::NewNotification {
+        idempotency_key: "inc-1-v1".to_owned(),
+        channel: "webhook".to_owned(),
+        target: "http://127.0.0.1:1/hook".to_owned(),
+        body: "{}".to_owned(),
+        created_at: at("2026-01-01T10:00:00Z"),
+    };
+    let ids = store
+        .write_incidents(&[crate::IncidentWrite {
+            incident: incident(0, "g1", "triggered"),
+            events: vec![event("opened"), event("alert_joined")],
+            notifications: vec![note.clone()],
+        }])
+        .await
+        .unwrap();
+    let id = ids[0];
+    assert!(id > 0);
+    // A second open incident for the same group is refused, and nothing of
+    // that write is kept.
+    let again = store
+        .write_incidents(&[
+            crate::IncidentWrite {
+                incident: incident(0, "g2", "triggered"),
+                events: vec![],
+                notifications: vec![],
+            },
+            crate::IncidentWrite {
+                incident: incident(0, "g1", "triggered"),
+                events: vec![],
+                notifications: vec![],
+            },
+        ])
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Conflict { .. })),
+        "{again:?}"
+    );
+    assert_eq!(store.incidents(false, 10).await.unwrap().len(), 1);
+    // Resolving it frees the group for a new incident.
+    let mut resolved = incident(id, "g1", "resolved");
+    resolved.resolved_at = Some(at("2026-01-01T10:05:00Z"));
+    store
+        .write_incidents(&[crate::IncidentWrite {
+            incident: resolved.clone(),
+            events: vec![event("resolved")],
+            notifications: vec![note.clone()],
+        }])
+        .await
+        .unwrap();
+    let second = store
+        .write_incidents(&[crate::IncidentWrite {
+            incident: incident(0, "g1", "triggered"),
+            events: vec![],
+            notifications: vec![],
+        }])
+        .await
+        .unwrap()[0];
+    assert!(second > id);
+    assert_eq!(store.incident(id).await.unwrap(), Some(resolved));
+    assert_eq!(store.incident(id + 1000).await.unwrap(), None);
+    let open = store.incidents(true, 10).await.unwrap();
+    assert_eq!(open.iter().map(|i| i.id).collect::<Vec<_>>(), vec![second]);
+    let kinds: Vec<String> = store
+        .incident_events(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec!["opened", "alert_joined", "resolved"]);
+
+    // The notification was queued once (same idempotency key twice).
+    let due = store
+        .due_notifications(at("2026-01-01T10:00:00Z"), 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].incident_id, due[0].attempts), (Some(id), 0));
+    let retry_at = at("2026-01-01T10:01:00Z");
+    store
+        .record_attempt(
+            due[0].id,
+            &crate::Attempt::Retry {
+                at: at("2026-01-01T10:00:01Z"),
+                error: "connection refused".to_owned(),
+                next_attempt_at: retry_at,
+            },
+            Some(&event("notification_failed")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .due_notifications(at("2026-01-01T10:00:30Z"), 10)
+            .await
+            .unwrap(),
+        vec![]
+    );
+    let due = store.due_notifications(retry_at, 10).await.unwrap();
+    assert_eq!(
+        (due[0].attempts, due[0].last_error.as_str()),
+        (1, "connection refused")
+    );
+    store
+        .record_attempt(due[0].id, &crate::Attempt::Delivered { at: retry_at }, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.due_notifications(Timestamp::MAX, 10).await.unwrap(),
+        vec![]
+    );
+    assert_eq!(store.incident_events(id).await.unwrap().len(), 4);
+    let missing = store
+        .record_attempt(999_999, &crate::Attempt::Delivered { at: retry_at }, None)
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::InvalidInput { .. })),
+        "{missing:?}"
+    );
+    store.close().await;
+}
+
+async fn changes_are_listed_per_service_since_a_time(h: Harness) {
+    let store = h.open().await.unwrap();
+    let change = |service: &str, t: &str| crate::NewChange {
+        service: service.to_owned(),
+        at: at(t),
+        summary: "deploy v1.4".to_owned(),
+        body: "{}".to_owned(),
+    };
+    store
+        .record_change(&change("api", "2026-01-01T09:00:00Z"))
+        .await
+        .unwrap();
+    let c = store
+        .record_change(&change("api", "2026-01-01T10:00:00Z"))
+        .await
+        .unwrap();
+    store
+        .record_change(&change("db", "2026-01-01T10:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .changes("api", at("2026-01-01T09:30:00Z"))
+            .await
+            .unwrap(),
+        vec![c]
+    );
+    store.close().await;
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod sqlite_contract {
@@ -905,6 +1175,10 @@ contract!(
     concurrent_batches_with_one_key_apply_once,
     concurrent_batches_without_keys_all_count,
     gate_overrides_are_in_force_until_they_expire,
+    alerts_are_replaced_by_fingerprint_and_pruned_when_long_ended,
+    silences_are_kept_by_id,
+    one_open_incident_per_group_with_its_timeline_and_outbox,
+    changes_are_listed_per_service_since_a_time,
 );
 
 fn sqlite_harness() -> Harness {

@@ -109,6 +109,14 @@ pub enum StoreError {
         what: String,
     },
 
+    /// The write would break a uniqueness rule (for example a second open
+    /// incident for one group); nothing was written.
+    #[error("conflict: {what}")]
+    Conflict {
+        /// What already exists.
+        what: String,
+    },
+
     /// The store was used after [`crate::Store::close`].
     #[error("the store has been closed")]
     Closed,

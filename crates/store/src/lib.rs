@@ -16,6 +16,9 @@
 //!   ([`BucketRow`]), added to by the ingest and pruned by age.
 //! - `ingest_keys`: the idempotency keys of the ingest batches already in
 //!   `sli_buckets`, written in the same transaction as their buckets.
+//! - `alerts`, `silences`, `incidents`, `incident_events`, `changes`, `outbox`:
+//!   alert intake, incidents and their timelines, notifications to deliver
+//!   ([`AlertStore`], `alerting.rs`).
 //! - `schema_migrations`: which migrations have been applied (`migrate.rs`).
 //!
 //! # Adding a table and a method
@@ -31,6 +34,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+mod alerting;
 mod config_revision;
 #[cfg(test)]
 mod contract_tests;
@@ -42,6 +46,10 @@ mod postgres;
 mod sli_bucket;
 mod sqlite;
 
+pub use alerting::{
+    AlertRow, AlertStore, Attempt, Change, IncidentEvent, IncidentRow, IncidentWrite, NewChange,
+    NewIncidentEvent, NewNotification, Notification, SilenceRow,
+};
 pub use config_revision::{ConfigRevision, NewConfigRevision};
 pub use error::{Cause, StoreError};
 pub use gate_override::{GateOverride, NewGateOverride};
@@ -71,7 +79,7 @@ impl fmt::Display for Engine {
 /// Every method that writes has committed its write when it returns `Ok`, so
 /// an acknowledged change survives a crash of nines or of the machine.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AlertStore + Send + Sync + 'static {
     /// Which engine this store runs on.
     fn engine(&self) -> Engine;
 

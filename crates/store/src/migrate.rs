@@ -38,6 +38,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "gate_overrides",
         sql: include_str!("../migrations/sqlite/0003_gate_overrides.sql"),
     },
+    Migration {
+        version: 4,
+        name: "alerts_incidents",
+        sql: include_str!("../migrations/sqlite/0004_alerts_incidents.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -55,6 +60,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "gate_overrides",
         sql: include_str!("../migrations/postgres/0003_gate_overrides.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "alerts_incidents",
+        sql: include_str!("../migrations/postgres/0004_alerts_incidents.sql"),
     },
 ];
 

@@ -90,7 +90,22 @@ impl PostgresStore {
     fn error(&self, operation: &'static str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
         move |error| StoreError::from_sqlx(operation, &self.target, error)
     }
+
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    fn read_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn sql(sql: &str) -> sqlx::SqlStr {
+        use sqlx::SqlSafeStr;
+        sqlx::AssertSqlSafe(crate::alerting::numbered(sql)).into_sql_str()
+    }
 }
+
+crate::alerting::alert_store_impl!(PostgresStore);
 
 /// Names the server and database without the user or password.
 fn describe(options: &PgConnectOptions) -> String {

@@ -152,7 +152,22 @@ impl SqliteStore {
     fn error(&self, operation: &'static str) -> impl Fn(sqlx::Error) -> StoreError + '_ {
         move |error| StoreError::from_sqlx(operation, &self.target, error)
     }
+
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.writer.begin_with(BEGIN_WRITE).await
+    }
+
+    fn read_pool(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    fn sql(sql: &str) -> sqlx::SqlStr {
+        use sqlx::SqlSafeStr;
+        sqlx::AssertSqlSafe(sql).into_sql_str()
+    }
 }
+
+crate::alerting::alert_store_impl!(SqliteStore);
 
 /// Takes the data directory's lock file, or reports who holds it.
 ///

@@ -2,3 +2,4 @@
 //! matchers and silences, routing and grouping, incidents.
 
 pub mod labels;
+pub mod model;
