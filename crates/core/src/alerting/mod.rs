@@ -2,4 +2,5 @@
 //! matchers and silences, routing and grouping, incidents.
 
 pub mod labels;
+pub mod matcher;
 pub mod model;
