@@ -2,6 +2,7 @@
 //! everything at the edge that talks to the world (sockets, signals, files,
 //! the store, the wall clock). The domain itself lives in `nines-core`.
 
+pub mod alerts;
 pub mod calc;
 pub mod check;
 pub mod cli;

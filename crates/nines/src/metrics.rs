@@ -90,6 +90,8 @@ type GaugeF = Gauge<f64, AtomicU64>;
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub config_reloads: Family<ResultLabel, Counter>,
+    /// Alerts accepted from Alertmanager and PagerDuty clients.
+    pub alerts_received: Counter,
     pub config_last_reload_successful: Gauge,
     pub config_last_reload_success_seconds: Gauge<f64, AtomicU64>,
     pub config_objects: Family<KindLabel, Gauge>,
@@ -123,6 +125,7 @@ impl Metrics {
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
             config_reloads: Family::default(),
+            alerts_received: Counter::default(),
             config_last_reload_successful: Gauge::default(),
             config_last_reload_success_seconds: Gauge::default(),
             config_objects: Family::default(),
@@ -145,6 +148,11 @@ impl Metrics {
             "config_reloads",
             "Configuration loads, by result (success or failure)",
             m.config_reloads.clone(),
+        );
+        registry.register(
+            "alerts_received",
+            "Alerts accepted (committed) from Alertmanager and PagerDuty clients",
+            m.alerts_received.clone(),
         );
         registry.register(
             "config_last_reload_successful",

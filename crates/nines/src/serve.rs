@@ -46,6 +46,11 @@ pub struct AppState {
     pub ingest_gate: tokio::sync::RwLock<()>,
     /// SLIs pulled from Prometheus: baselines and the last result of each.
     pub puller: crate::pull::Puller,
+    /// Alerts from every source, silences, and their intake.
+    pub alerts: Arc<crate::alerts::AlertHub>,
+    routing: std::sync::RwLock<Arc<crate::alerts::routing::Routing>>,
+    /// Woken whenever alerts or silences change (incidents and notifications follow).
+    pub alerts_changed: tokio::sync::Notify,
 }
 
 pub struct Options {
@@ -142,6 +147,19 @@ fn log_diagnostics(e: &LoadError) {
 }
 
 impl AppState {
+    /// The routing in force.
+    pub fn routing(&self) -> Arc<crate::alerts::routing::Routing> {
+        self.routing
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Tells the incident dispatcher that alerts or silences changed.
+    pub fn notify_alerts_changed(&self) {
+        self.alerts_changed.notify_one();
+    }
+
     fn publish_config_metrics(&self, config: &Config) {
         self.metrics.config_last_reload_successful.set(1);
         self.metrics
@@ -272,6 +290,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     let now = clock.now();
     let config = record(store.as_ref(), loaded, &opts.config_path, now).await?;
     let slo = SloRuntime::load(&config.catalog, store.as_ref(), now).await?;
+    let alerts = crate::alerts::AlertHub::load(store.clone(), now).await?;
     let addr = listener.local_addr()?;
     let metrics = Metrics::new(&store.engine().to_string());
     let (config_tx, config_rx) = watch::channel(Arc::new(config));
@@ -288,6 +307,9 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         slo: std::sync::RwLock::new(Arc::new(slo)),
         ingest_gate: tokio::sync::RwLock::new(()),
         puller: crate::pull::Puller::default(),
+        alerts,
+        routing: std::sync::RwLock::new(Arc::new(crate::alerts::routing::Routing::default())),
+        alerts_changed: tokio::sync::Notify::new(),
     });
     state.publish_config_metrics(&state.current());
     state

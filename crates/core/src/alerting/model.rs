@@ -157,17 +157,18 @@ pub enum AlertError {
 
 impl AlertInput {
     /// Applies Alertmanager's defaults: a missing start is `now`; a missing
-    /// end is `now + resolve_timeout` (and marked as a timeout), or the start
-    /// plus the resolve timeout when the start lies ahead, so an alert that
-    /// a clock skew puts slightly in the future is still accepted.
-    pub fn into_alert(self, now: Timestamp, resolve_timeout: SignedDuration) -> Result<Alert, AlertError> {
-        let starts_at = self.starts_at.unwrap_or(now);
+    /// end is `now + resolve_timeout` (and marked as a timeout). As in
+    /// Alertmanager, an alert starting after that defaulted end is refused.
+    pub fn into_alert(
+        self,
+        now: Timestamp,
+        resolve_timeout: SignedDuration,
+    ) -> Result<Alert, AlertError> {
+        // As Alertmanager: a resolution sent without its start starts when it ends.
+        let starts_at = self.starts_at.or(self.ends_at).unwrap_or(now);
         let (ends_at, timeout) = match self.ends_at {
             Some(end) => (end, false),
-            None => {
-                let base = if starts_at > now { starts_at } else { now };
-                (base.saturating_add(resolve_timeout).unwrap_or(base), true)
-            }
+            None => (now.saturating_add(resolve_timeout).unwrap_or(now), true),
         };
         if ends_at < starts_at {
             return Err(AlertError::EndsBeforeStart { starts_at, ends_at });
@@ -211,10 +212,17 @@ mod tests {
     fn defaults_follow_alertmanager() {
         let a = input(None, None).into_alert(ts(0), FIVE_MIN).unwrap();
         assert_eq!((a.starts_at, a.ends_at, a.timeout), (ts(0), ts(300), true));
-        let e = input(Some(10), Some(5)).into_alert(ts(0), FIVE_MIN).unwrap_err();
-        assert!(e.to_string().starts_with("start time must be before end time"));
+        let e = input(Some(10), Some(5))
+            .into_alert(ts(0), FIVE_MIN)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("start time must be before end time")
+        );
         // An end equal to the start is accepted: a resolved alert.
-        let r = input(Some(5), Some(5)).into_alert(ts(10), FIVE_MIN).unwrap();
+        let r = input(Some(5), Some(5))
+            .into_alert(ts(10), FIVE_MIN)
+            .unwrap();
         assert!(r.resolved_at(ts(10)));
     }
 
@@ -235,7 +243,9 @@ mod tests {
         let m = old.merge(resolve, ts(30));
         assert_eq!(m.starts_at, ts(-100));
         assert!(m.resolved_at(ts(30)));
-        let again = input(Some(1000), None).into_alert(ts(1000), FIVE_MIN).unwrap();
+        let again = input(Some(1000), None)
+            .into_alert(ts(1000), FIVE_MIN)
+            .unwrap();
         let m2 = m.merge(again, ts(1000));
         assert_eq!(m2.starts_at, ts(1000));
         assert!(!m2.resolved_at(ts(1000)));

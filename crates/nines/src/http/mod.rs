@@ -46,6 +46,21 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/gate/{service}/overrides",
             post(crate::slo::create_override),
         )
+        .route(
+            "/api/v2/alerts",
+            get(crate::alerts::am::get_alerts).post(crate::alerts::am::post_alerts),
+        )
+        .route("/api/v2/alerts/groups", get(crate::alerts::am::get_groups))
+        .route("/api/v2/receivers", get(crate::alerts::am::get_receivers))
+        .route("/api/v2/status", get(crate::alerts::am::get_status))
+        .route(
+            "/api/v2/silences",
+            get(crate::alerts::am::get_silences).post(crate::alerts::am::post_silences),
+        )
+        .route(
+            "/api/v2/silence/{id}",
+            get(crate::alerts::am::get_silence).delete(crate::alerts::am::delete_silence),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

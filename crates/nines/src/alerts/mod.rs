@@ -1,0 +1,287 @@
+//! Alert intake: every source's alerts in one model, committed before they
+//! are acknowledged, held in memory for queries, silenced, grouped into
+//! incidents and notified.
+//!
+//! Writes go through one intake task ([`intake`]): it takes every request
+//! waiting, merges their alerts against the current state in arrival order,
+//! commits them in one transaction (group commit), then updates the state
+//! and answers each request. Readers take a snapshot under a short lock.
+
+pub mod am;
+mod intake;
+pub mod routing;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use jiff::{SignedDuration, Timestamp};
+use nines_core::alerting::labels::LabelSet;
+use nines_core::alerting::model::{Alert, Source};
+use nines_core::alerting::silence::Silence;
+use nines_core::model::Catalog;
+use nines_store::{AlertRow, SilenceRow, Store, StoreError};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+/// The service of alerts that name no configured service: visible, never dropped.
+pub const UNROUTED: &str = "unrouted";
+
+/// Alertmanager's default `resolve_timeout`.
+pub const DEFAULT_RESOLVE_TIMEOUT: SignedDuration = SignedDuration::from_secs(300);
+
+/// How long resolved alerts stay queryable in memory (and in the store).
+const KEEP_RESOLVED: SignedDuration = SignedDuration::from_secs(3600);
+
+/// An alert as held: the alert and the service it belongs to.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub alert: Alert,
+    pub service: String,
+}
+
+#[derive(Default)]
+pub struct HubState {
+    pub alerts: HashMap<u64, Held>,
+    pub silences: BTreeMap<String, Silence>,
+}
+
+pub struct AlertHub {
+    state: RwLock<HubState>,
+    intake: mpsc::Sender<intake::Job>,
+    pub resolve_timeout: SignedDuration,
+    store: Arc<dyn Store>,
+}
+
+impl AlertHub {
+    /// Loads the alerts still firing or recently resolved and the silences
+    /// from the store, and starts the intake task.
+    pub async fn load(store: Arc<dyn Store>, now: Timestamp) -> Result<Arc<AlertHub>, StoreError> {
+        let mut state = HubState::default();
+        let since = now.saturating_sub(KEEP_RESOLVED).unwrap_or(now);
+        for row in store.alerts_ending_after(since).await? {
+            match decode_alert(&row) {
+                Ok(held) => {
+                    state.alerts.insert(row.fingerprint, held);
+                }
+                Err(e) => {
+                    tracing::error!(fingerprint = row.fingerprint, error = %e, "skipping an unreadable stored alert")
+                }
+            }
+        }
+        for row in store.silences().await? {
+            match decode_silence(&row) {
+                Ok(s) => {
+                    state.silences.insert(s.id.clone(), s);
+                }
+                Err(e) => {
+                    tracing::error!(id = %row.id, error = %e, "skipping an unreadable stored silence")
+                }
+            }
+        }
+        tracing::info!(
+            alerts = state.alerts.len(),
+            silences = state.silences.len(),
+            "alert state loaded"
+        );
+        let (tx, rx) = mpsc::channel(4096);
+        let hub = Arc::new(AlertHub {
+            state: RwLock::new(state),
+            intake: tx,
+            resolve_timeout: DEFAULT_RESOLVE_TIMEOUT,
+            store,
+        });
+        tokio::spawn(intake::run(hub.clone(), rx));
+        Ok(hub)
+    }
+
+    /// Reads the state under the lock.
+    pub fn read<T>(&self, f: impl FnOnce(&HubState) -> T) -> T {
+        f(&self.state.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut HubState) -> T) -> T {
+        f(&mut self.state.write().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Commits `alerts` (merged with what is known of them) and returns once
+    /// they are durable. The whole batch is committed or none of it.
+    pub async fn submit(&self, alerts: Vec<Held>) -> Result<(), StoreError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let (reply, done) = oneshot::channel();
+        self.intake
+            .send(intake::Job { alerts, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        done.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores silences (a new or changed one, and one expired by a change),
+    /// then makes them count.
+    pub async fn put_silences(&self, silences: &[Silence]) -> Result<(), StoreError> {
+        for s in silences {
+            self.store.put_silence(&encode_silence(s)).await?;
+        }
+        self.write(|st| {
+            for s in silences {
+                st.silences.insert(s.id.clone(), s.clone());
+            }
+        });
+        Ok(())
+    }
+
+    /// The ids of the silences muting `labels` at `now`.
+    pub fn silenced_by(state: &HubState, labels: &LabelSet, now: Timestamp) -> Vec<String> {
+        state
+            .silences
+            .values()
+            .filter(|s| s.mutes(labels, now))
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// Forgets alerts resolved long ago and silences expired long ago.
+    pub async fn prune(&self, now: Timestamp) -> Result<(), StoreError> {
+        let before = now.saturating_sub(KEEP_RESOLVED).unwrap_or(now);
+        self.store.prune_alerts(before).await?;
+        self.store.prune_silences(before).await?;
+        self.write(|st| {
+            st.alerts.retain(|_, h| h.alert.ends_at >= before);
+            st.silences.retain(|_, s| s.ends_at >= before);
+        });
+        Ok(())
+    }
+}
+
+/// The configured service an alert belongs to: the first whose alert label
+/// (by default `service=<name>`) the alert carries, else [`UNROUTED`].
+pub fn service_of(catalog: &Catalog, labels: &LabelSet) -> String {
+    for (name, svc) in &catalog.services {
+        let (label, value) = &svc.alert_label;
+        if labels.get(label) == Some(value.as_str()) {
+            return name.clone();
+        }
+    }
+    UNROUTED.to_owned()
+}
+
+fn map(set: &LabelSet) -> Value {
+    Value::Object(set.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect())
+}
+
+fn unmap(v: Option<&Value>) -> Vec<(String, String)> {
+    v.and_then(Value::as_object)
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn encode_alert(h: &Held) -> AlertRow {
+    let a = &h.alert;
+    AlertRow {
+        fingerprint: a.fingerprint.0,
+        source: a.source.as_str().to_owned(),
+        service: h.service.clone(),
+        starts_at: a.starts_at,
+        ends_at: a.ends_at,
+        updated_at: a.updated_at,
+        body: json!({
+            "labels": map(&a.labels),
+            "annotations": map(&a.annotations),
+            "generatorURL": a.generator_url,
+            "timeout": a.timeout,
+        })
+        .to_string(),
+    }
+}
+
+fn decode_alert(row: &AlertRow) -> Result<Held, String> {
+    let body: Value = serde_json::from_str(&row.body).map_err(|e| e.to_string())?;
+    let labels = LabelSet::any(unmap(body.get("labels"))).map_err(|e| e.to_string())?;
+    Ok(Held {
+        alert: Alert {
+            fingerprint: nines_core::alerting::labels::Fingerprint(row.fingerprint),
+            labels,
+            annotations: LabelSet::free(unmap(body.get("annotations"))),
+            starts_at: row.starts_at,
+            ends_at: row.ends_at,
+            timeout: body
+                .get("timeout")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            updated_at: row.updated_at,
+            generator_url: body
+                .get("generatorURL")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            source: Source::parse(&row.source)
+                .ok_or_else(|| format!("unknown source {:?}", row.source))?,
+        },
+        service: row.service.clone(),
+    })
+}
+
+fn encode_silence(s: &Silence) -> SilenceRow {
+    SilenceRow {
+        id: s.id.clone(),
+        starts_at: s.starts_at,
+        ends_at: s.ends_at,
+        updated_at: s.updated_at,
+        body: json!({
+            "matchers": s.matchers.iter().map(|m| json!({
+                "name": m.name, "value": m.value, "isRegex": m.is_regex(), "isEqual": m.is_equal(),
+            })).collect::<Vec<_>>(),
+            "createdBy": s.created_by,
+            "comment": s.comment,
+        })
+        .to_string(),
+    }
+}
+
+fn decode_silence(row: &SilenceRow) -> Result<Silence, String> {
+    let body: Value = serde_json::from_str(&row.body).map_err(|e| e.to_string())?;
+    let mut matchers = Vec::new();
+    for m in body
+        .get("matchers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let s = |k: &str| {
+            m.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let b = |k: &str, d: bool| m.get(k).and_then(Value::as_bool).unwrap_or(d);
+        matchers.push(
+            nines_core::alerting::matcher::Matcher::from_api(
+                s("name"),
+                s("value"),
+                b("isRegex", false),
+                b("isEqual", true),
+            )
+            .map_err(|e| e.to_string())?,
+        );
+    }
+    let text = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Ok(Silence {
+        id: row.id.clone(),
+        matchers,
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+        updated_at: row.updated_at,
+        created_by: text("createdBy"),
+        comment: text("comment"),
+    })
+}
