@@ -4,10 +4,13 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Killed, free_port, which};
 use jiff::Timestamp;
 use nines::clock::ManualClock;
 use nines::serve::{self, Options};
@@ -36,23 +39,6 @@ fn exporter(figures: Figures) -> u16 {
         }
     });
     port
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 async fn query(client: &reqwest::Client, prom: &str, q: &str) -> Option<f64> {
@@ -294,13 +280,4 @@ async fn slis_are_pulled_from_a_real_prometheus() {
         "{metrics}"
     );
     running.shutdown().await.unwrap();
-}
-
-fn which(name: &str) -> Result<std::path::PathBuf, ()> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .ok_or(())
 }
