@@ -49,8 +49,10 @@ pub struct AppState {
     /// Alerts from every source, silences, and their intake.
     pub alerts: Arc<crate::alerts::AlertHub>,
     routing: std::sync::RwLock<Arc<crate::alerts::routing::Routing>>,
-    /// Woken whenever alerts or silences change (incidents and notifications follow).
-    pub alerts_changed: tokio::sync::Notify,
+    /// Incidents and what to notify; flushed by the dispatcher task.
+    pub incidents: tokio::sync::Mutex<crate::alerts::incidents::Incidents>,
+    /// Wakes the delivery worker when the outbox has new work.
+    pub outbox_wake: tokio::sync::Notify,
 }
 
 pub struct Options {
@@ -147,17 +149,38 @@ fn log_diagnostics(e: &LoadError) {
 }
 
 impl AppState {
+    /// One pass of the incident dispatcher: the alerts changed since the
+    /// last pass join their groups, and the groups that are due are flushed
+    /// (incidents, timeline, outbox) in one transaction.
+    pub async fn dispatch(&self) -> Result<(), nines_store::StoreError> {
+        let routing = self.routing();
+        let now = self.clock.now();
+        let mut incidents = self.incidents.lock().await;
+        match self.alerts.take_changed() {
+            None => incidents.mark_all_changed(),
+            Some(list) => incidents.mark_changed(list),
+        }
+        match incidents.flush(&self.alerts, &routing, now).await {
+            Ok(notified) => {
+                if notified {
+                    self.outbox_wake.notify_one();
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing of that pass was written: look at everything again.
+                incidents.mark_all_changed();
+                Err(e)
+            }
+        }
+    }
+
     /// The routing in force.
     pub fn routing(&self) -> Arc<crate::alerts::routing::Routing> {
         self.routing
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-    }
-
-    /// Tells the incident dispatcher that alerts or silences changed.
-    pub fn notify_alerts_changed(&self) {
-        self.alerts_changed.notify_one();
     }
 
     fn publish_config_metrics(&self, config: &Config) {
@@ -291,6 +314,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     let config = record(store.as_ref(), loaded, &opts.config_path, now).await?;
     let slo = SloRuntime::load(&config.catalog, store.as_ref(), now).await?;
     let alerts = crate::alerts::AlertHub::load(store.clone(), now).await?;
+    let mut incidents = crate::alerts::incidents::Incidents::default();
+    incidents.restore(store.incidents(true, 100_000).await?);
     let addr = listener.local_addr()?;
     let metrics = Metrics::new(&store.engine().to_string());
     let (config_tx, config_rx) = watch::channel(Arc::new(config));
@@ -309,7 +334,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         puller: crate::pull::Puller::default(),
         alerts,
         routing: std::sync::RwLock::new(Arc::new(crate::alerts::routing::Routing::default())),
-        alerts_changed: tokio::sync::Notify::new(),
+        incidents: tokio::sync::Mutex::new(incidents),
+        outbox_wake: tokio::sync::Notify::new(),
     });
     state.publish_config_metrics(&state.current());
     state
@@ -350,6 +376,50 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
             }
         });
     }
+    state.incidents.lock().await.external_url = format!("http://{addr}");
+    {
+        let state = state.clone();
+        let mut stop = shutdown.subscribe();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = state.dispatch().await {
+                    tracing::error!(error = %e, "incident dispatch failed; retrying");
+                }
+                let wait = match state.incidents.lock().await.next_due() {
+                    Some(due) => wait_until(state.clock.now(), due),
+                    None => std::time::Duration::from_secs(60),
+                };
+                tokio::select! {
+                    _ = state.alerts.wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        });
+    }
+    {
+        let state = state.clone();
+        let mut stop = shutdown.subscribe();
+        tokio::spawn(async move {
+            let http = crate::alerts::deliver::client();
+            loop {
+                let attempted = crate::alerts::deliver::deliver_due(&state, &http).await;
+                let wait = if attempted > 0 {
+                    std::time::Duration::ZERO
+                } else {
+                    match crate::alerts::deliver::next_attempt(&state).await {
+                        Some(at) => wait_until(state.clock.now(), at),
+                        None => std::time::Duration::from_secs(30),
+                    }
+                };
+                tokio::select! {
+                    _ = state.outbox_wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        });
+    }
     let app = http::router(state.clone());
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -364,6 +434,18 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         shutdown,
         task,
     })
+}
+
+/// How long to sleep until `due` (at most a minute, so a clock that jumps
+/// is noticed).
+fn wait_until(now: jiff::Timestamp, due: jiff::Timestamp) -> std::time::Duration {
+    let d = due.duration_since(now);
+    if d.is_negative() {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::try_from(d)
+        .unwrap_or(std::time::Duration::ZERO)
+        .min(std::time::Duration::from_secs(60))
 }
 
 /// The configuration could not be used at start-up; its diagnostics are

@@ -232,7 +232,6 @@ pub async fn post_alerts(
     let n = held.len();
     hub.submit(held).await.map_err(|e| unavailable(&e))?;
     state.metrics.alerts_received.inc_by(n as u64);
-    state.notify_alerts_changed();
     Ok(StatusCode::OK.into_response())
 }
 
@@ -594,7 +593,6 @@ pub async fn post_silences(
         .put_silences(&writes)
         .await
         .map_err(|e| unavailable(&e))?;
-    state.notify_alerts_changed();
     Ok(json_response(json!({ "silenceID": id })))
 }
 
@@ -694,7 +692,6 @@ pub async fn delete_silence(
             .put_silences(&[expired])
             .await
             .map_err(|e| unavailable(&e))?;
-        state.notify_alerts_changed();
     }
     Ok(StatusCode::OK.into_response())
 }

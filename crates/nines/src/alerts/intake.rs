@@ -59,6 +59,7 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                     st.alerts.insert(fp, h);
                 }
             });
+            hub.changed(order);
         }
         for job in jobs {
             let reply = match &outcome {

@@ -8,6 +8,8 @@
 //! and answers each request. Readers take a snapshot under a short lock.
 
 pub mod am;
+pub mod deliver;
+pub mod incidents;
 mod intake;
 pub mod routing;
 
@@ -47,6 +49,12 @@ pub struct HubState {
 
 pub struct AlertHub {
     state: RwLock<HubState>,
+    /// Alerts committed since the incident dispatcher last looked.
+    changed: std::sync::Mutex<Vec<u64>>,
+    /// Set when silences changed: every alert is looked at again.
+    all_changed: std::sync::atomic::AtomicBool,
+    /// Wakes the incident dispatcher.
+    pub wake: tokio::sync::Notify,
     intake: mpsc::Sender<intake::Job>,
     pub resolve_timeout: SignedDuration,
     store: Arc<dyn Store>,
@@ -86,6 +94,9 @@ impl AlertHub {
         let (tx, rx) = mpsc::channel(4096);
         let hub = Arc::new(AlertHub {
             state: RwLock::new(state),
+            changed: std::sync::Mutex::new(Vec::new()),
+            all_changed: std::sync::atomic::AtomicBool::new(true),
+            wake: tokio::sync::Notify::new(),
             intake: tx,
             resolve_timeout: DEFAULT_RESOLVE_TIMEOUT,
             store,
@@ -128,7 +139,32 @@ impl AlertHub {
                 st.silences.insert(s.id.clone(), s.clone());
             }
         });
+        self.all_changed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
         Ok(())
+    }
+
+    /// Records that these alerts were committed, and wakes the dispatcher.
+    fn changed(&self, fps: impl IntoIterator<Item = u64>) {
+        self.changed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(fps);
+        self.wake.notify_one();
+    }
+
+    /// The alerts changed since the last call, or `None` for "all of them".
+    pub fn take_changed(&self) -> Option<Vec<u64>> {
+        let list = std::mem::take(&mut *self.changed.lock().unwrap_or_else(|e| e.into_inner()));
+        if self
+            .all_changed
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            None
+        } else {
+            Some(list)
+        }
     }
 
     /// The ids of the silences muting `labels` at `now`.

@@ -1,0 +1,524 @@
+//! Incidents: alerts grouped (by the routing's group key), opened,
+//! acknowledged and resolved, each change on a timeline; and the decision of
+//! what to notify, written to the outbox in the same transaction.
+//!
+//! Flushing is incremental: only groups whose alerts changed are looked at,
+//! each at its due time (`group_wait` for a new group, `group_interval`
+//! after its last notification, `repeat_interval` to remind), so holding many
+//! quiet alerts costs nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::{SignedDuration, Timestamp};
+use nines_core::alerting::labels::LabelSet;
+use nines_core::alerting::model::Severity;
+use nines_store::{IncidentRow, IncidentWrite, NewIncidentEvent, NewNotification, StoreError};
+use serde_json::{Value, json};
+
+use super::am::format_time;
+use super::routing::{GroupRef, Routing, Target};
+use super::{AlertHub, Held, HubState};
+
+/// A group: its receiver and its group key.
+type GroupId = (String, String);
+
+/// One aggregation group: the alerts of one receiver and group key.
+#[derive(Debug)]
+struct Group {
+    r: GroupRef,
+    members: BTreeSet<u64>,
+    /// The firing alerts (fingerprint, start) of the last notification.
+    notified: BTreeSet<u64>,
+    last_flush: Option<Timestamp>,
+    due: Option<Timestamp>,
+    incident: Option<IncidentRow>,
+}
+
+#[derive(Debug, Default)]
+pub struct Incidents {
+    groups: BTreeMap<(String, String), Group>,
+    /// Alerts changed since the last pass.
+    changed: BTreeSet<u64>,
+    all_changed: bool,
+    pub external_url: String,
+}
+
+/// What a person asks of an incident.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Ack,
+    Resolve,
+    Note(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("no incident {0}")]
+    NotFound(i64),
+    #[error("incident {id} is already {state}")]
+    Conflict { id: i64, state: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn event(at: Timestamp, kind: &str, actor: &str, body: Value) -> NewIncidentEvent {
+    NewIncidentEvent {
+        at,
+        kind: kind.to_owned(),
+        actor: actor.to_owned(),
+        body: body.to_string(),
+    }
+}
+
+fn alert_json(h: &Held, firing: bool) -> Value {
+    let a = &h.alert;
+    json!({
+        "status": if firing { "firing" } else { "resolved" },
+        "labels": super::map(&a.labels),
+        "annotations": super::map(&a.annotations),
+        "startsAt": format_time(a.starts_at),
+        "endsAt": if firing { "0001-01-01T00:00:00Z".to_owned() } else { format_time(a.ends_at) },
+        "generatorURL": a.generator_url,
+        "fingerprint": a.fingerprint.to_string(),
+    })
+}
+
+fn urgency(alerts: &[&Held]) -> &'static str {
+    let worst = alerts
+        .iter()
+        .map(|h| Severity::from_label(h.alert.labels.get("severity").unwrap_or("warning")))
+        .min()
+        .unwrap_or(Severity::Warning);
+    if worst <= Severity::Error {
+        "high"
+    } else {
+        "low"
+    }
+}
+
+impl Incidents {
+    /// Groups the alerts already held, and adopts the open incidents of
+    /// their groups, after a start-up.
+    pub fn restore(&mut self, open: Vec<IncidentRow>) {
+        self.all_changed = true;
+        for row in open {
+            let body: Value = serde_json::from_str(&row.body).unwrap_or(Value::Null);
+            let receiver = body["receiver"].as_str().unwrap_or_default().to_owned();
+            let notified: BTreeSet<u64> = body["notified"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| {
+                    v.as_str()?
+                        .parse::<nines_core::alerting::labels::Fingerprint>()
+                        .ok()
+                })
+                .map(|f| f.0)
+                .collect();
+            self.groups.insert(
+                (receiver.clone(), row.group_key.clone()),
+                Group {
+                    r: GroupRef {
+                        receiver,
+                        key: row.group_key.clone(),
+                        labels: LabelSet::free(super::unmap(body.get("groupLabels"))),
+                        group_wait: SignedDuration::ZERO,
+                        group_interval: SignedDuration::from_secs(60),
+                        repeat_interval: SignedDuration::from_secs(4 * 3600),
+                    },
+                    members: BTreeSet::new(),
+                    notified,
+                    last_flush: Some(row.updated_at),
+                    due: None,
+                    incident: Some(row),
+                },
+            );
+        }
+    }
+
+    pub fn mark_changed(&mut self, fingerprints: impl IntoIterator<Item = u64>) {
+        self.changed.extend(fingerprints);
+    }
+
+    pub fn mark_all_changed(&mut self) {
+        self.all_changed = true;
+    }
+
+    /// The earliest time a group is due, for the dispatcher's sleep.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.groups.values().filter_map(|g| g.due).min()
+    }
+
+    /// Assigns changed alerts to their groups and schedules those groups.
+    fn regroup(&mut self, st: &HubState, routing: &Routing, now: Timestamp) {
+        let changed: Vec<u64> = if std::mem::take(&mut self.all_changed) {
+            self.changed.clear();
+            st.alerts.keys().copied().collect()
+        } else {
+            std::mem::take(&mut self.changed).into_iter().collect()
+        };
+        for fp in changed {
+            let Some(h) = st.alerts.get(&fp) else {
+                continue;
+            };
+            for r in routing.groups(&h.alert.labels) {
+                let id = (r.receiver.clone(), r.key.clone());
+                let g = self.groups.entry(id).or_insert_with(|| Group {
+                    r: r.clone(),
+                    members: BTreeSet::new(),
+                    notified: BTreeSet::new(),
+                    last_flush: None,
+                    due: None,
+                    incident: None,
+                });
+                // Timings follow the routing in force.
+                g.r.group_wait = r.group_wait;
+                g.r.group_interval = r.group_interval;
+                g.r.repeat_interval = r.repeat_interval;
+                g.members.insert(fp);
+                let at = match g.last_flush {
+                    None => now.saturating_add(g.r.group_wait).unwrap_or(now),
+                    Some(last) => last
+                        .saturating_add(g.r.group_interval)
+                        .unwrap_or(now)
+                        .max(now),
+                };
+                g.due = Some(g.due.map_or(at, |d| d.min(at)));
+            }
+        }
+    }
+
+    /// Flushes every group that is due: incidents opened, updated or
+    /// resolved, timeline entries and notifications, written in one
+    /// transaction. Returns whether anything was written to the outbox.
+    pub async fn flush(
+        &mut self,
+        hub: &AlertHub,
+        routing: &Routing,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut writes: Vec<(Option<(String, String)>, IncidentWrite)> = Vec::new();
+        // Per write: the group, its firing set now, and members to forget.
+        let mut plans: Vec<(GroupId, BTreeSet<u64>, BTreeSet<u64>)> = Vec::new();
+        hub.read(|st| {
+            self.regroup(st, routing, now);
+            for (id, g) in self.groups.iter_mut() {
+                if g.due.is_none_or(|d| d > now) {
+                    continue;
+                }
+                g.due = None;
+                let mut firing: Vec<&Held> = Vec::new();
+                let mut resolved: Vec<&Held> = Vec::new();
+                let mut gone = Vec::new();
+                for fp in &g.members {
+                    match st.alerts.get(fp) {
+                        Some(h) if !h.alert.resolved_at(now) => {
+                            if AlertHub::silenced_by(st, &h.alert.labels, now).is_empty() {
+                                firing.push(h);
+                            }
+                        }
+                        Some(h) => resolved.push(h),
+                        None => gone.push(*fp),
+                    }
+                }
+                let firing_set: BTreeSet<u64> =
+                    firing.iter().map(|h| h.alert.fingerprint.0).collect();
+                let newly_resolved: Vec<&Held> = resolved
+                    .iter()
+                    .copied()
+                    .filter(|h| g.notified.contains(&h.alert.fingerprint.0))
+                    .collect();
+                let changed = firing_set != g.notified;
+                let remind = !changed
+                    && !firing_set.is_empty()
+                    && g.last_flush
+                        .is_some_and(|l| l.saturating_add(g.r.repeat_interval).unwrap_or(l) <= now);
+                if !changed && !remind {
+                    for fp in &gone {
+                        g.members.remove(fp);
+                    }
+                    if !firing_set.is_empty() {
+                        g.due = g
+                            .last_flush
+                            .and_then(|l| l.saturating_add(g.r.repeat_interval).ok());
+                    }
+                    continue;
+                }
+                // The incident: opened by the first firing alert, resolved
+                // when none fires any more.
+                let mut events = Vec::new();
+                let incident = match g.incident.take() {
+                    Some(inc) => Some(inc),
+                    None if !firing.is_empty() => {
+                        let title = firing[0]
+                            .alert
+                            .annotations
+                            .get("summary")
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| {
+                                format!(
+                                    "{} on {}",
+                                    firing[0].alert.labels.value("alertname"),
+                                    firing[0].service
+                                )
+                            });
+                        events.push(event(now, "opened", "nines", json!({"title": title})));
+                        Some(IncidentRow {
+                            id: 0,
+                            group_key: g.r.key.clone(),
+                            service: firing[0].service.clone(),
+                            state: "triggered".to_owned(),
+                            urgency: urgency(&firing).to_owned(),
+                            opened_at: now,
+                            updated_at: now,
+                            resolved_at: None,
+                            body: json!({"title": title}).to_string(),
+                        })
+                    }
+                    None => None,
+                };
+                let Some(mut inc) = incident else {
+                    g.notified = firing_set;
+                    continue;
+                };
+                for h in &firing {
+                    if !g.notified.contains(&h.alert.fingerprint.0) {
+                        events.push(event(
+                            now,
+                            "alert_joined",
+                            "nines",
+                            json!({
+                                "fingerprint": h.alert.fingerprint.to_string(),
+                                "labels": super::map(&h.alert.labels),
+                                "source": h.alert.source.as_str(),
+                            }),
+                        ));
+                    }
+                }
+                for h in &newly_resolved {
+                    events.push(event(
+                        now,
+                        "alert_resolved",
+                        "nines",
+                        json!({
+                            "fingerprint": h.alert.fingerprint.to_string(),
+                            "labels": super::map(&h.alert.labels),
+                        }),
+                    ));
+                }
+                if firing.is_empty() && inc.state != "resolved" {
+                    inc.state = "resolved".to_owned();
+                    inc.resolved_at = Some(now);
+                    events.push(event(
+                        now,
+                        "resolved",
+                        "nines",
+                        json!({"reason": "all its alerts resolved"}),
+                    ));
+                }
+                inc.updated_at = now;
+                let mut body: Value = serde_json::from_str(&inc.body).unwrap_or_else(|_| json!({}));
+                body["receiver"] = json!(g.r.receiver);
+                body["groupLabels"] = super::map(&g.r.labels);
+                body["notified"] = json!(
+                    firing_set
+                        .iter()
+                        .map(|f| format!("{f:016x}"))
+                        .collect::<Vec<_>>()
+                );
+                inc.body = body.to_string();
+                let notifications = notifications_of(
+                    &self.external_url,
+                    routing,
+                    g,
+                    &firing,
+                    &newly_resolved,
+                    now,
+                );
+                let closed = inc.state == "resolved";
+                let key = id.clone();
+                writes.push((
+                    Some(key.clone()),
+                    IncidentWrite {
+                        incident: inc,
+                        events,
+                        notifications,
+                    },
+                ));
+                plans.push((
+                    key,
+                    firing_set,
+                    gone.into_iter()
+                        .chain(resolved.iter().map(|h| h.alert.fingerprint.0))
+                        .collect(),
+                ));
+                g.last_flush = Some(now);
+                if closed {
+                    g.due = None;
+                } else {
+                    g.due = now.saturating_add(g.r.repeat_interval).ok();
+                }
+            }
+        });
+        if writes.is_empty() {
+            self.groups
+                .retain(|_, g| !g.members.is_empty() || g.incident.is_some());
+            return Ok(false);
+        }
+        let incident_writes: Vec<IncidentWrite> = writes.iter().map(|(_, w)| w.clone()).collect();
+        let notified = incident_writes.iter().any(|w| !w.notifications.is_empty());
+        let ids = hub.store.write_incidents(&incident_writes).await?;
+        for (((key, w), id), (_, firing_set, drop)) in writes.into_iter().zip(ids).zip(plans) {
+            let Some(key) = key else { continue };
+            if let Some(g) = self.groups.get_mut(&key) {
+                let mut inc = w.incident;
+                inc.id = id;
+                g.notified = firing_set;
+                for fp in drop {
+                    g.members.remove(&fp);
+                }
+                g.incident = (inc.state != "resolved").then_some(inc);
+            }
+        }
+        self.groups
+            .retain(|_, g| !g.members.is_empty() || g.incident.is_some());
+        Ok(notified)
+    }
+
+    /// Acknowledges, resolves or annotates an incident, durably.
+    pub async fn act(
+        &mut self,
+        hub: &AlertHub,
+        id: i64,
+        action: Action,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<IncidentRow, ActionError> {
+        let Some(mut inc) = hub.store.incident(id).await? else {
+            return Err(ActionError::NotFound(id));
+        };
+        let ev = match &action {
+            Action::Ack => {
+                if inc.state != "triggered" {
+                    return Err(ActionError::Conflict {
+                        id,
+                        state: inc.state,
+                    });
+                }
+                inc.state = "acknowledged".to_owned();
+                event(now, "acknowledged", by, json!({}))
+            }
+            Action::Resolve => {
+                if inc.state == "resolved" {
+                    return Err(ActionError::Conflict {
+                        id,
+                        state: inc.state,
+                    });
+                }
+                inc.state = "resolved".to_owned();
+                inc.resolved_at = Some(now);
+                event(now, "resolved", by, json!({}))
+            }
+            Action::Note(text) => event(now, "note", by, json!({"text": text})),
+        };
+        inc.updated_at = now;
+        hub.store
+            .write_incidents(&[IncidentWrite {
+                incident: inc.clone(),
+                events: vec![ev],
+                notifications: vec![],
+            }])
+            .await?;
+        for g in self.groups.values_mut() {
+            if g.incident.as_ref().is_some_and(|i| i.id == id) {
+                g.incident = (inc.state != "resolved").then(|| inc.clone());
+            }
+        }
+        Ok(inc)
+    }
+}
+
+/// The notifications of one flush: one per webhook target of the group's
+/// receiver, in Alertmanager's webhook format (version 4).
+fn notifications_of(
+    external_url: &str,
+    routing: &Routing,
+    g: &Group,
+    firing: &[&Held],
+    resolved: &[&Held],
+    now: Timestamp,
+) -> Vec<NewNotification> {
+    let Some(receiver) = routing.receiver(&g.r.receiver) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, target) in receiver.targets.iter().enumerate() {
+        match target {
+            Target::Webhook {
+                url,
+                send_resolved,
+                max_alerts,
+            } => {
+                let mut alerts: Vec<Value> = firing.iter().map(|h| alert_json(h, true)).collect();
+                if *send_resolved {
+                    alerts.extend(resolved.iter().map(|h| alert_json(h, false)));
+                }
+                if alerts.is_empty() {
+                    continue;
+                }
+                let all: Vec<&LabelSet> = firing
+                    .iter()
+                    .chain(resolved)
+                    .map(|h| &h.alert.labels)
+                    .collect();
+                let anns: Vec<&LabelSet> = firing
+                    .iter()
+                    .chain(resolved)
+                    .map(|h| &h.alert.annotations)
+                    .collect();
+                let total = alerts.len();
+                let truncated = if *max_alerts > 0 && total > *max_alerts {
+                    alerts.truncate(*max_alerts);
+                    total - max_alerts
+                } else {
+                    0
+                };
+                let body = json!({
+                    "receiver": g.r.receiver,
+                    "status": if firing.is_empty() { "resolved" } else { "firing" },
+                    "alerts": alerts,
+                    "groupLabels": super::map(&g.r.labels),
+                    "commonLabels": super::map(&LabelSet::common(all.into_iter())),
+                    "commonAnnotations": super::map(&LabelSet::common(anns.into_iter())),
+                    "externalURL": external_url,
+                    "version": "4",
+                    "groupKey": g.r.key,
+                    "truncatedAlerts": truncated,
+                });
+                out.push(NewNotification {
+                    // The same decision always has the same key, so a
+                    // receiver can drop a duplicate delivery.
+                    idempotency_key: format!(
+                        "nines-{}-{}-{i}",
+                        fnv(&g.r.key),
+                        now.as_microsecond()
+                    ),
+                    channel: "webhook".to_owned(),
+                    target: url.clone(),
+                    body: body.to_string(),
+                    created_at: now,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn fnv(s: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
