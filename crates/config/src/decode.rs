@@ -9,8 +9,8 @@ use nines_core::availability::Target;
 use nines_core::duration::{DurationShorthand, DurationUnit};
 use nines_core::model::{
     AlertCondition, AlertPolicy, BudgetingMethod, BurnRateCondition, ContactKind, ContactMethod,
-    DataSource, Dependency, Member, Meta, MetricSource, NotificationTarget, Numerator, Objective,
-    Op, RawType, Service, Sli, SliMetric, Slo, Team, Tier, TimeWindow, Value,
+    DataSource, Dependency, Integration, Member, Meta, MetricSource, NotificationTarget, Numerator,
+    Objective, Op, RawType, Service, Sli, SliMetric, Slo, Team, Tier, TimeWindow, Value,
 };
 
 use crate::diag::{Diagnostic, Pos, closest};
@@ -1390,6 +1390,7 @@ impl<'a> Decoder<'a> {
                 "tier",
                 "runbook",
                 "alertLabel",
+                "integrations",
                 "availability",
                 "dependencies",
             ],
@@ -1437,6 +1438,35 @@ impl<'a> Decoder<'a> {
                 }
                 if let Some(value) = self.opt_string(&lf, "value", w) {
                     alert_label.1 = value;
+                }
+            }
+        }
+        let mut integrations = Vec::new();
+        if let Some(n) = f.get("integrations") {
+            let w = "Service spec.integrations[]";
+            for item in self.list(n, "Service spec.integrations") {
+                let Some(fi) = self.fields(item, w, &["name", "routingKey"]) else {
+                    continue;
+                };
+                let name = self.opt_string(&fi, "name", w);
+                let key = self.opt_string(&fi, "routingKey", w);
+                match (name, key) {
+                    (Some(name), Some(routing_key))
+                        if !routing_key.is_empty()
+                            && routing_key.chars().all(|c| c.is_ascii_graphic()) =>
+                    {
+                        integrations.push(Integration { name, routing_key });
+                    }
+                    (Some(_), Some(_)) => self.error_help(
+                        fi.get("routingKey").map_or(item.pos, |x| x.pos),
+                        "Service spec.integrations[].routingKey must be printable characters without spaces",
+                        "a PagerDuty-style routing key, such as the 32 characters PagerDuty gives an integration",
+                    ),
+                    _ => self.error_help(
+                        item.pos,
+                        "Service spec.integrations[] needs a name and a routingKey",
+                        "for example {name: prometheus, routingKey: 0123456789abcdef0123456789abcdef}",
+                    ),
                 }
             }
         }
@@ -1523,6 +1553,7 @@ impl<'a> Decoder<'a> {
                 tier,
                 runbook,
                 alert_label,
+                integrations,
                 dependencies,
                 availability,
             },

@@ -99,6 +99,9 @@ pub struct Service {
     pub runbook: Option<String>,
     /// Alerts whose label `alert_label.0` equals `alert_label.1` belong here.
     pub alert_label: (String, String),
+    /// PagerDuty-style integrations: events sent with one of these routing
+    /// keys belong to this service.
+    pub integrations: Vec<Integration>,
     pub dependencies: Vec<Dependency>,
     /// The availability this service would reach on its own, with perfect
     /// dependencies; when absent, its SLO targets stand in for it.
@@ -118,10 +121,18 @@ impl Service {
             tier: None,
             runbook: None,
             alert_label: ("service".to_owned(), name.to_owned()),
+            integrations: Vec::new(),
             dependencies: Vec::new(),
             availability: None,
         }
     }
+}
+
+/// An integration: a routing key that names a service (PagerDuty Events API v2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Integration {
+    pub name: String,
+    pub routing_key: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]

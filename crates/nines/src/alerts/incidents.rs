@@ -27,11 +27,205 @@ type GroupId = (String, String);
 struct Group {
     r: GroupRef,
     members: BTreeSet<u64>,
-    /// The firing alerts (fingerprint, start) of the last notification.
+    /// The firing alerts of the last notification.
     notified: BTreeSet<u64>,
+    /// The firing alerts the incident's timeline knows of.
+    recorded: BTreeSet<u64>,
+    /// When the last notification was decided.
     last_flush: Option<Timestamp>,
+    /// When the next notification may be decided.
     due: Option<Timestamp>,
+    /// Alerts of this group changed since the last pass.
+    touched: bool,
     incident: Option<IncidentRow>,
+}
+
+/// What a pass over one group decided, applied once it is written.
+struct Outcome {
+    firing: BTreeSet<u64>,
+    notified: bool,
+    forget: Vec<u64>,
+}
+
+impl Group {
+    fn new(r: GroupRef) -> Group {
+        Group {
+            r,
+            members: BTreeSet::new(),
+            notified: BTreeSet::new(),
+            recorded: BTreeSet::new(),
+            last_flush: None,
+            due: None,
+            touched: false,
+            incident: None,
+        }
+    }
+
+    /// When this group may notify next: `group_wait` after it first had a
+    /// firing alert, `group_interval` after its last notification if the
+    /// firing set changed since, `repeat_interval` after it to remind.
+    fn schedule(&mut self, now: Timestamp) {
+        let changed = self.recorded != self.notified;
+        self.due = match self.last_flush {
+            None if !self.recorded.is_empty() => Some(
+                self.due
+                    .unwrap_or_else(|| now.saturating_add(self.r.group_wait).unwrap_or(now)),
+            ),
+            None => None,
+            Some(last) if changed => {
+                Some(last.saturating_add(self.r.group_interval).unwrap_or(now))
+            }
+            Some(last) if !self.recorded.is_empty() => {
+                Some(last.saturating_add(self.r.repeat_interval).unwrap_or(now))
+            }
+            Some(_) => None,
+        };
+    }
+
+    fn pass(
+        &self,
+        st: &HubState,
+        routing: &Routing,
+        external_url: &str,
+        due: bool,
+        now: Timestamp,
+    ) -> Option<(IncidentWrite, Outcome)> {
+        let mut firing: Vec<&Held> = Vec::new();
+        let mut resolved: Vec<&Held> = Vec::new();
+        let mut forget = Vec::new();
+        for fp in &self.members {
+            match st.alerts.get(fp) {
+                Some(h) if !h.alert.resolved_at(now) => {
+                    if AlertHub::silenced_by(st, &h.alert.labels, now).is_empty() {
+                        firing.push(h);
+                    }
+                }
+                Some(h) => resolved.push(h),
+                None => forget.push(*fp),
+            }
+        }
+        let firing_set: BTreeSet<u64> = firing.iter().map(|h| h.alert.fingerprint.0).collect();
+        let record = firing_set != self.recorded;
+        let notify_change = due && firing_set != self.notified;
+        let remind = due
+            && !notify_change
+            && !firing_set.is_empty()
+            && self
+                .last_flush
+                .is_some_and(|l| l.saturating_add(self.r.repeat_interval).unwrap_or(l) <= now);
+        let notify = notify_change || remind;
+        if !record && !notify {
+            return None;
+        }
+        let mut events = Vec::new();
+        let mut inc = match self.incident.clone() {
+            Some(inc) => inc,
+            None if !firing.is_empty() => {
+                let first = &firing[0];
+                let title = first.alert.annotations.get("summary").map_or_else(
+                    || {
+                        format!(
+                            "{} on {}",
+                            first.alert.labels.value("alertname"),
+                            first.service
+                        )
+                    },
+                    str::to_owned,
+                );
+                events.push(event(now, "opened", "nines", json!({"title": title})));
+                IncidentRow {
+                    id: 0,
+                    group_key: self.r.key.clone(),
+                    service: first.service.clone(),
+                    state: "triggered".to_owned(),
+                    urgency: urgency(&firing).to_owned(),
+                    opened_at: now,
+                    updated_at: now,
+                    resolved_at: None,
+                    body: json!({"title": title}).to_string(),
+                }
+            }
+            // Nothing fires and no incident is open: only forget.
+            None => {
+                return None;
+            }
+        };
+        for h in &firing {
+            if !self.recorded.contains(&h.alert.fingerprint.0) {
+                events.push(event(
+                    now,
+                    "alert_joined",
+                    "nines",
+                    json!({
+                        "fingerprint": h.alert.fingerprint.to_string(),
+                        "labels": super::map(&h.alert.labels),
+                        "source": h.alert.source.as_str(),
+                    }),
+                ));
+            }
+        }
+        let left: Vec<u64> = self.recorded.difference(&firing_set).copied().collect();
+        for fp in &left {
+            let labels = st.alerts.get(fp).map(|h| super::map(&h.alert.labels));
+            events.push(event(
+                now,
+                "alert_resolved",
+                "nines",
+                json!({
+                    "fingerprint": format!("{fp:016x}"), "labels": labels,
+                }),
+            ));
+        }
+        if firing.is_empty() && inc.state != "resolved" {
+            inc.state = "resolved".to_owned();
+            inc.resolved_at = Some(now);
+            events.push(event(
+                now,
+                "resolved",
+                "nines",
+                json!({"reason": "all its alerts resolved"}),
+            ));
+        }
+        inc.updated_at = now;
+        let mut body: Value = serde_json::from_str(&inc.body).unwrap_or_else(|_| json!({}));
+        body["receiver"] = json!(self.r.receiver);
+        body["groupLabels"] = super::map(&self.r.labels);
+        body["notified"] = json!(
+            (if notify { &firing_set } else { &self.notified })
+                .iter()
+                .map(|f| format!("{f:016x}"))
+                .collect::<Vec<_>>()
+        );
+        inc.body = body.to_string();
+        // Alerts resolved since the last notification go out as resolved.
+        let newly_resolved: Vec<&Held> = resolved
+            .iter()
+            .copied()
+            .filter(|h| self.notified.contains(&h.alert.fingerprint.0))
+            .collect();
+        let notifications = if notify {
+            notifications_of(external_url, routing, self, &firing, &newly_resolved, now)
+        } else {
+            Vec::new()
+        };
+        // Resolved members are forgotten once a notification has told of
+        // them (or when none ever will).
+        if notify || firing.is_empty() {
+            forget.extend(resolved.iter().map(|h| h.alert.fingerprint.0));
+        }
+        Some((
+            IncidentWrite {
+                incident: inc,
+                events,
+                notifications,
+            },
+            Outcome {
+                firing: firing_set,
+                notified: notify,
+                forget,
+            },
+        ))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -127,9 +321,11 @@ impl Incidents {
                         repeat_interval: SignedDuration::from_secs(4 * 3600),
                     },
                     members: BTreeSet::new(),
+                    recorded: notified.clone(),
                     notified,
                     last_flush: Some(row.updated_at),
                     due: None,
+                    touched: true,
                     incident: Some(row),
                 },
             );
@@ -142,6 +338,14 @@ impl Incidents {
 
     pub fn mark_all_changed(&mut self) {
         self.all_changed = true;
+    }
+
+    /// The open incident an alert is part of.
+    pub fn incident_of(&self, fingerprint: u64) -> Option<i64> {
+        self.groups
+            .values()
+            .filter(|g| g.members.contains(&fingerprint))
+            .find_map(|g| g.incident.as_ref().map(|i| i.id))
     }
 
     /// The earliest time a group is due, for the dispatcher's sleep.
@@ -163,200 +367,55 @@ impl Incidents {
             };
             for r in routing.groups(&h.alert.labels) {
                 let id = (r.receiver.clone(), r.key.clone());
-                let g = self.groups.entry(id).or_insert_with(|| Group {
-                    r: r.clone(),
-                    members: BTreeSet::new(),
-                    notified: BTreeSet::new(),
-                    last_flush: None,
-                    due: None,
-                    incident: None,
-                });
+                let g = self
+                    .groups
+                    .entry(id)
+                    .or_insert_with(|| Group::new(r.clone()));
                 // Timings follow the routing in force.
                 g.r.group_wait = r.group_wait;
                 g.r.group_interval = r.group_interval;
                 g.r.repeat_interval = r.repeat_interval;
                 g.members.insert(fp);
-                let at = match g.last_flush {
-                    None => now.saturating_add(g.r.group_wait).unwrap_or(now),
-                    Some(last) => last
-                        .saturating_add(g.r.group_interval)
-                        .unwrap_or(now)
-                        .max(now),
-                };
-                g.due = Some(g.due.map_or(at, |d| d.min(at)));
+                g.touched = true;
+                if g.last_flush.is_none() && g.due.is_none() {
+                    g.due = Some(now.saturating_add(g.r.group_wait).unwrap_or(now));
+                }
             }
         }
     }
 
-    /// Flushes every group that is due: incidents opened, updated or
-    /// resolved, timeline entries and notifications, written in one
-    /// transaction. Returns whether anything was written to the outbox.
+    /// One pass: every group whose alerts changed updates its incident at
+    /// once (opened by the first firing alert, alerts joining and resolving
+    /// on the timeline, resolved when none fires); groups whose notification
+    /// is due (`group_wait`, `group_interval`, `repeat_interval`) notify.
+    /// Everything is written in one transaction. Returns whether anything
+    /// went to the outbox.
     pub async fn flush(
         &mut self,
         hub: &AlertHub,
         routing: &Routing,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut writes: Vec<(Option<(String, String)>, IncidentWrite)> = Vec::new();
-        // Per write: the group, its firing set now, and members to forget.
-        let mut plans: Vec<(GroupId, BTreeSet<u64>, BTreeSet<u64>)> = Vec::new();
+        let mut writes: Vec<(GroupId, IncidentWrite, Outcome)> = Vec::new();
+        let external_url = self.external_url.clone();
         hub.read(|st| {
             self.regroup(st, routing, now);
             for (id, g) in self.groups.iter_mut() {
-                if g.due.is_none_or(|d| d > now) {
+                let due = g.due.is_some_and(|d| d <= now);
+                if !g.touched && !due {
                     continue;
                 }
-                g.due = None;
-                let mut firing: Vec<&Held> = Vec::new();
-                let mut resolved: Vec<&Held> = Vec::new();
-                let mut gone = Vec::new();
-                for fp in &g.members {
-                    match st.alerts.get(fp) {
-                        Some(h) if !h.alert.resolved_at(now) => {
-                            if AlertHub::silenced_by(st, &h.alert.labels, now).is_empty() {
-                                firing.push(h);
-                            }
-                        }
-                        Some(h) => resolved.push(h),
-                        None => gone.push(*fp),
-                    }
-                }
-                let firing_set: BTreeSet<u64> =
-                    firing.iter().map(|h| h.alert.fingerprint.0).collect();
-                let newly_resolved: Vec<&Held> = resolved
-                    .iter()
-                    .copied()
-                    .filter(|h| g.notified.contains(&h.alert.fingerprint.0))
-                    .collect();
-                let changed = firing_set != g.notified;
-                let remind = !changed
-                    && !firing_set.is_empty()
-                    && g.last_flush
-                        .is_some_and(|l| l.saturating_add(g.r.repeat_interval).unwrap_or(l) <= now);
-                if !changed && !remind {
-                    for fp in &gone {
-                        g.members.remove(fp);
-                    }
-                    if !firing_set.is_empty() {
-                        g.due = g
-                            .last_flush
-                            .and_then(|l| l.saturating_add(g.r.repeat_interval).ok());
-                    }
-                    continue;
-                }
-                // The incident: opened by the first firing alert, resolved
-                // when none fires any more.
-                let mut events = Vec::new();
-                let incident = match g.incident.take() {
-                    Some(inc) => Some(inc),
-                    None if !firing.is_empty() => {
-                        let title = firing[0]
-                            .alert
-                            .annotations
-                            .get("summary")
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| {
-                                format!(
-                                    "{} on {}",
-                                    firing[0].alert.labels.value("alertname"),
-                                    firing[0].service
-                                )
+                g.touched = false;
+                match g.pass(st, routing, &external_url, due, now) {
+                    Some(w) => writes.push((id.clone(), w.0, w.1)),
+                    None => {
+                        if g.incident.is_none() {
+                            g.members.retain(|fp| {
+                                st.alerts.get(fp).is_some_and(|h| !h.alert.resolved_at(now))
                             });
-                        events.push(event(now, "opened", "nines", json!({"title": title})));
-                        Some(IncidentRow {
-                            id: 0,
-                            group_key: g.r.key.clone(),
-                            service: firing[0].service.clone(),
-                            state: "triggered".to_owned(),
-                            urgency: urgency(&firing).to_owned(),
-                            opened_at: now,
-                            updated_at: now,
-                            resolved_at: None,
-                            body: json!({"title": title}).to_string(),
-                        })
+                        }
+                        g.schedule(now);
                     }
-                    None => None,
-                };
-                let Some(mut inc) = incident else {
-                    g.notified = firing_set;
-                    continue;
-                };
-                for h in &firing {
-                    if !g.notified.contains(&h.alert.fingerprint.0) {
-                        events.push(event(
-                            now,
-                            "alert_joined",
-                            "nines",
-                            json!({
-                                "fingerprint": h.alert.fingerprint.to_string(),
-                                "labels": super::map(&h.alert.labels),
-                                "source": h.alert.source.as_str(),
-                            }),
-                        ));
-                    }
-                }
-                for h in &newly_resolved {
-                    events.push(event(
-                        now,
-                        "alert_resolved",
-                        "nines",
-                        json!({
-                            "fingerprint": h.alert.fingerprint.to_string(),
-                            "labels": super::map(&h.alert.labels),
-                        }),
-                    ));
-                }
-                if firing.is_empty() && inc.state != "resolved" {
-                    inc.state = "resolved".to_owned();
-                    inc.resolved_at = Some(now);
-                    events.push(event(
-                        now,
-                        "resolved",
-                        "nines",
-                        json!({"reason": "all its alerts resolved"}),
-                    ));
-                }
-                inc.updated_at = now;
-                let mut body: Value = serde_json::from_str(&inc.body).unwrap_or_else(|_| json!({}));
-                body["receiver"] = json!(g.r.receiver);
-                body["groupLabels"] = super::map(&g.r.labels);
-                body["notified"] = json!(
-                    firing_set
-                        .iter()
-                        .map(|f| format!("{f:016x}"))
-                        .collect::<Vec<_>>()
-                );
-                inc.body = body.to_string();
-                let notifications = notifications_of(
-                    &self.external_url,
-                    routing,
-                    g,
-                    &firing,
-                    &newly_resolved,
-                    now,
-                );
-                let closed = inc.state == "resolved";
-                let key = id.clone();
-                writes.push((
-                    Some(key.clone()),
-                    IncidentWrite {
-                        incident: inc,
-                        events,
-                        notifications,
-                    },
-                ));
-                plans.push((
-                    key,
-                    firing_set,
-                    gone.into_iter()
-                        .chain(resolved.iter().map(|h| h.alert.fingerprint.0))
-                        .collect(),
-                ));
-                g.last_flush = Some(now);
-                if closed {
-                    g.due = None;
-                } else {
-                    g.due = now.saturating_add(g.r.repeat_interval).ok();
                 }
             }
         });
@@ -365,19 +424,23 @@ impl Incidents {
                 .retain(|_, g| !g.members.is_empty() || g.incident.is_some());
             return Ok(false);
         }
-        let incident_writes: Vec<IncidentWrite> = writes.iter().map(|(_, w)| w.clone()).collect();
-        let notified = incident_writes.iter().any(|w| !w.notifications.is_empty());
-        let ids = hub.store.write_incidents(&incident_writes).await?;
-        for (((key, w), id), (_, firing_set, drop)) in writes.into_iter().zip(ids).zip(plans) {
-            let Some(key) = key else { continue };
+        let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w, _)| w.clone()).collect();
+        let notified = batch.iter().any(|w| !w.notifications.is_empty());
+        let ids = hub.store.write_incidents(&batch).await?;
+        for ((key, w, outcome), id) in writes.into_iter().zip(ids) {
             if let Some(g) = self.groups.get_mut(&key) {
                 let mut inc = w.incident;
                 inc.id = id;
-                g.notified = firing_set;
-                for fp in drop {
+                g.recorded = outcome.firing.clone();
+                if outcome.notified {
+                    g.notified = outcome.firing;
+                    g.last_flush = Some(now);
+                }
+                for fp in outcome.forget {
                     g.members.remove(&fp);
                 }
                 g.incident = (inc.state != "resolved").then_some(inc);
+                g.schedule(now);
             }
         }
         self.groups

@@ -8,9 +8,11 @@
 //! and answers each request. Readers take a snapshot under a short lock.
 
 pub mod am;
+pub mod api;
 pub mod deliver;
 pub mod incidents;
 mod intake;
+pub mod pagerduty;
 pub mod routing;
 
 use std::collections::{BTreeMap, HashMap};

@@ -61,6 +61,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v2/silence/{id}",
             get(crate::alerts::am::get_silence).delete(crate::alerts::am::delete_silence),
         )
+        .route("/api/v1/incidents", get(crate::alerts::api::list))
+        .route("/api/v1/incidents/{id}", get(crate::alerts::api::show))
+        .route("/api/v1/incidents/{id}/ack", post(crate::alerts::api::ack))
+        .route(
+            "/api/v1/incidents/{id}/resolve",
+            post(crate::alerts::api::resolve),
+        )
+        .route(
+            "/api/v1/incidents/{id}/notes",
+            post(crate::alerts::api::note),
+        )
+        .route("/v2/enqueue", post(crate::alerts::pagerduty::enqueue))
+        .route("/v2/change/enqueue", post(crate::alerts::pagerduty::change))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -1,0 +1,192 @@
+//! nines as a PagerDuty Events API v2 endpoint, driven by the real client
+//! library (PyPI `pagerduty`, installed into `target/test-venv` by
+//! scripts/test). Skipped, and said so, where it is missing.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nines::clock::SystemClock;
+use nines::serve::{self, Options, Running};
+use serde_json::Value;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+fn python() -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
+    let py = std::env::var_os("NINES_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or(venv);
+    let ok = Command::new(&py)
+        .args(["-c", "import pagerduty"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(py)
+}
+
+async fn start(dir: &Path) -> Running {
+    let config = dir.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("services.yaml"),
+        format!("apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  owner: payments\n  integrations: [{{name: prometheus, routingKey: {KEY}}}]\n---\napiVersion: nines/v1\nkind: Team\nmetadata: {{name: payments}}\nspec: {{}}\n"),
+    )
+    .unwrap();
+    serve::start(
+        Options {
+            config_path: config,
+            data_dir: dir.join("data"),
+            store_url: None,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            max_body_bytes: 1 << 20,
+            eval_interval: None,
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+    .unwrap()
+}
+
+async fn get(url: &str) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// Waits for nines' background dispatcher to reach `check` (a task, not time).
+async fn until(url: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let v = get(url).await;
+        if check(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "never saw {what}: {v}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pagerduty_client_library_triggers_acknowledges_and_resolves() {
+    let Some(py) = python() else {
+        eprintln!(
+            "SKIPPED: PagerDuty client test: no Python with the `pagerduty` package (scripts/test installs it in target/test-venv)"
+        );
+        return;
+    };
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path()).await;
+    let base = format!("http://{}", running.addr);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/pagerduty_client.py");
+    let mut child = Command::new(py)
+        .arg(script)
+        .args([&base, KEY])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = move || -> Value {
+        let line = lines.next().expect("the client stopped early").unwrap();
+        serde_json::from_str(&line).unwrap()
+    };
+    let step = tokio::task::spawn_blocking(move || (next(), next))
+        .await
+        .unwrap();
+    let (first, mut next) = step;
+    assert_eq!(first["dedup_key"], "checkout-errors");
+    assert_eq!(
+        first["generated_key"].as_str().unwrap().len(),
+        32,
+        "{first}"
+    );
+
+    let alerts = get(&format!(
+        "{base}/api/v2/alerts?filter=dedup_key%3D%22checkout-errors%22"
+    ))
+    .await;
+    let a = &alerts[0];
+    assert_eq!(a["labels"]["service"], "checkout", "{a}");
+    assert_eq!(a["labels"]["integration"], "prometheus");
+    assert_eq!(a["labels"]["severity"], "critical");
+    assert_eq!(a["labels"]["source"], "prometheus-eu-1");
+    assert_eq!(a["annotations"]["summary"], "Checkout error rate above 5%");
+    assert!(
+        a["annotations"]["custom_details"]
+            .as_str()
+            .unwrap()
+            .contains("0.07")
+    );
+
+    let list = until(&format!("{base}/api/v1/incidents"), "an incident", |v| {
+        v["incidents"].as_array().is_some_and(|l| !l.is_empty())
+    })
+    .await;
+    let inc = &list["incidents"][0];
+    assert_eq!(
+        (
+            inc["service"].as_str(),
+            inc["state"].as_str(),
+            inc["urgency"].as_str()
+        ),
+        (Some("checkout"), Some("triggered"), Some("high")),
+        "{inc}"
+    );
+    let id = inc["id"].as_i64().unwrap();
+
+    writeln!(stdin).unwrap();
+    let second = tokio::task::spawn_blocking(move || (next(), next))
+        .await
+        .unwrap();
+    let (acked, mut next) = second;
+    assert_eq!(acked["ack"], "checkout-errors");
+    assert_eq!(
+        acked["unknown_resolve"], "never-sent",
+        "an unknown key is accepted and dropped"
+    );
+    let shown = get(&format!("{base}/api/v1/incidents/{id}")).await;
+    assert_eq!(shown["state"], "acknowledged", "{shown}");
+    let timeline = shown["timeline"].as_array().unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e["kind"] == "acknowledged" && e["actor"] == "pagerduty:prometheus"),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["changes"][0]["summary"], "deploy checkout v1.4",
+        "{shown}"
+    );
+
+    writeln!(stdin).unwrap();
+    let (last, _) = tokio::task::spawn_blocking(move || (next(), next))
+        .await
+        .unwrap();
+    assert_eq!(last["resolve"], "checkout-errors");
+    assert!(last["invalid"].as_str().unwrap().contains("400"), "{last}");
+    let shown = until(
+        &format!("{base}/api/v1/incidents/{id}"),
+        "the incident resolved",
+        |v| v["state"] == "resolved",
+    )
+    .await;
+    assert!(
+        shown["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "alert_resolved"),
+        "{shown}"
+    );
+    let active = get(&format!("{base}/api/v2/alerts")).await;
+    assert_eq!(
+        active,
+        serde_json::json!([]),
+        "resolved alerts leave the active list"
+    );
+    assert!(child.wait().unwrap().success());
+    running.shutdown().await.unwrap();
+}
