@@ -167,6 +167,28 @@ unreachable, unknown service).")]
         json: bool,
     },
 
+    /// List, show, acknowledge, resolve or annotate incidents.
+    #[command(after_help = "\
+Examples:
+  nines incident list
+  nines incident list --all
+  nines incident show 12
+  nines incident ack 12
+  nines incident resolve 12 --by alice
+  nines incident note 12 \"rolled back v1.4, error rate falling\"
+
+Exit codes: 0 done, 1 refused (no such incident, already resolved),
+3 the server could not be reached or answered with an error.")]
+    Incident {
+        #[command(subcommand)]
+        action: IncidentAction,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print the server's JSON answer as it is.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+
     /// Show a running server's status: version, configuration, store.
     #[command(after_help = "\
 Examples:
@@ -241,7 +263,7 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
 #[derive(Debug, Args)]
 pub struct ServerArgs {
     /// The nines server to talk to.
-    #[arg(long, env = "NINES_SERVER", default_value = DEFAULT_SERVER)]
+    #[arg(long, global = true, env = "NINES_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
 }
 
@@ -269,4 +291,35 @@ pub struct CalcArgs {
     /// Machine-readable output; durations in seconds.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentAction {
+    /// The open incidents, newest first (--all for resolved ones too).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// One incident with its timeline.
+    Show { id: i64 },
+    /// Acknowledge: someone is on it.
+    Ack {
+        id: i64,
+        /// Who acknowledges.
+        #[arg(long, env = "USER")]
+        by: Option<String>,
+    },
+    /// Resolve it.
+    Resolve {
+        id: i64,
+        #[arg(long, env = "USER")]
+        by: Option<String>,
+    },
+    /// Add a note to its timeline.
+    Note {
+        id: i64,
+        text: String,
+        #[arg(long, env = "USER")]
+        by: Option<String>,
+    },
 }

@@ -61,6 +61,11 @@ fn main() -> ExitCode {
             json,
             ..
         } => runtime(gate_main(server.server, service, slo, json)),
+        Command::Incident {
+            action,
+            server,
+            json,
+        } => runtime(incident_main(server.server, action, json)),
         Command::Status { server, json } => runtime(status_main(server.server, json)),
         Command::Reload { server } => runtime(reload_main(server.server)),
     }
@@ -149,6 +154,129 @@ async fn status_main(server: String, as_json: bool) -> ExitCode {
                 );
             }
             ExitCode::SUCCESS
+        }
+        other => failed(other),
+    }
+}
+
+async fn incident_main(
+    server: String,
+    action: nines::cli::IncidentAction,
+    as_json: bool,
+) -> ExitCode {
+    use nines::cli::IncidentAction as A;
+    use reqwest::Method;
+    let who =
+        |by: Option<String>| serde_json::json!({ "by": by.unwrap_or_else(|| "cli".to_owned()) });
+    let outcome = match &action {
+        A::List { all } => {
+            let q = if *all { "?state=all" } else { "" };
+            client::call(&server, Method::GET, &format!("/api/v1/incidents{q}")).await
+        }
+        A::Show { id } => {
+            client::call(&server, Method::GET, &format!("/api/v1/incidents/{id}")).await
+        }
+        A::Ack { id, by } => {
+            client::send(
+                &server,
+                Method::POST,
+                &format!("/api/v1/incidents/{id}/ack"),
+                Some(&who(by.clone())),
+            )
+            .await
+        }
+        A::Resolve { id, by } => {
+            client::send(
+                &server,
+                Method::POST,
+                &format!("/api/v1/incidents/{id}/resolve"),
+                Some(&who(by.clone())),
+            )
+            .await
+        }
+        A::Note { id, text, by } => {
+            let mut body = who(by.clone());
+            body["text"] = serde_json::json!(text);
+            client::send(
+                &server,
+                Method::POST,
+                &format!("/api/v1/incidents/{id}/notes"),
+                Some(&body),
+            )
+            .await
+        }
+    };
+    match outcome {
+        Ok((200, v)) => {
+            if as_json {
+                println!("{v}");
+                return ExitCode::SUCCESS;
+            }
+            let line = |i: &serde_json::Value| {
+                format!(
+                    "#{:<5} {:<13} {:<5} {:<16} {}  (opened {})",
+                    i["id"],
+                    i["state"].as_str().unwrap_or("?"),
+                    i["urgency"].as_str().unwrap_or("?"),
+                    i["service"].as_str().unwrap_or("?"),
+                    i["title"].as_str().unwrap_or(""),
+                    i["opened_at"].as_str().unwrap_or("?"),
+                )
+            };
+            match &action {
+                A::List { .. } => {
+                    let list = v["incidents"].as_array().cloned().unwrap_or_default();
+                    if list.is_empty() {
+                        println!("no incidents");
+                    }
+                    for i in &list {
+                        println!("{}", line(i));
+                    }
+                }
+                A::Show { .. } => {
+                    println!("{}", line(&v));
+                    for c in v["changes"].as_array().into_iter().flatten() {
+                        println!(
+                            "  change   {}  {}",
+                            c["at"].as_str().unwrap_or("?"),
+                            c["summary"].as_str().unwrap_or("")
+                        );
+                    }
+                    for e in v["timeline"].as_array().into_iter().flatten() {
+                        let d = &e["details"];
+                        let what = d["text"]
+                            .as_str()
+                            .or(d["title"].as_str())
+                            .or(d["reason"].as_str())
+                            .map(str::to_owned)
+                            .or_else(|| {
+                                d["labels"].as_object().map(|l| {
+                                    l.iter()
+                                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                                        .collect::<Vec<_>>()
+                                        .join(" ")
+                                })
+                            })
+                            .or_else(|| d["target"].as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        println!(
+                            "  {}  {:<24} {:<22} {}",
+                            e["at"].as_str().unwrap_or("?"),
+                            e["kind"].as_str().unwrap_or("?"),
+                            e["actor"].as_str().unwrap_or("?"),
+                            what
+                        );
+                    }
+                }
+                A::Ack { id, .. } => println!("incident #{id} acknowledged"),
+                A::Resolve { id, .. } => println!("incident #{id} resolved"),
+                A::Note { id, .. } => println!("note added to incident #{id}"),
+            }
+            ExitCode::SUCCESS
+        }
+        Ok((404 | 409, v)) => {
+            eprintln!("error: {}", v["message"].as_str().unwrap_or("refused"));
+            ExitCode::from(exit::FAILURE)
         }
         other => failed(other),
     }

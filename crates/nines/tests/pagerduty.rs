@@ -188,5 +188,65 @@ async fn the_pagerduty_client_library_triggers_acknowledges_and_resolves() {
         "resolved alerts leave the active list"
     );
     assert!(child.wait().unwrap().success());
+
+    // The same incident through the CLI.
+    let nines = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_nines"))
+                .args(args)
+                .output()
+                .unwrap()
+        })
+    };
+    let arg = |s: &[&str]| -> Vec<String> {
+        s.iter()
+            .map(|a| a.to_string())
+            .chain(["--server".to_owned(), base.clone()])
+            .collect()
+    };
+    let note = nines(arg(&[
+        "incident",
+        "note",
+        &id.to_string(),
+        "rolled back v1.4",
+        "--by",
+        "alice",
+    ]))
+    .await
+    .unwrap();
+    assert!(note.status.success(), "{note:?}");
+    let show = nines(arg(&["incident", "show", &id.to_string()]))
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success(), "{show:?}");
+    for expected in [
+        "resolved",
+        "Checkout error rate above 5%",
+        "deploy checkout v1.4",
+        "acknowledged",
+        "pagerduty:prometheus",
+        "rolled back v1.4",
+        "alice",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    let again = nines(arg(&["incident", "resolve", &id.to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "resolving a resolved incident is refused: {again:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already resolved"),
+        "{again:?}"
+    );
+    let missing = nines(arg(&["incident", "ack", "999"])).await.unwrap();
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
     running.shutdown().await.unwrap();
 }
