@@ -54,14 +54,14 @@ pub enum MatcherError {
     InvalidRegex { pattern: String, message: String },
     /// Alertmanager's own words come first (`bad matcher format: ...`), then
     /// where and what was expected.
-    #[error("bad matcher format: {token} (column {column}): {expected}")]
+    #[error("bad matcher format: {token} (at character {column}): {expected}")]
     BadFormat {
         token: String,
         column: usize,
         expected: &'static str,
     },
     #[error(
-        "matcher value contains unescaped double quote: {value} (column {column}); write \\\" for a quote inside a value"
+        "matcher value contains unescaped double quote: {value} (at character {column}); write \\\" for a quote inside a value"
     )]
     UnescapedQuote { value: String, column: usize },
 }
@@ -757,7 +757,7 @@ mod tests {
         );
         assert!(
             e.to_string()
-                .starts_with("bad matcher format: foo (column 5): ")
+                .starts_with("bad matcher format: foo (at character 5): ")
         );
 
         let e = parse_matchers(r#"a="1", 2b="x""#).unwrap_err();
