@@ -5,6 +5,7 @@
 //!
 //! Only this crate knows YAML.
 
+pub mod alertmanager;
 mod decode;
 pub mod diag;
 mod link;
