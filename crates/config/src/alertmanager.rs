@@ -32,7 +32,7 @@ use crate::{LoadError, MAX_FILE_BYTES};
 pub const DEFAULT_PAGERDUTY_URL: &str = "https://events.pagerduty.com/v2/enqueue";
 
 /// An Alertmanager configuration, as far as nines carries it over.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AlertmanagerConfig {
     pub global: GlobalConfig,
     /// The routing tree as written (options unset where the file does not
@@ -68,7 +68,7 @@ impl AlertmanagerConfig {
 }
 
 /// The `global` section, with Alertmanager's defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct GlobalConfig {
     /// How long an alert without an end time stays firing (default 5m).
     pub resolve_timeout: SignedDuration,
@@ -117,7 +117,7 @@ pub struct Receiver {
     pub pagerduty_configs: Vec<PagerdutyConfig>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
     pub url: String,
     /// Default true.
@@ -127,7 +127,7 @@ pub struct WebhookConfig {
 }
 
 /// An email integration, with the `global.smtp_*` defaults already applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct EmailConfig {
     pub to: String,
     pub from: String,
@@ -147,7 +147,7 @@ pub struct EmailConfig {
 
 /// A Slack integration, with `global.slack_api_url(_file)` applied. Text
 /// fields holding Go templates are left out (see the warnings).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SlackConfig {
     /// Exactly one of `api_url` and `api_url_file` is set.
     pub api_url: Option<String>,
@@ -163,7 +163,7 @@ pub struct SlackConfig {
 /// A PagerDuty integration, with `global.pagerduty_url` applied. At least
 /// one of the four keys is set; `routing_key` is for the Events API v2,
 /// `service_key` for v1.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PagerdutyConfig {
     pub routing_key: Option<String>,
     pub routing_key_file: Option<String>,
@@ -174,6 +174,104 @@ pub struct PagerdutyConfig {
     pub severity: Option<String>,
     /// Default true.
     pub send_resolved: bool,
+}
+
+/// Shown instead of secrets (passwords, keys, and URLs, which for webhooks
+/// and Slack often carry a token) when a configuration is debug-printed, as
+/// Alertmanager prints `<secret>`, so that logging a configuration leaks none.
+const SECRET: &str = "<secret>";
+
+fn secret(value: &Option<String>) -> Option<&'static str> {
+    value.as_ref().map(|_| SECRET)
+}
+
+/// Without the source text, which holds the secrets.
+impl std::fmt::Debug for AlertmanagerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertmanagerConfig")
+            .field("file", &self.file)
+            .field("global", &self.global)
+            .field("route", &self.route)
+            .field("receivers", &self.receivers)
+            .field("inhibit_rules", &self.inhibit_rules)
+            .field("time_intervals", &self.time_intervals)
+            .field("templates", &self.templates)
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for GlobalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalConfig")
+            .field("resolve_timeout", &self.resolve_timeout)
+            .field("smtp_from", &self.smtp_from)
+            .field("smtp_hello", &self.smtp_hello)
+            .field("smtp_smarthost", &self.smtp_smarthost)
+            .field("smtp_auth_username", &self.smtp_auth_username)
+            .field("smtp_auth_password", &secret(&self.smtp_auth_password))
+            .field("smtp_auth_password_file", &self.smtp_auth_password_file)
+            .field("smtp_require_tls", &self.smtp_require_tls)
+            .field("slack_api_url", &secret(&self.slack_api_url))
+            .field("slack_api_url_file", &self.slack_api_url_file)
+            .field("pagerduty_url", &self.pagerduty_url)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &SECRET)
+            .field("send_resolved", &self.send_resolved)
+            .field("max_alerts", &self.max_alerts)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailConfig")
+            .field("to", &self.to)
+            .field("from", &self.from)
+            .field("smarthost", &self.smarthost)
+            .field("hello", &self.hello)
+            .field("auth_username", &self.auth_username)
+            .field("auth_password", &secret(&self.auth_password))
+            .field("auth_password_file", &self.auth_password_file)
+            .field("require_tls", &self.require_tls)
+            .field("send_resolved", &self.send_resolved)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SlackConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackConfig")
+            .field("api_url", &secret(&self.api_url))
+            .field("api_url_file", &self.api_url_file)
+            .field("channel", &self.channel)
+            .field("username", &self.username)
+            .field("title", &self.title)
+            .field("text", &self.text)
+            .field("send_resolved", &self.send_resolved)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PagerdutyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagerdutyConfig")
+            .field("routing_key", &secret(&self.routing_key))
+            .field("routing_key_file", &self.routing_key_file)
+            .field("service_key", &secret(&self.service_key))
+            .field("service_key_file", &self.service_key_file)
+            .field("url", &self.url)
+            .field("severity", &self.severity)
+            .field("send_resolved", &self.send_resolved)
+            .finish()
+    }
 }
 
 /// Reads an `alertmanager.yml` file.

@@ -131,6 +131,17 @@ fn the_example_loads_without_errors_or_warnings() {
     );
     assert_eq!(c.time_intervals.len(), 1);
     assert!(c.templates.is_empty());
+
+    // Debug output (logs) shows no secret.
+    let printed = format!("{c:?}");
+    for secret in [
+        "0123456789abcdef0123456789abcdef",
+        "XXXXXXXX",
+        "ops-bridge.internal",
+    ] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
+    assert!(printed.contains("<secret>"));
 }
 
 #[test]
@@ -649,4 +660,100 @@ fn refuses_what_alertmanager_refuses_in_receivers() {
         assert!(got.contains(want), "want {want}\n got {got}");
     }
     assert!(load(MINIMAL).receivers[0].webhook_configs.is_empty());
+}
+
+#[test]
+fn grouping_recorded_from_alertmanager() {
+    // Group keys a real Alertmanager 0.25 sent for this file: `group_by: []`
+    // keeps the parent's grouping; `['...']` groups by every label.
+    let c = load(
+        r#"route:
+  receiver: a
+  group_by: [alertname]
+  group_wait: 0s
+  routes:
+    - matchers: ['team="db"']
+      group_by: []
+    - matchers: ['team="web"']
+      group_by: ['...']
+receivers:
+  - name: a
+    webhook_configs:
+      - url: 'http://127.0.0.1:19099/a'
+"#,
+    );
+    for (input, want) in [
+        (
+            "alertname=A team=db instance=i1",
+            r#"{}/{team="db"}:{alertname="A"}"#,
+        ),
+        (
+            "alertname=B team=web instance=i2",
+            r#"{}/{team="web"}:{alertname="B", instance="i2", team="web"}"#,
+        ),
+    ] {
+        let alert = labels(input);
+        let routes = c.route_tree.route(&alert);
+        assert_eq!(routes.len(), 1);
+        assert_eq!(routes[0].group_key(&routes[0].group_labels(&alert)), want);
+    }
+}
+
+#[test]
+fn inhibition_recorded_from_alertmanager() {
+    // `status.inhibitedBy` and fingerprints from a real Alertmanager 0.25
+    // given these alerts. It reports one source where several inhibit.
+    let c = load(
+        r#"route:
+  receiver: a
+receivers:
+  - name: a
+inhibit_rules:
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['alertname="Disk"']
+    equal: ['host']
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity="warning"']
+    equal: ['cluster']
+"#,
+    );
+    let sda = labels("alertname=Disk severity=critical host=h dev=sda");
+    let sdb = labels("alertname=Disk severity=critical host=h dev=sdb");
+    let w = labels("alertname=W severity=warning");
+    let w2 = labels("alertname=W2 severity=warning cluster=c1");
+    let down = labels("alertname=HostDown severity=critical host=h");
+    let fp = |l: &LabelSet| l.fingerprint().to_string();
+    assert_eq!(fp(&sda), "8476d24c5cf26ca4");
+    assert_eq!(fp(&sdb), "de7b8ee36c8933b5");
+    assert_eq!(fp(&w), "91363749ac89a3f2");
+    assert_eq!(fp(&w2), "2ceeb83d12faba06");
+    assert_eq!(fp(&down), "0e73d9ad222b257e");
+
+    let by = |target: &LabelSet, firing: &[&LabelSet]| -> Vec<String> {
+        inhibited_by(
+            &c.inhibit_rules,
+            target,
+            firing.iter().map(|l| (l.fingerprint(), *l)),
+        )
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+    };
+    // Before HostDown: the two Disk alerts match both sides of the first
+    // rule and do not mute each other; W (no cluster) is muted by a critical
+    // alert without a cluster either; W2 is not.
+    let firing = [&sda, &sdb, &w, &w2];
+    assert!(by(&sda, &firing).is_empty());
+    assert!(by(&sdb, &firing).is_empty());
+    assert_eq!(by(&w, &firing), ["8476d24c5cf26ca4", "de7b8ee36c8933b5"]);
+    assert!(by(&w2, &firing).is_empty());
+    // HostDown mutes both Disk alerts, which still mute W.
+    let firing = [&sda, &sdb, &w, &w2, &down];
+    assert_eq!(by(&sda, &firing), ["0e73d9ad222b257e"]);
+    assert_eq!(by(&sdb, &firing), ["0e73d9ad222b257e"]);
+    assert_eq!(
+        by(&w, &firing),
+        ["0e73d9ad222b257e", "8476d24c5cf26ca4", "de7b8ee36c8933b5"]
+    );
+    assert!(by(&down, &firing).is_empty());
 }
