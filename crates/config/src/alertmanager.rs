@@ -324,8 +324,10 @@ fn load_texts(path: &Path, text: String) -> Result<AlertmanagerConfig, LoadError
                 pos: Pos::new(1, 1),
                 kind: NodeKind::Null,
             };
-            let root = docs.first().map_or(&null, |doc| &doc.root);
-            d.config(root)
+            let root = docs
+                .first()
+                .map_or(null, |doc| expand_merge_keys(&doc.root));
+            d.config(&root)
         }
     };
     let mut diags = d.diags;
@@ -1874,6 +1876,54 @@ impl Decoder<'_> {
             }
         }
         Some(out)
+    }
+}
+
+/// Applies YAML merge keys (`<<: *defaults`), which Alertmanager's YAML
+/// library honours: the merged mapping's entries are added unless the
+/// mapping sets them itself; with a list of mappings, earlier ones win.
+fn expand_merge_keys(node: &Node) -> Node {
+    let kind = match &node.kind {
+        NodeKind::Seq(items) => NodeKind::Seq(items.iter().map(expand_merge_keys).collect()),
+        NodeKind::Map(entries) => {
+            let mut own: Vec<(Node, Node)> = Vec::with_capacity(entries.len());
+            let mut merged: Vec<(Node, Node)> = Vec::new();
+            for (key, value) in entries {
+                let is_merge = matches!(&key.kind, NodeKind::Scalar(k, true) if k == "<<");
+                let sources: Vec<&Node> = match &value.kind {
+                    NodeKind::Map(_) if is_merge => vec![value],
+                    NodeKind::Seq(items)
+                        if is_merge && items.iter().all(|i| i.as_map().is_some()) =>
+                    {
+                        items.iter().collect()
+                    }
+                    _ => {
+                        own.push((key.clone(), expand_merge_keys(value)));
+                        continue;
+                    }
+                };
+                for source in sources {
+                    if let NodeKind::Map(from) = expand_merge_keys(source).kind {
+                        for (k, v) in from {
+                            if !merged.iter().any(|(m, _)| m.as_scalar() == k.as_scalar()) {
+                                merged.push((k, v));
+                            }
+                        }
+                    }
+                }
+            }
+            for (k, v) in merged {
+                if !own.iter().any(|(o, _)| o.as_scalar() == k.as_scalar()) {
+                    own.push((k, v));
+                }
+            }
+            NodeKind::Map(own)
+        }
+        other => other.clone(),
+    };
+    Node {
+        pos: node.pos,
+        kind,
     }
 }
 

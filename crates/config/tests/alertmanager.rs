@@ -757,3 +757,64 @@ inhibit_rules:
     );
     assert!(by(&down, &firing).is_empty());
 }
+
+#[test]
+fn go_regex_meaning_recorded_with_amtool() {
+    // `amtool config routes test` (0.25.0) on this file: Go's `\d` and `\w`
+    // are ASCII, `\<` is a literal `<`, `\Q...\E` quotes.
+    let c = load(
+        r#"route:
+  receiver: root
+  routes:
+    - matchers: ['a=~"\\d+"']
+      receiver: digits
+    - matchers: ['a=~"\\w+"']
+      receiver: word
+    - matchers: ['a=~"x\\<y"']
+      receiver: lt
+    - matchers: ['a=~"\\Q1.5\\E"']
+      receiver: quoted
+receivers: [{name: root}, {name: digits}, {name: word}, {name: lt}, {name: quoted}]
+"#,
+    );
+    for (value, want) in [
+        ("123", "digits"),
+        ("٣", "root"),
+        ("é", "root"),
+        ("abc", "word"),
+        ("x<y", "lt"),
+        ("1.5", "quoted"),
+        ("105", "digits"),
+    ] {
+        let got = c.route_tree.route(&labels(&format!("a={value}")));
+        assert_eq!(got[0].options.receiver, want, "a={value}");
+    }
+}
+
+#[test]
+fn yaml_merge_keys_work_as_in_alertmanager() {
+    let c = load(
+        r#"route:
+  receiver: a
+  routes:
+    - &db {receiver: a, group_wait: 10s, matchers: ['team="db"']}
+    - <<: *db
+      group_wait: 1s
+    - <<: [{group_interval: 1m}, *db]
+      receiver: b
+receivers:
+  - name: a
+  - name: b
+"#,
+    );
+    let tree = &c.route_tree;
+    assert_eq!(
+        tree.get(&[1]).unwrap().options.group_wait,
+        SignedDuration::from_secs(1)
+    );
+    assert_eq!(tree.get(&[1]).unwrap().key, r#"{}/{team="db"}"#);
+    let third = tree.get(&[2]).unwrap();
+    assert_eq!(third.options.receiver, "b");
+    assert_eq!(third.options.group_wait, SignedDuration::from_secs(10));
+    assert_eq!(third.options.group_interval, SignedDuration::from_secs(60));
+}
