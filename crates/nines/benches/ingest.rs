@@ -33,6 +33,7 @@ fn main() {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 max_body_bytes: 64 * 1024 * 1024,
                 eval_interval: None,
+                alertmanager_config: None,
             },
             Arc::new(SystemClock),
         )

@@ -235,6 +235,10 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "NINES_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// An existing Alertmanager configuration (alertmanager.yml) whose
+    /// routes, receivers, inhibit rules and time intervals nines follows.
+    #[arg(long, env = "NINES_ALERTMANAGER_CONFIG", value_name = "FILE")]
+    pub alertmanager_config: Option<PathBuf>,
     /// Use another store than the embedded one: postgres://user@host/db.
     #[arg(long, env = "NINES_STORE")]
     pub store: Option<String>,

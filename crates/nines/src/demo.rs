@@ -93,6 +93,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             listen: args.listen,
             max_body_bytes: 8 * 1024 * 1024,
             eval_interval: Some(Duration::from_secs(5)),
+            alertmanager_config: None,
         },
         clock.clone(),
     )

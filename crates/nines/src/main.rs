@@ -93,6 +93,7 @@ async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
         listen: args.listen,
         max_body_bytes: args.max_body_bytes,
         eval_interval: Some(args.eval_every),
+        alertmanager_config: args.alertmanager_config,
     };
     let signals = match serve::Signals::install() {
         Ok(s) => s,

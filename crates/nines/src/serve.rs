@@ -49,6 +49,7 @@ pub struct AppState {
     /// Alerts from every source, silences, and their intake.
     pub alerts: Arc<crate::alerts::AlertHub>,
     routing: std::sync::RwLock<Arc<crate::alerts::routing::Routing>>,
+    alertmanager_config: Option<PathBuf>,
     /// Incidents and what to notify; flushed by the dispatcher task.
     pub incidents: tokio::sync::Mutex<crate::alerts::incidents::Incidents>,
     /// Wakes the delivery worker when the outbox has new work.
@@ -64,6 +65,10 @@ pub struct Options {
     /// How often the SLO engine evaluates; `None` leaves it to the caller
     /// (tests drive evaluation with an injected clock).
     pub eval_interval: Option<std::time::Duration>,
+    /// An alertmanager.yml to route alerts by (its route tree, receivers,
+    /// inhibit rules, time intervals); without one, alerts go to the
+    /// receiver `nines`, grouped by service.
+    pub alertmanager_config: Option<PathBuf>,
 }
 
 /// Why a reload did not take effect.
@@ -200,6 +205,17 @@ impl AppState {
     /// errors are logged and returned, and the running one stays in force.
     pub async fn reload(&self) -> Result<Arc<Config>, ReloadError> {
         let _guard = self.reload_lock.lock().await;
+        if let Some(path) = &self.alertmanager_config {
+            match load_routing(path).await {
+                Ok(routing) => {
+                    *self.routing.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(routing);
+                    self.alerts.wake.notify_one();
+                }
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "alertmanager configuration refused; the previous routing stays");
+                }
+            }
+        }
         let outcome = match load_config(&self.config_path).await {
             Ok(loaded) => record(
                 self.store.as_ref(),
@@ -303,6 +319,10 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     for w in &loaded.warnings {
         tracing::warn!(file = %w.file.display(), line = w.pos.line, column = w.pos.col, "config: {}", w.message);
     }
+    let routing = match &opts.alertmanager_config {
+        Some(path) => load_routing(path).await?,
+        None => crate::alerts::routing::Routing::default(),
+    };
     // Bind before touching the store, so that a port in use fails before
     // anything is written.
     let listener = TcpListener::bind(opts.listen)
@@ -333,7 +353,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         ingest_gate: tokio::sync::RwLock::new(()),
         puller: crate::pull::Puller::default(),
         alerts,
-        routing: std::sync::RwLock::new(Arc::new(crate::alerts::routing::Routing::default())),
+        routing: std::sync::RwLock::new(Arc::new(routing)),
+        alertmanager_config: opts.alertmanager_config,
         incidents: tokio::sync::Mutex::new(incidents),
         outbox_wake: tokio::sync::Notify::new(),
     });
@@ -434,6 +455,30 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         shutdown,
         task,
     })
+}
+
+/// Reads an alertmanager.yml into the routing nines follows; what is not
+/// carried over is logged, line by line; an invalid file is refused.
+async fn load_routing(path: &Path) -> anyhow::Result<crate::alerts::routing::Routing> {
+    let p = path.to_path_buf();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        nines_config::alertmanager::load_alertmanager(&p).map(|am| (am, text))
+    })
+    .await?;
+    match loaded {
+        Ok((am, text)) => {
+            for w in &am.warnings {
+                tracing::warn!("{}", am.render(w).trim_end());
+            }
+            let (routing, warnings) = crate::alerts::routing::Routing::from_alertmanager(&am, text);
+            for w in warnings {
+                tracing::warn!(file = %path.display(), "{w}");
+            }
+            Ok(routing)
+        }
+        Err(e) => Err(anyhow::Error::new(ConfigRefused(e))),
+    }
 }
 
 /// How long to sleep until `due` (at most a minute, so a clock that jumps

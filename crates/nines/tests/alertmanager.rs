@@ -19,6 +19,10 @@ use nines::serve::{self, Options, Running};
 use serde_json::Value;
 
 async fn start(dir: &Path) -> Running {
+    start_with(dir, None, Arc::new(SystemClock)).await
+}
+
+async fn start_with(dir: &Path, am: Option<&Path>, clock: Arc<dyn nines::clock::Clock>) -> Running {
     let config = dir.join("config");
     std::fs::create_dir_all(&config).unwrap();
     std::fs::write(
@@ -34,8 +38,9 @@ async fn start(dir: &Path) -> Running {
             listen: "127.0.0.1:0".parse().unwrap(),
             max_body_bytes: 1 << 20,
             eval_interval: None,
+            alertmanager_config: am.map(Path::to_path_buf),
         },
-        Arc::new(SystemClock),
+        clock,
     )
     .await
     .unwrap()
@@ -260,5 +265,256 @@ async fn a_prometheus_rule_fires_and_resolves_through_nines() {
         !l.iter().any(|a| a["labels"]["alertname"] == "CheckoutDown")
     })
     .await;
+    running.shutdown().await.unwrap();
+}
+
+/// A webhook receiver on loopback that records every request (headers and
+/// body) and answers 500 to the first `fail_first` of them.
+struct Receiver {
+    port: u16,
+    got: Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+fn receiver(fail_first: usize) -> Receiver {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Arc<std::sync::Mutex<Vec<(String, Value)>>> = Arc::default();
+    let log = got.clone();
+    std::thread::spawn(move || {
+        let mut seen = 0;
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut len = 0;
+            let mut key = String::new();
+            loop {
+                let mut line = String::new();
+                if std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if lower.starts_with("idempotency-key:") {
+                    key = line["idempotency-key:".len()..].trim().to_owned();
+                }
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            seen += 1;
+            let status = if seen <= fail_first {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            if seen > fail_first {
+                log.lock()
+                    .unwrap()
+                    .push((key, serde_json::from_slice(&body).unwrap()));
+            }
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    Receiver { port, got }
+}
+
+impl Receiver {
+    /// Waits for the `n`th delivery (nines' delivery worker runs on its own).
+    async fn nth(&self, n: usize) -> (String, Value) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(x) = self.got.lock().unwrap().get(n - 1) {
+                return x.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no delivery #{n}: {:?}",
+                self.got.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn count(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
+}
+
+async fn post(url: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v2/alerts"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_follow_an_alertmanager_config_with_grouping_inhibition_and_retries() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    // The first delivery fails: it is retried with the same idempotency key.
+    let hook = receiver(1);
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "route:\n  receiver: hook\n  group_by: [alertname, service]\n  group_wait: 0s\n  group_interval: 1m\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs: [{{url: 'http://127.0.0.1:{}/hook'}}]\ninhibit_rules:\n  - source_matchers: [severity=critical]\n    target_matchers: [severity=warning]\n    equal: [alertname, service]\n",
+            hook.port
+        ),
+    )
+    .unwrap();
+    let t0: jiff::Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(nines::clock::ManualClock::new(t0));
+    let running = start_with(dir.path(), Some(&am), clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+
+    let receivers: Value = reqwest::get(format!("{url}/api/v2/receivers"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(receivers, serde_json::json!([{"name": "hook"}]));
+
+    post(&url, serde_json::json!([{"labels": {"alertname": "HighErrors", "service": "checkout", "severity": "critical", "pod": "a"}}])).await;
+    // group_wait 0s: decided at once; the first attempt fails (500), and the
+    // retry comes after the backoff, on nines' clock.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending = state
+            .store
+            .due_notifications(jiff::Timestamp::MAX, 10)
+            .await
+            .unwrap();
+        if pending.first().is_some_and(|n| n.attempts == 1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failed first attempt: {pending:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(hook.count(), 0);
+    clock.advance(jiff::SignedDuration::from_secs(2));
+    state.outbox_wake.notify_one();
+    let (key, first) = hook.nth(1).await;
+    assert!(
+        key.starts_with("nines-"),
+        "every request carries an idempotency key: {key:?}"
+    );
+    assert_eq!(first["version"], "4");
+    assert_eq!(first["receiver"], "hook");
+    assert_eq!(first["status"], "firing");
+    assert_eq!(
+        first["groupKey"],
+        "{}:{alertname=\"HighErrors\", service=\"checkout\"}"
+    );
+    assert_eq!(
+        first["groupLabels"],
+        serde_json::json!({"alertname": "HighErrors", "service": "checkout"})
+    );
+    assert_eq!(first["truncatedAlerts"], 0);
+    assert_eq!(first["externalURL"], url.as_str());
+    let alert = &first["alerts"][0];
+    assert_eq!(alert["status"], "firing");
+    assert_eq!(alert["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(alert["startsAt"], "2026-11-21T10:00:00.000Z");
+    assert_eq!(alert["fingerprint"].as_str().unwrap().len(), 16);
+    for k in ["labels", "annotations", "generatorURL"] {
+        assert!(alert.get(k).is_some(), "{k} missing: {alert}");
+    }
+
+    // A warning with the same alertname and service is inhibited by the
+    // critical one, and shows it.
+    post(&url, serde_json::json!([{"labels": {"alertname": "HighErrors", "service": "checkout", "severity": "warning", "pod": "b"}}])).await;
+    let list = alerts(&url, "?filter=severity%3D%22warning%22").await;
+    assert_eq!(list[0]["status"]["state"], "suppressed", "{list:?}");
+    assert_eq!(list[0]["status"]["inhibitedBy"][0], alert["fingerprint"]);
+    let shown = alerts(&url, "?inhibited=false").await;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+
+    // Resolving the critical alert: the incident updates at once; the
+    // webhook waits for group_interval (1m on nines' clock) and then
+    // carries the resolution and the warning, no longer inhibited.
+    post(&url, serde_json::json!([{"labels": {"alertname": "HighErrors", "service": "checkout", "severity": "critical", "pod": "a"}, "endsAt": "2026-11-21T10:00:00Z"}])).await;
+    state.dispatch().await.unwrap();
+    assert_eq!(
+        hook.count(),
+        1,
+        "group_interval holds the next notification"
+    );
+    clock.advance(jiff::SignedDuration::from_secs(61));
+    state.dispatch().await.unwrap();
+    let (key2, second) = hook.nth(2).await;
+    assert_ne!(key2, key);
+    assert_eq!(second["status"], "firing");
+    let statuses: Vec<(String, String)> = second["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["labels"]["severity"].as_str().unwrap().to_owned(),
+                a["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("warning".to_owned(), "firing".to_owned()),
+            ("critical".to_owned(), "resolved".to_owned())
+        ]
+    );
+    let incidents: Value = reqwest::get(format!("{url}/api/v1/incidents"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        incidents["incidents"].as_array().unwrap().len(),
+        1,
+        "one group, one incident: {incidents}"
+    );
+    let id = incidents["incidents"][0]["id"].as_i64().unwrap();
+    let shown: Value = reqwest::get(format!("{url}/api/v1/incidents/{id}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "opened",
+        "alert_joined",
+        "notification_retry",
+        "notification_delivered",
+        "alert_resolved",
+    ] {
+        assert!(
+            kinds.contains(&k),
+            "{k} missing from the timeline: {kinds:?}"
+        );
+    }
     running.shutdown().await.unwrap();
 }

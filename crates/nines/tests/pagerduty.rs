@@ -43,6 +43,7 @@ async fn start(dir: &Path) -> Running {
             listen: "127.0.0.1:0".parse().unwrap(),
             max_body_bytes: 1 << 20,
             eval_interval: None,
+            alertmanager_config: None,
         },
         Arc::new(SystemClock),
     )

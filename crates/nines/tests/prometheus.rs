@@ -194,6 +194,7 @@ async fn slis_are_pulled_from_a_real_prometheus() {
             listen: "127.0.0.1:0".parse().unwrap(),
             max_body_bytes: 1 << 20,
             eval_interval: None,
+            alertmanager_config: None,
         },
         clock,
     )

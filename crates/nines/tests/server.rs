@@ -43,6 +43,7 @@ async fn start_in(tmp: tempfile::TempDir, clock: Arc<ManualClock>) -> App {
             listen: "127.0.0.1:0".parse().unwrap(),
             max_body_bytes: 1024,
             eval_interval: None,
+            alertmanager_config: None,
         },
         clock.clone(),
     )

@@ -16,7 +16,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use nines_core::alerting::labels::LabelSet;
+use nines_core::alerting::inhibit::InhibitRule;
+use nines_core::alerting::labels::{Fingerprint, LabelSet};
 use nines_core::alerting::matcher::{Matcher, matches_all, parse_matchers};
 use nines_core::alerting::model::{AlertInput, Source};
 use nines_core::alerting::silence::{Change, Silence};
@@ -215,7 +216,7 @@ pub async fn post_alerts(
             generator_url: a.generator_url.unwrap_or_default(),
             source: Source::Alertmanager,
         };
-        match input.into_alert(now, hub.resolve_timeout) {
+        match input.into_alert(now, state.routing().resolve_timeout) {
             Ok(alert) => {
                 let service = service_of(catalog, &alert.labels);
                 held.push(Held { alert, service });
@@ -335,6 +336,7 @@ fn gettable(
     h: &Held,
     f: &AlertFilter,
     receivers: &[String],
+    inhibit: (&[InhibitRule], &[(Fingerprint, &LabelSet)]),
     now: Timestamp,
 ) -> Option<Value> {
     let a = &h.alert;
@@ -347,7 +349,14 @@ fn gettable(
         return None;
     }
     let silenced_by = AlertHub::silenced_by(st, &a.labels, now);
-    let inhibited_by: Vec<String> = Vec::new();
+    let inhibited_by: Vec<String> = if inhibit.1.is_empty() {
+        Vec::new()
+    } else {
+        nines_core::alerting::inhibit::inhibited_by(inhibit.0, &a.labels, inhibit.1.iter().copied())
+            .into_iter()
+            .map(|fp| fp.to_string())
+            .collect()
+    };
     let suppressed = !silenced_by.is_empty() || !inhibited_by.is_empty();
     if (!f.silenced && !silenced_by.is_empty())
         || (!f.inhibited && !inhibited_by.is_empty())
@@ -390,11 +399,20 @@ pub async fn get_alerts(
     let now = state.clock.now();
     let routing = state.routing();
     let mut out: Vec<(u64, Value)> = state.alerts.read(|st| {
+        let sources = st.inhibit_sources(&routing.inhibit_rules, now);
         st.alerts
             .iter()
             .filter_map(|(fp, h)| {
                 let receivers = routing.receivers(&h.alert.labels);
-                gettable(st, h, &f, &receivers, now).map(|v| (*fp, v))
+                gettable(
+                    st,
+                    h,
+                    &f,
+                    &receivers,
+                    (&routing.inhibit_rules, &sources),
+                    now,
+                )
+                .map(|v| (*fp, v))
             })
             .collect()
     });
@@ -415,10 +433,18 @@ pub async fn get_groups(
     type Shown = (LabelSet, Vec<(u64, Value)>);
     let mut groups: BTreeMap<(String, String), Shown> = BTreeMap::new();
     state.alerts.read(|st| {
+        let sources = st.inhibit_sources(&routing.inhibit_rules, now);
         for (fp, h) in &st.alerts {
             for g in routing.groups(&h.alert.labels) {
                 let receivers = vec![g.receiver.clone()];
-                if let Some(v) = gettable(st, h, &f, &receivers, now) {
+                if let Some(v) = gettable(
+                    st,
+                    h,
+                    &f,
+                    &receivers,
+                    (&routing.inhibit_rules, &sources),
+                    now,
+                ) {
                     groups
                         .entry((g.receiver.clone(), g.key.clone()))
                         .or_insert_with(|| (g.labels.clone(), Vec::new()))

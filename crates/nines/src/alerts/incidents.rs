@@ -80,11 +80,21 @@ impl Group {
             }
             Some(_) => None,
         };
+        // A due time already past means the pass held the notification (a
+        // mute time interval): look again in a second, not in a busy loop.
+        let soon = now
+            .saturating_add(SignedDuration::from_secs(1))
+            .unwrap_or(now);
+        if self.due.is_some_and(|d| d < now) {
+            self.due = Some(soon);
+        }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn pass(
         &self,
         st: &HubState,
+        sources: &[(nines_core::alerting::labels::Fingerprint, &LabelSet)],
         routing: &Routing,
         external_url: &str,
         due: bool,
@@ -96,7 +106,13 @@ impl Group {
         for fp in &self.members {
             match st.alerts.get(fp) {
                 Some(h) if !h.alert.resolved_at(now) => {
-                    if AlertHub::silenced_by(st, &h.alert.labels, now).is_empty() {
+                    let inhibited = !sources.is_empty()
+                        && nines_core::alerting::inhibit::is_inhibited(
+                            &routing.inhibit_rules,
+                            &h.alert.labels,
+                            sources.iter().copied(),
+                        );
+                    if !inhibited && AlertHub::silenced_by(st, &h.alert.labels, now).is_empty() {
                         firing.push(h);
                     }
                 }
@@ -113,7 +129,9 @@ impl Group {
             && self
                 .last_flush
                 .is_some_and(|l| l.saturating_add(self.r.repeat_interval).unwrap_or(l) <= now);
-        let notify = notify_change || remind;
+        // A route's mute (or outside its active) time interval holds the
+        // notification; the incident is still updated.
+        let notify = (notify_change || remind) && !routing.muted(&self.r, now);
         if !record && !notify {
             return None;
         }
@@ -319,6 +337,8 @@ impl Incidents {
                         group_wait: SignedDuration::ZERO,
                         group_interval: SignedDuration::from_secs(60),
                         repeat_interval: SignedDuration::from_secs(4 * 3600),
+                        mute_time_intervals: Vec::new(),
+                        active_time_intervals: Vec::new(),
                     },
                     members: BTreeSet::new(),
                     recorded: notified.clone(),
@@ -371,10 +391,8 @@ impl Incidents {
                     .groups
                     .entry(id)
                     .or_insert_with(|| Group::new(r.clone()));
-                // Timings follow the routing in force.
-                g.r.group_wait = r.group_wait;
-                g.r.group_interval = r.group_interval;
-                g.r.repeat_interval = r.repeat_interval;
+                // Timings and intervals follow the routing in force.
+                g.r = r;
                 g.members.insert(fp);
                 g.touched = true;
                 if g.last_flush.is_none() && g.due.is_none() {
@@ -400,13 +418,15 @@ impl Incidents {
         let external_url = self.external_url.clone();
         hub.read(|st| {
             self.regroup(st, routing, now);
+            // Inhibiting alerts, found once per pass (none without rules).
+            let sources = st.inhibit_sources(&routing.inhibit_rules, now);
             for (id, g) in self.groups.iter_mut() {
                 let due = g.due.is_some_and(|d| d <= now);
                 if !g.touched && !due {
                     continue;
                 }
                 g.touched = false;
-                match g.pass(st, routing, &external_url, due, now) {
+                match g.pass(st, &sources, routing, &external_url, due, now) {
                     Some(w) => writes.push((id.clone(), w.0, w.1)),
                     None => {
                         if g.incident.is_none() {

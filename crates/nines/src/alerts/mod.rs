@@ -58,7 +58,6 @@ pub struct AlertHub {
     /// Wakes the incident dispatcher.
     pub wake: tokio::sync::Notify,
     intake: mpsc::Sender<intake::Job>,
-    pub resolve_timeout: SignedDuration,
     store: Arc<dyn Store>,
 }
 
@@ -100,7 +99,6 @@ impl AlertHub {
             all_changed: std::sync::atomic::AtomicBool::new(true),
             wake: tokio::sync::Notify::new(),
             intake: tx,
-            resolve_timeout: DEFAULT_RESOLVE_TIMEOUT,
             store,
         });
         tokio::spawn(intake::run(hub.clone(), rx));
@@ -189,6 +187,30 @@ impl AlertHub {
             st.silences.retain(|_, s| s.ends_at >= before);
         });
         Ok(())
+    }
+}
+
+impl HubState {
+    /// The firing alerts that could inhibit others under `rules` (those
+    /// matching some rule's source matchers), computed once per pass.
+    pub fn inhibit_sources(
+        &self,
+        rules: &[nines_core::alerting::inhibit::InhibitRule],
+        now: Timestamp,
+    ) -> Vec<(nines_core::alerting::labels::Fingerprint, &LabelSet)> {
+        if rules.is_empty() {
+            return Vec::new();
+        }
+        self.alerts
+            .values()
+            .filter(|h| !h.alert.resolved_at(now))
+            .filter(|h| {
+                rules.iter().any(|r| {
+                    nines_core::alerting::matcher::matches_all(&r.source_matchers, &h.alert.labels)
+                })
+            })
+            .map(|h| (h.alert.labels.fingerprint(), &h.alert.labels))
+            .collect()
     }
 }
 

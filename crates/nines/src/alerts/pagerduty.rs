@@ -239,7 +239,7 @@ pub async fn enqueue(
             .unwrap_or_default(),
         source: Source::PagerDuty,
     };
-    let mut alert = match input.into_alert(now, state.alerts.resolve_timeout) {
+    let mut alert = match input.into_alert(now, state.routing().resolve_timeout) {
         Ok(a) => a,
         Err(e) => return invalid(vec![e.to_string()]),
     };

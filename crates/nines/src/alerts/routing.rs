@@ -4,8 +4,11 @@
 //! receiver `nines` and alerts group by their `service` label; with one
 //! (`serve --alertmanager-config`), its route tree decides.
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
+use nines_core::alerting::inhibit::InhibitRule;
 use nines_core::alerting::labels::LabelSet;
+use nines_core::alerting::route::RouteTree;
+use nines_core::alerting::timeinterval::TimeInterval;
 
 /// The receiver every alert reaches when no route tree is configured.
 pub const DEFAULT_RECEIVER: &str = "nines";
@@ -37,10 +40,19 @@ pub struct GroupRef {
     pub group_wait: SignedDuration,
     pub group_interval: SignedDuration,
     pub repeat_interval: SignedDuration,
+    /// Time intervals (by name) during which the route does not notify.
+    pub mute_time_intervals: Vec<String>,
+    /// When set, the route notifies only during one of these.
+    pub active_time_intervals: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Routing {
+    /// Alertmanager's route tree, when an alertmanager.yml is in force.
+    pub tree: Option<RouteTree>,
+    pub inhibit_rules: Vec<InhibitRule>,
+    pub time_intervals: Vec<TimeInterval>,
+    pub resolve_timeout: SignedDuration,
     pub receivers: Vec<Receiver>,
     pub group_by: Vec<String>,
     pub group_wait: SignedDuration,
@@ -52,6 +64,10 @@ pub struct Routing {
 impl Default for Routing {
     fn default() -> Self {
         Routing {
+            tree: None,
+            inhibit_rules: Vec::new(),
+            time_intervals: Vec::new(),
+            resolve_timeout: super::DEFAULT_RESOLVE_TIMEOUT,
             receivers: vec![Receiver {
                 name: DEFAULT_RECEIVER.to_owned(),
                 targets: Vec::new(),
@@ -66,7 +82,92 @@ impl Default for Routing {
 }
 
 impl Routing {
+    /// The routing an alertmanager.yml describes, with its text (shown by
+    /// `GET /api/v2/status`). Receivers keep their webhooks; the other
+    /// integrations are named in the returned warnings until nines delivers
+    /// them.
+    pub fn from_alertmanager(
+        am: &nines_config::alertmanager::AlertmanagerConfig,
+        original: String,
+    ) -> (Routing, Vec<String>) {
+        let mut warnings = Vec::new();
+        let receivers = am
+            .receivers
+            .iter()
+            .map(|r| {
+                for (kind, n) in [
+                    ("email_configs", r.email_configs.len()),
+                    ("slack_configs", r.slack_configs.len()),
+                    ("pagerduty_configs", r.pagerduty_configs.len()),
+                ] {
+                    if n > 0 {
+                        warnings.push(format!(
+                            "receiver {:?}: {kind} are read and checked but not delivered yet; incidents and their timelines still record every alert",
+                            r.name
+                        ));
+                    }
+                }
+                Receiver {
+                    name: r.name.clone(),
+                    targets: r
+                        .webhook_configs
+                        .iter()
+                        .map(|w| Target::Webhook {
+                            url: w.url.clone(),
+                            send_resolved: w.send_resolved,
+                            max_alerts: w.max_alerts as usize,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let routing = Routing {
+            tree: Some(am.route_tree.clone()),
+            inhibit_rules: am.inhibit_rules.clone(),
+            time_intervals: am.time_intervals.clone(),
+            resolve_timeout: am.global.resolve_timeout,
+            receivers,
+            group_by: Vec::new(),
+            group_wait: SignedDuration::ZERO,
+            group_interval: SignedDuration::ZERO,
+            repeat_interval: SignedDuration::ZERO,
+            original,
+        };
+        (routing, warnings)
+    }
+
+    /// Whether a group's notifications are held at `now` by its route's
+    /// mute or active time intervals.
+    pub fn muted(&self, g: &GroupRef, now: Timestamp) -> bool {
+        let during = |name: &String| {
+            self.time_intervals
+                .iter()
+                .any(|t| &t.name == name && t.contains(now))
+        };
+        g.mute_time_intervals.iter().any(during)
+            || (!g.active_time_intervals.is_empty() && !g.active_time_intervals.iter().any(during))
+    }
+
     pub fn groups(&self, labels: &LabelSet) -> Vec<GroupRef> {
+        if let Some(tree) = &self.tree {
+            return tree
+                .route(labels)
+                .into_iter()
+                .map(|r| {
+                    let group_labels = r.group_labels(labels);
+                    GroupRef {
+                        receiver: r.options.receiver.clone(),
+                        key: r.group_key(&group_labels),
+                        labels: group_labels,
+                        group_wait: r.options.group_wait,
+                        group_interval: r.options.group_interval,
+                        repeat_interval: r.options.repeat_interval,
+                        mute_time_intervals: r.options.mute_time_intervals.clone(),
+                        active_time_intervals: r.options.active_time_intervals.clone(),
+                    }
+                })
+                .collect();
+        }
         let group_labels = labels.subset(&self.group_by);
         vec![GroupRef {
             receiver: self.receivers[0].name.clone(),
@@ -75,6 +176,8 @@ impl Routing {
             group_wait: self.group_wait,
             group_interval: self.group_interval,
             repeat_interval: self.repeat_interval,
+            mute_time_intervals: Vec::new(),
+            active_time_intervals: Vec::new(),
         }]
     }
 
