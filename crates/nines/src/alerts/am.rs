@@ -311,8 +311,7 @@ fn alert_filter(raw: Option<&str>) -> Result<AlertFilter, AmError> {
                 parse_bool("unprocessed", &v)?;
             }
             "filter" => {
-                let ms = parse_matchers(&v)
-                    .map_err(|e| invalid(format!("bad matcher format: {v}: {e}")))?;
+                let ms = parse_matchers(&v).map_err(|e| invalid(e.to_string()))?;
                 f.matchers.extend(ms);
             }
             "receiver" => {
@@ -644,9 +643,7 @@ pub async fn get_silences(
     let mut matchers = Vec::new();
     for (k, v) in query_pairs(raw.as_deref()) {
         if k == "filter" {
-            matchers.extend(
-                parse_matchers(&v).map_err(|e| invalid(format!("bad matcher format: {v}: {e}")))?,
-            );
+            matchers.extend(parse_matchers(&v).map_err(|e| invalid(e.to_string()))?);
         }
     }
     let now = state.clock.now();
