@@ -251,6 +251,20 @@ async fn incident_main(
                             .or(d["reason"].as_str())
                             .map(str::to_owned)
                             .or_else(|| {
+                                let n = d["count"].as_u64()?;
+                                let first = d["alerts"][0]["labels"].as_object()?;
+                                let labels = first
+                                    .iter()
+                                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                                    .collect::<Vec<_>>()
+                                    .join(" ");
+                                Some(if n > 1 {
+                                    format!("{labels} (and {} more)", n - 1)
+                                } else {
+                                    labels
+                                })
+                            })
+                            .or_else(|| {
                                 d["labels"].as_object().map(|l| {
                                     l.iter()
                                         .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))

@@ -506,10 +506,10 @@ async fn webhooks_follow_an_alertmanager_config_with_grouping_inhibition_and_ret
         .collect();
     for k in [
         "opened",
-        "alert_joined",
+        "alerts_joined",
         "notification_retry",
         "notification_delivered",
-        "alert_resolved",
+        "alerts_left",
     ] {
         assert!(
             kinds.contains(&k),

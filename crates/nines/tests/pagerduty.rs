@@ -179,7 +179,7 @@ async fn the_pagerduty_client_library_triggers_acknowledges_and_resolves() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["kind"] == "alert_resolved"),
+            .any(|e| e["kind"] == "alerts_left"),
         "{shown}"
     );
     let active = get(&format!("{base}/api/v2/alerts")).await;

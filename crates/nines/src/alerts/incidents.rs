@@ -37,6 +37,12 @@ struct Group {
     due: Option<Timestamp>,
     /// Alerts of this group changed since the last pass.
     touched: bool,
+    /// The members firing now (not resolved, silenced or inhibited), kept
+    /// up to date from the alerts that change.
+    firing: BTreeSet<u64>,
+    /// Adopted at start-up: the first pass takes the firing alerts as known
+    /// and notified, without writing them again.
+    restored: bool,
     incident: Option<IncidentRow>,
 }
 
@@ -57,6 +63,8 @@ impl Group {
             last_flush: None,
             due: None,
             touched: false,
+            firing: BTreeSet::new(),
+            restored: false,
             incident: None,
         }
     }
@@ -90,42 +98,25 @@ impl Group {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn pass(
-        &self,
+        &mut self,
         st: &HubState,
-        sources: &[(nines_core::alerting::labels::Fingerprint, &LabelSet)],
         routing: &Routing,
         external_url: &str,
         due: bool,
         now: Timestamp,
     ) -> Option<(IncidentWrite, Outcome)> {
-        let mut firing: Vec<&Held> = Vec::new();
-        let mut resolved: Vec<&Held> = Vec::new();
-        let mut forget = Vec::new();
-        for fp in &self.members {
-            match st.alerts.get(fp) {
-                Some(h) if !h.alert.resolved_at(now) => {
-                    let inhibited = !sources.is_empty()
-                        && nines_core::alerting::inhibit::is_inhibited(
-                            &routing.inhibit_rules,
-                            &h.alert.labels,
-                            sources.iter().copied(),
-                        );
-                    if !inhibited && AlertHub::silenced_by(st, &h.alert.labels, now).is_empty() {
-                        firing.push(h);
-                    }
-                }
-                Some(h) => resolved.push(h),
-                None => forget.push(*fp),
-            }
+        if std::mem::take(&mut self.restored) {
+            // After a restart: what fires now is what the incident knew
+            // (every decided notification is already in the outbox).
+            self.recorded = self.firing.clone();
+            self.notified = self.firing.clone();
         }
-        let firing_set: BTreeSet<u64> = firing.iter().map(|h| h.alert.fingerprint.0).collect();
-        let record = firing_set != self.recorded;
-        let notify_change = due && firing_set != self.notified;
+        let record = self.firing != self.recorded;
+        let notify_change = due && self.firing != self.notified;
         let remind = due
             && !notify_change
-            && !firing_set.is_empty()
+            && !self.firing.is_empty()
             && self
                 .last_flush
                 .is_some_and(|l| l.saturating_add(self.r.repeat_interval).unwrap_or(l) <= now);
@@ -135,6 +126,11 @@ impl Group {
         if !record && !notify {
             return None;
         }
+        let firing: Vec<&Held> = self
+            .firing
+            .iter()
+            .filter_map(|fp| st.alerts.get(fp))
+            .collect();
         let mut events = Vec::new();
         let mut inc = match self.incident.clone() {
             Some(inc) => inc,
@@ -163,36 +159,29 @@ impl Group {
                     body: json!({"title": title}).to_string(),
                 }
             }
-            // Nothing fires and no incident is open: only forget.
-            None => {
-                return None;
-            }
+            // Nothing fires and no incident is open.
+            None => return None,
         };
-        for h in &firing {
-            if !self.recorded.contains(&h.alert.fingerprint.0) {
-                events.push(event(
-                    now,
-                    "alert_joined",
-                    "nines",
-                    json!({
-                        "fingerprint": h.alert.fingerprint.to_string(),
-                        "labels": super::map(&h.alert.labels),
-                        "source": h.alert.source.as_str(),
-                    }),
-                ));
-            }
+        // One timeline entry per pass for the alerts that joined, one for
+        // those that left (resolved, silenced or inhibited).
+        let describe = |fps: Vec<u64>| {
+            let shown: Vec<Value> = fps
+                .iter()
+                .take(20)
+                .map(|fp| {
+                    let labels = st.alerts.get(fp).map(|h| super::map(&h.alert.labels));
+                    json!({"fingerprint": format!("{fp:016x}"), "labels": labels})
+                })
+                .collect();
+            json!({"count": fps.len(), "alerts": shown})
+        };
+        let joined: Vec<u64> = self.firing.difference(&self.recorded).copied().collect();
+        if !joined.is_empty() {
+            events.push(event(now, "alerts_joined", "nines", describe(joined)));
         }
-        let left: Vec<u64> = self.recorded.difference(&firing_set).copied().collect();
-        for fp in &left {
-            let labels = st.alerts.get(fp).map(|h| super::map(&h.alert.labels));
-            events.push(event(
-                now,
-                "alert_resolved",
-                "nines",
-                json!({
-                    "fingerprint": format!("{fp:016x}"), "labels": labels,
-                }),
-            ));
+        let left: Vec<u64> = self.recorded.difference(&self.firing).copied().collect();
+        if !left.is_empty() {
+            events.push(event(now, "alerts_left", "nines", describe(left)));
         }
         if firing.is_empty() && inc.state != "resolved" {
             inc.state = "resolved".to_owned();
@@ -205,32 +194,39 @@ impl Group {
             ));
         }
         inc.updated_at = now;
-        let mut body: Value = serde_json::from_str(&inc.body).unwrap_or_else(|_| json!({}));
-        body["receiver"] = json!(self.r.receiver);
-        body["groupLabels"] = super::map(&self.r.labels);
-        body["notified"] = json!(
-            (if notify { &firing_set } else { &self.notified })
-                .iter()
-                .map(|f| format!("{f:016x}"))
-                .collect::<Vec<_>>()
-        );
-        inc.body = body.to_string();
-        // Alerts resolved since the last notification go out as resolved.
-        let newly_resolved: Vec<&Held> = resolved
-            .iter()
-            .copied()
-            .filter(|h| self.notified.contains(&h.alert.fingerprint.0))
-            .collect();
+        if inc.id == 0 {
+            let mut body: Value = serde_json::from_str(&inc.body).unwrap_or_else(|_| json!({}));
+            body["receiver"] = json!(self.r.receiver);
+            body["groupLabels"] = super::map(&self.r.labels);
+            inc.body = body.to_string();
+        }
+        // Alerts that fired at the last notification and have resolved since
+        // go out as resolved.
+        let newly_resolved: Vec<&Held> = if notify {
+            self.notified
+                .difference(&self.firing)
+                .filter_map(|fp| st.alerts.get(fp))
+                .filter(|h| h.alert.resolved_at(now))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let notifications = if notify {
             notifications_of(external_url, routing, self, &firing, &newly_resolved, now)
         } else {
             Vec::new()
         };
         // Resolved members are forgotten once a notification has told of
-        // them (or when none ever will).
-        if notify || firing.is_empty() {
-            forget.extend(resolved.iter().map(|h| h.alert.fingerprint.0));
-        }
+        // them, or when none ever will.
+        let forget: Vec<u64> = if notify || firing.is_empty() {
+            self.members
+                .iter()
+                .filter(|fp| st.alerts.get(fp).is_none_or(|h| h.alert.resolved_at(now)))
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
         Some((
             IncidentWrite {
                 incident: inc,
@@ -238,7 +234,7 @@ impl Group {
                 notifications,
             },
             Outcome {
-                firing: firing_set,
+                firing: self.firing.clone(),
                 notified: notify,
                 forget,
             },
@@ -249,6 +245,12 @@ impl Group {
 #[derive(Debug, Default)]
 pub struct Incidents {
     groups: BTreeMap<(String, String), Group>,
+    /// Firing alerts that match some inhibit rule's source matchers.
+    sources: BTreeSet<u64>,
+    /// Firing alerts by the time they stop firing unless refreshed.
+    expiry: BTreeSet<(Timestamp, u64)>,
+    /// When a silence starts or ends next: everything is looked at again.
+    next_full: Option<Timestamp>,
     /// Alerts changed since the last pass.
     changed: BTreeSet<u64>,
     all_changed: bool,
@@ -316,17 +318,6 @@ impl Incidents {
         for row in open {
             let body: Value = serde_json::from_str(&row.body).unwrap_or(Value::Null);
             let receiver = body["receiver"].as_str().unwrap_or_default().to_owned();
-            let notified: BTreeSet<u64> = body["notified"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| {
-                    v.as_str()?
-                        .parse::<nines_core::alerting::labels::Fingerprint>()
-                        .ok()
-                })
-                .map(|f| f.0)
-                .collect();
             self.groups.insert(
                 (receiver.clone(), row.group_key.clone()),
                 Group {
@@ -341,11 +332,13 @@ impl Incidents {
                         active_time_intervals: Vec::new(),
                     },
                     members: BTreeSet::new(),
-                    recorded: notified.clone(),
-                    notified,
+                    recorded: BTreeSet::new(),
+                    notified: BTreeSet::new(),
                     last_flush: Some(row.updated_at),
                     due: None,
                     touched: true,
+                    firing: BTreeSet::new(),
+                    restored: true,
                     incident: Some(row),
                 },
             );
@@ -373,18 +366,79 @@ impl Incidents {
         self.groups.values().filter_map(|g| g.due).min()
     }
 
-    /// Assigns changed alerts to their groups and schedules those groups.
+    /// Assigns changed alerts to their groups, keeps each group's firing set
+    /// up to date, and schedules the groups. Only the alerts that changed
+    /// are looked at, unless silences changed, a silence starts or ends, or
+    /// an alert that may inhibit others changed: then every alert is.
     fn regroup(&mut self, st: &HubState, routing: &Routing, now: Timestamp) {
-        let changed: Vec<u64> = if std::mem::take(&mut self.all_changed) {
-            self.changed.clear();
-            st.alerts.keys().copied().collect()
-        } else {
-            std::mem::take(&mut self.changed).into_iter().collect()
+        let mut full =
+            std::mem::take(&mut self.all_changed) || self.next_full.is_some_and(|t| t <= now);
+        let mut changed: Vec<u64> = std::mem::take(&mut self.changed).into_iter().collect();
+        // Alerts whose end has come without a refresh resolve by themselves.
+        while let Some(&(at, fp)) = self.expiry.first() {
+            if at > now {
+                break;
+            }
+            self.expiry.pop_first();
+            changed.push(fp);
+        }
+        let rules = &routing.inhibit_rules;
+        let is_source = |h: &Held| {
+            rules.iter().any(|r| {
+                nines_core::alerting::matcher::matches_all(&r.source_matchers, &h.alert.labels)
+            })
         };
+        if !full && !rules.is_empty() {
+            full = changed
+                .iter()
+                .any(|fp| st.alerts.get(fp).is_some_and(&is_source) || self.sources.contains(fp));
+        }
+        if full {
+            changed = st.alerts.keys().copied().collect();
+            self.sources = st
+                .alerts
+                .iter()
+                .filter(|(_, h)| !h.alert.resolved_at(now) && is_source(h))
+                .map(|(fp, _)| *fp)
+                .collect();
+            self.next_full = st
+                .silences
+                .values()
+                .flat_map(|s| [s.starts_at, s.ends_at])
+                .filter(|t| *t > now)
+                .min();
+            for g in self.groups.values_mut() {
+                g.firing.clear();
+                g.touched = true;
+            }
+        }
+        let sources: Vec<(nines_core::alerting::labels::Fingerprint, &LabelSet)> = self
+            .sources
+            .iter()
+            .filter_map(|fp| st.alerts.get(fp))
+            .map(|h| (h.alert.labels.fingerprint(), &h.alert.labels))
+            .collect();
         for fp in changed {
             let Some(h) = st.alerts.get(&fp) else {
+                for g in self.groups.values_mut() {
+                    if g.firing.remove(&fp) {
+                        g.touched = true;
+                    }
+                }
                 continue;
             };
+            let resolved = h.alert.resolved_at(now);
+            let firing = !resolved
+                && AlertHub::silenced_by(st, &h.alert.labels, now).is_empty()
+                && (sources.is_empty()
+                    || !nines_core::alerting::inhibit::is_inhibited(
+                        rules,
+                        &h.alert.labels,
+                        sources.iter().copied(),
+                    ));
+            if !resolved && h.alert.ends_at < Timestamp::MAX {
+                self.expiry.insert((h.alert.ends_at, fp));
+            }
             for r in routing.groups(&h.alert.labels) {
                 let id = (r.receiver.clone(), r.key.clone());
                 let g = self
@@ -395,6 +449,11 @@ impl Incidents {
                 g.r = r;
                 g.members.insert(fp);
                 g.touched = true;
+                if firing {
+                    g.firing.insert(fp);
+                } else {
+                    g.firing.remove(&fp);
+                }
                 if g.last_flush.is_none() && g.due.is_none() {
                     g.due = Some(now.saturating_add(g.r.group_wait).unwrap_or(now));
                 }
@@ -418,15 +477,13 @@ impl Incidents {
         let external_url = self.external_url.clone();
         hub.read(|st| {
             self.regroup(st, routing, now);
-            // Inhibiting alerts, found once per pass (none without rules).
-            let sources = st.inhibit_sources(&routing.inhibit_rules, now);
             for (id, g) in self.groups.iter_mut() {
                 let due = g.due.is_some_and(|d| d <= now);
                 if !g.touched && !due {
                     continue;
                 }
                 g.touched = false;
-                match g.pass(st, &sources, routing, &external_url, due, now) {
+                match g.pass(st, routing, &external_url, due, now) {
                     Some(w) => writes.push((id.clone(), w.0, w.1)),
                     None => {
                         if g.incident.is_none() {
