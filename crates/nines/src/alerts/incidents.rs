@@ -29,8 +29,13 @@ struct Group {
     members: BTreeSet<u64>,
     /// The firing alerts of the last notification.
     notified: BTreeSet<u64>,
-    /// The firing alerts the incident's timeline knows of.
-    recorded: BTreeSet<u64>,
+    /// Alerts that started firing, and that stopped, since the incident's
+    /// timeline last recorded them (kept as deltas: a pass costs what
+    /// changed, not the size of the group).
+    joined: BTreeSet<u64>,
+    left: BTreeSet<u64>,
+    /// The firing set changed since the last notification.
+    dirty: bool,
     /// When the last notification was decided.
     last_flush: Option<Timestamp>,
     /// When the next notification may be decided.
@@ -48,18 +53,40 @@ struct Group {
 
 /// What a pass over one group decided, applied once it is written.
 struct Outcome {
-    firing: BTreeSet<u64>,
     notified: bool,
     forget: Vec<u64>,
 }
 
 impl Group {
+    /// Records that `fp` fires now or not; returns whether that changed.
+    fn set_firing(&mut self, fp: u64, firing: bool) -> bool {
+        let changed = if firing {
+            self.firing.insert(fp)
+        } else {
+            self.firing.remove(&fp)
+        };
+        if changed {
+            let (into, out) = if firing {
+                (&mut self.joined, &mut self.left)
+            } else {
+                (&mut self.left, &mut self.joined)
+            };
+            if !out.remove(&fp) {
+                into.insert(fp);
+            }
+            self.dirty = true;
+        }
+        changed
+    }
+
     fn new(r: GroupRef) -> Group {
         Group {
             r,
             members: BTreeSet::new(),
             notified: BTreeSet::new(),
-            recorded: BTreeSet::new(),
+            joined: BTreeSet::new(),
+            left: BTreeSet::new(),
+            dirty: false,
             last_flush: None,
             due: None,
             touched: false,
@@ -73,9 +100,9 @@ impl Group {
     /// firing alert, `group_interval` after its last notification if the
     /// firing set changed since, `repeat_interval` after it to remind.
     fn schedule(&mut self, now: Timestamp) {
-        let changed = self.recorded != self.notified;
+        let changed = self.dirty;
         self.due = match self.last_flush {
-            None if !self.recorded.is_empty() => Some(
+            None if !self.firing.is_empty() => Some(
                 self.due
                     .unwrap_or_else(|| now.saturating_add(self.r.group_wait).unwrap_or(now)),
             ),
@@ -83,7 +110,7 @@ impl Group {
             Some(last) if changed => {
                 Some(last.saturating_add(self.r.group_interval).unwrap_or(now))
             }
-            Some(last) if !self.recorded.is_empty() => {
+            Some(last) if !self.firing.is_empty() => {
                 Some(last.saturating_add(self.r.repeat_interval).unwrap_or(now))
             }
             Some(_) => None,
@@ -109,11 +136,13 @@ impl Group {
         if std::mem::take(&mut self.restored) {
             // After a restart: what fires now is what the incident knew
             // (every decided notification is already in the outbox).
-            self.recorded = self.firing.clone();
+            self.joined.clear();
+            self.left.clear();
             self.notified = self.firing.clone();
+            self.dirty = false;
         }
-        let record = self.firing != self.recorded;
-        let notify_change = due && self.firing != self.notified;
+        let record = !self.joined.is_empty() || !self.left.is_empty();
+        let notify_change = due && self.dirty;
         let remind = due
             && !notify_change
             && !self.firing.is_empty()
@@ -175,11 +204,11 @@ impl Group {
                 .collect();
             json!({"count": fps.len(), "alerts": shown})
         };
-        let joined: Vec<u64> = self.firing.difference(&self.recorded).copied().collect();
+        let joined: Vec<u64> = self.joined.iter().copied().collect();
         if !joined.is_empty() {
             events.push(event(now, "alerts_joined", "nines", describe(joined)));
         }
-        let left: Vec<u64> = self.recorded.difference(&self.firing).copied().collect();
+        let left: Vec<u64> = self.left.iter().copied().collect();
         if !left.is_empty() {
             events.push(event(now, "alerts_left", "nines", describe(left)));
         }
@@ -234,7 +263,6 @@ impl Group {
                 notifications,
             },
             Outcome {
-                firing: self.firing.clone(),
                 notified: notify,
                 forget,
             },
@@ -332,7 +360,9 @@ impl Incidents {
                         active_time_intervals: Vec::new(),
                     },
                     members: BTreeSet::new(),
-                    recorded: BTreeSet::new(),
+                    joined: BTreeSet::new(),
+                    left: BTreeSet::new(),
+                    dirty: false,
                     notified: BTreeSet::new(),
                     last_flush: Some(row.updated_at),
                     due: None,
@@ -408,7 +438,15 @@ impl Incidents {
                 .filter(|t| *t > now)
                 .min();
             for g in self.groups.values_mut() {
-                g.firing.clear();
+                let gone: Vec<u64> = g
+                    .firing
+                    .iter()
+                    .filter(|fp| !st.alerts.contains_key(fp))
+                    .copied()
+                    .collect();
+                for fp in gone {
+                    g.set_firing(fp, false);
+                }
                 g.touched = true;
             }
         }
@@ -421,7 +459,7 @@ impl Incidents {
         for fp in changed {
             let Some(h) = st.alerts.get(&fp) else {
                 for g in self.groups.values_mut() {
-                    if g.firing.remove(&fp) {
+                    if g.set_firing(fp, false) {
                         g.touched = true;
                     }
                 }
@@ -449,11 +487,7 @@ impl Incidents {
                 g.r = r;
                 g.members.insert(fp);
                 g.touched = true;
-                if firing {
-                    g.firing.insert(fp);
-                } else {
-                    g.firing.remove(&fp);
-                }
+                g.set_firing(fp, firing);
                 if g.last_flush.is_none() && g.due.is_none() {
                     g.due = Some(now.saturating_add(g.r.group_wait).unwrap_or(now));
                 }
@@ -508,9 +542,11 @@ impl Incidents {
             if let Some(g) = self.groups.get_mut(&key) {
                 let mut inc = w.incident;
                 inc.id = id;
-                g.recorded = outcome.firing.clone();
+                g.joined.clear();
+                g.left.clear();
                 if outcome.notified {
-                    g.notified = outcome.firing;
+                    g.notified = g.firing.clone();
+                    g.dirty = false;
                     g.last_flush = Some(now);
                 }
                 for fp in outcome.forget {
