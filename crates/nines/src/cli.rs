@@ -83,11 +83,19 @@ temporary directory deleted at exit.")]
 Examples:
   nines check examples/shop
   nines check slo.yaml
+  nines check --alertmanager /etc/alertmanager/alertmanager.yml
+
+With --alertmanager, the file is read as `serve --alertmanager-config` would
+read it, and everything it cannot carry over is reported line by line.
 
 Exit codes: 0 valid, 1 invalid, 2 could not read the input.")]
     Check {
         /// A YAML file, or a directory searched for *.yaml and *.yml files.
-        path: PathBuf,
+        #[arg(required_unless_present = "alertmanager")]
+        path: Option<PathBuf>,
+        /// An existing alertmanager.yml to check.
+        #[arg(long, value_name = "FILE")]
+        alertmanager: Option<PathBuf>,
         /// Print only problems, not the summary of what was found.
         #[arg(long, short)]
         quiet: bool,

@@ -16,7 +16,20 @@ fn main() -> ExitCode {
     nines::install_crypto_provider();
     let cli = Cli::parse_grouped();
     match cli.command {
-        Command::Check { path, quiet } => emit(check::run(&path, quiet)),
+        Command::Check {
+            path,
+            alertmanager,
+            quiet,
+        } => {
+            let mut outcomes = Vec::new();
+            if let Some(path) = path {
+                outcomes.push(check::run(&path, quiet));
+            }
+            if let Some(file) = alertmanager {
+                outcomes.push(check::run_alertmanager(&file, quiet));
+            }
+            emit(check::merge(outcomes))
+        }
         Command::Calc(args) => emit(calc::run(&args)),
         Command::Simulate {
             config,

@@ -1460,3 +1460,37 @@ fn the_gate_answers_go_frozen_or_cannot_decide() {
     );
     server.stop_gracefully("TERM");
 }
+
+#[test]
+fn check_reads_an_alertmanager_config_and_says_what_is_not_carried_over() {
+    let example = repo_root().join("examples/alertmanager/alertmanager.yml");
+    let out = run([
+        "check".as_ref(),
+        "--alertmanager".as_ref(),
+        example.as_os_str(),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("5 receiver(s) (2 webhook(s))"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains(
+            "receiver \"dba-email\": email_configs are read and checked but not delivered yet"
+        ),
+        "{}",
+        out.stderr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("alertmanager.yml");
+    std::fs::write(&bad, "route:\n  receiver: nope\n").unwrap();
+    let out = run(["check".as_ref(), "--alertmanager".as_ref(), bad.as_os_str()]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr
+            .contains("alertmanager.yml:2:3: error: undefined receiver \"nope\" used in route"),
+        "{}",
+        out.stderr
+    );
+}
