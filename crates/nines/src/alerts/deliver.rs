@@ -36,12 +36,12 @@ pub fn client() -> reqwest::Client {
         .expect("an HTTP client with rustls")
 }
 
-async fn send(http: &reqwest::Client, n: &Notification) -> Result<(), String> {
+async fn send(http: &reqwest::Client, n: &Notification, body: String) -> Result<(), String> {
     let response = http
         .post(&n.target)
         .header("Content-Type", "application/json")
         .header("Idempotency-Key", &n.idempotency_key)
-        .body(n.body.clone())
+        .body(body)
         .send()
         .await
         .map_err(|e| format!("{e}"))?;
@@ -66,8 +66,15 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
     let n = due.len();
     let sends = due.into_iter().map(|note| {
         let http = http.clone();
+        // A webhook's body is rendered now from the decision kept in the outbox.
+        let body = match serde_json::from_str::<serde_json::Value>(&note.body) {
+            Ok(decision) if note.channel == "webhook" && decision.get("firing").is_some() => state
+                .alerts
+                .read(|st| super::incidents::render_webhook(st, &decision)),
+            _ => note.body.clone(),
+        };
         async move {
-            let outcome = send(&http, &note).await;
+            let outcome = send(&http, &note, body).await;
             (note, outcome)
         }
     });

@@ -627,6 +627,9 @@ fn notifications_of(
     let Some(receiver) = routing.receiver(&g.r.receiver) else {
         return Vec::new();
     };
+    let hex = |hs: &[&Held]| -> Vec<String> {
+        hs.iter().map(|h| h.alert.fingerprint.to_string()).collect()
+    };
     let mut out = Vec::new();
     for (i, target) in receiver.targets.iter().enumerate() {
         match target {
@@ -635,41 +638,23 @@ fn notifications_of(
                 send_resolved,
                 max_alerts,
             } => {
-                let mut alerts: Vec<Value> = firing.iter().map(|h| alert_json(h, true)).collect();
-                if *send_resolved {
-                    alerts.extend(resolved.iter().map(|h| alert_json(h, false)));
-                }
-                if alerts.is_empty() {
+                let resolved = if *send_resolved { resolved } else { &[] };
+                if firing.is_empty() && resolved.is_empty() {
                     continue;
                 }
-                let all: Vec<&LabelSet> = firing
-                    .iter()
-                    .chain(resolved)
-                    .map(|h| &h.alert.labels)
-                    .collect();
-                let anns: Vec<&LabelSet> = firing
-                    .iter()
-                    .chain(resolved)
-                    .map(|h| &h.alert.annotations)
-                    .collect();
-                let total = alerts.len();
-                let truncated = if *max_alerts > 0 && total > *max_alerts {
-                    alerts.truncate(*max_alerts);
-                    total - max_alerts
-                } else {
-                    0
-                };
-                let body = json!({
+                // The outbox keeps the decision (which alerts, in which
+                // state), not the rendered body: a group's notification
+                // carries every alert of the group, and writing that whole
+                // body for each notification made the outbox the cost.
+                // `render_webhook` builds the body at delivery.
+                let decision = json!({
                     "receiver": g.r.receiver,
-                    "status": if firing.is_empty() { "resolved" } else { "firing" },
-                    "alerts": alerts,
-                    "groupLabels": super::map(&g.r.labels),
-                    "commonLabels": super::map(&LabelSet::common(all.into_iter())),
-                    "commonAnnotations": super::map(&LabelSet::common(anns.into_iter())),
-                    "externalURL": external_url,
-                    "version": "4",
                     "groupKey": g.r.key,
-                    "truncatedAlerts": truncated,
+                    "groupLabels": super::map(&g.r.labels),
+                    "externalURL": external_url,
+                    "firing": hex(firing),
+                    "resolved": hex(resolved),
+                    "maxAlerts": max_alerts,
                 });
                 out.push(NewNotification {
                     // The same decision always has the same key, so a
@@ -681,13 +666,67 @@ fn notifications_of(
                     ),
                     channel: "webhook".to_owned(),
                     target: url.clone(),
-                    body: body.to_string(),
+                    body: decision.to_string(),
                     created_at: now,
                 });
             }
         }
     }
     out
+}
+
+/// The Alertmanager webhook body (version 4) of a notification decided as
+/// `decision` (see `notifications_of`), from the alerts as held now. Alerts
+/// forgotten since (long resolved) are left out.
+pub fn render_webhook(st: &HubState, decision: &Value) -> String {
+    let held = |key: &str| -> Vec<&Held> {
+        decision[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| {
+                v.as_str()?
+                    .parse::<nines_core::alerting::labels::Fingerprint>()
+                    .ok()
+            })
+            .filter_map(|fp| st.alerts.get(&fp.0))
+            .collect()
+    };
+    let firing = held("firing");
+    let resolved = held("resolved");
+    let mut alerts: Vec<Value> = firing.iter().map(|h| alert_json(h, true)).collect();
+    alerts.extend(resolved.iter().map(|h| alert_json(h, false)));
+    let all: Vec<&LabelSet> = firing
+        .iter()
+        .chain(&resolved)
+        .map(|h| &h.alert.labels)
+        .collect();
+    let anns: Vec<&LabelSet> = firing
+        .iter()
+        .chain(&resolved)
+        .map(|h| &h.alert.annotations)
+        .collect();
+    let max_alerts = decision["maxAlerts"].as_u64().unwrap_or(0) as usize;
+    let total = alerts.len();
+    let truncated = if max_alerts > 0 && total > max_alerts {
+        alerts.truncate(max_alerts);
+        total - max_alerts
+    } else {
+        0
+    };
+    json!({
+        "receiver": decision["receiver"],
+        "status": if firing.is_empty() { "resolved" } else { "firing" },
+        "alerts": alerts,
+        "groupLabels": decision["groupLabels"],
+        "commonLabels": super::map(&LabelSet::common(all.into_iter())),
+        "commonAnnotations": super::map(&LabelSet::common(anns.into_iter())),
+        "externalURL": decision["externalURL"],
+        "version": "4",
+        "groupKey": decision["groupKey"],
+        "truncatedAlerts": truncated,
+    })
+    .to_string()
 }
 
 fn fnv(s: &str) -> String {
