@@ -155,16 +155,22 @@ impl Group {
         if !record && !notify {
             return None;
         }
-        let firing: Vec<&Held> = self
-            .firing
-            .iter()
-            .filter_map(|fp| st.alerts.get(fp))
-            .collect();
+        // The firing alerts themselves are looked up only when an incident
+        // opens or a notification goes out: a pass costs what changed.
+        let all_firing = || -> Vec<&Held> {
+            self.firing
+                .iter()
+                .filter_map(|fp| st.alerts.get(fp))
+                .collect()
+        };
         let mut events = Vec::new();
         let mut inc = match self.incident.clone() {
             Some(inc) => inc,
-            None if !firing.is_empty() => {
-                let first = &firing[0];
+            None if !self.firing.is_empty() => {
+                let firing = all_firing();
+                let Some(first) = firing.first() else {
+                    return None;
+                };
                 let title = first.alert.annotations.get("summary").map_or_else(
                     || {
                         format!(
@@ -212,7 +218,7 @@ impl Group {
         if !left.is_empty() {
             events.push(event(now, "alerts_left", "nines", describe(left)));
         }
-        if firing.is_empty() && inc.state != "resolved" {
+        if self.firing.is_empty() && inc.state != "resolved" {
             inc.state = "resolved".to_owned();
             inc.resolved_at = Some(now);
             events.push(event(
@@ -241,13 +247,20 @@ impl Group {
             Vec::new()
         };
         let notifications = if notify {
-            notifications_of(external_url, routing, self, &firing, &newly_resolved, now)
+            notifications_of(
+                external_url,
+                routing,
+                self,
+                &all_firing(),
+                &newly_resolved,
+                now,
+            )
         } else {
             Vec::new()
         };
         // Resolved members are forgotten once a notification has told of
         // them, or when none ever will.
-        let forget: Vec<u64> = if notify || firing.is_empty() {
+        let forget: Vec<u64> = if notify || self.firing.is_empty() {
             self.members
                 .iter()
                 .filter(|fp| st.alerts.get(fp).is_none_or(|h| h.alert.resolved_at(now)))
