@@ -168,9 +168,7 @@ impl Group {
             Some(inc) => inc,
             None if !self.firing.is_empty() => {
                 let firing = all_firing();
-                let Some(first) = firing.first() else {
-                    return None;
-                };
+                let first = firing.first()?;
                 let title = first.alert.annotations.get("summary").map_or_else(
                     || {
                         format!(
@@ -323,19 +321,6 @@ fn event(at: Timestamp, kind: &str, actor: &str, body: Value) -> NewIncidentEven
         actor: actor.to_owned(),
         body: body.to_string(),
     }
-}
-
-fn alert_json(h: &Held, firing: bool) -> Value {
-    let a = &h.alert;
-    json!({
-        "status": if firing { "firing" } else { "resolved" },
-        "labels": super::map(&a.labels),
-        "annotations": super::map(&a.annotations),
-        "startsAt": format_time(a.starts_at),
-        "endsAt": if firing { "0001-01-01T00:00:00Z".to_owned() } else { format_time(a.ends_at) },
-        "generatorURL": a.generator_url,
-        "fingerprint": a.fingerprint.to_string(),
-    })
 }
 
 fn urgency(alerts: &[&Held]) -> &'static str {
@@ -707,18 +692,12 @@ pub fn render_webhook(st: &HubState, decision: &Value) -> String {
     };
     let firing = held("firing");
     let resolved = held("resolved");
-    let mut alerts: Vec<Value> = firing.iter().map(|h| alert_json(h, true)).collect();
-    alerts.extend(resolved.iter().map(|h| alert_json(h, false)));
-    let all: Vec<&LabelSet> = firing
-        .iter()
-        .chain(&resolved)
-        .map(|h| &h.alert.labels)
-        .collect();
-    let anns: Vec<&LabelSet> = firing
-        .iter()
-        .chain(&resolved)
-        .map(|h| &h.alert.annotations)
-        .collect();
+    let mut alerts: Vec<AlertOut<'_>> = firing.iter().map(|h| AlertOut::of(h, true)).collect();
+    alerts.extend(resolved.iter().map(|h| AlertOut::of(h, false)));
+    let all = firing.iter().chain(&resolved).map(|h| &h.alert.labels);
+    let anns = firing.iter().chain(&resolved).map(|h| &h.alert.annotations);
+    let common_labels = LabelSet::common(all);
+    let common_annotations = LabelSet::common(anns);
     let max_alerts = decision["maxAlerts"].as_u64().unwrap_or(0) as usize;
     let total = alerts.len();
     let truncated = if max_alerts > 0 && total > max_alerts {
@@ -727,19 +706,72 @@ pub fn render_webhook(st: &HubState, decision: &Value) -> String {
     } else {
         0
     };
-    json!({
-        "receiver": decision["receiver"],
-        "status": if firing.is_empty() { "resolved" } else { "firing" },
-        "alerts": alerts,
-        "groupLabels": decision["groupLabels"],
-        "commonLabels": super::map(&LabelSet::common(all.into_iter())),
-        "commonAnnotations": super::map(&LabelSet::common(anns.into_iter())),
-        "externalURL": decision["externalURL"],
-        "version": "4",
-        "groupKey": decision["groupKey"],
-        "truncatedAlerts": truncated,
-    })
-    .to_string()
+    let body = WebhookOut {
+        receiver: &decision["receiver"],
+        status: if firing.is_empty() {
+            "resolved"
+        } else {
+            "firing"
+        },
+        alerts,
+        group_labels: &decision["groupLabels"],
+        common_labels: super::LabelMap(&common_labels),
+        common_annotations: super::LabelMap(&common_annotations),
+        external_url: &decision["externalURL"],
+        version: "4",
+        group_key: &decision["groupKey"],
+        truncated_alerts: truncated,
+    };
+    serde_json::to_string(&body).unwrap_or_default()
+}
+
+/// Alertmanager's webhook body, version 4, serialized without a `Value` tree.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookOut<'a> {
+    receiver: &'a Value,
+    status: &'static str,
+    alerts: Vec<AlertOut<'a>>,
+    group_labels: &'a Value,
+    common_labels: super::LabelMap<'a>,
+    common_annotations: super::LabelMap<'a>,
+    #[serde(rename = "externalURL")]
+    external_url: &'a Value,
+    version: &'static str,
+    group_key: &'a Value,
+    truncated_alerts: usize,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AlertOut<'a> {
+    status: &'static str,
+    labels: super::LabelMap<'a>,
+    annotations: super::LabelMap<'a>,
+    starts_at: String,
+    ends_at: String,
+    #[serde(rename = "generatorURL")]
+    generator_url: &'a str,
+    fingerprint: String,
+}
+
+impl<'a> AlertOut<'a> {
+    fn of(h: &'a Held, firing: bool) -> AlertOut<'a> {
+        let a = &h.alert;
+        AlertOut {
+            status: if firing { "firing" } else { "resolved" },
+            labels: super::LabelMap(&a.labels),
+            annotations: super::LabelMap(&a.annotations),
+            starts_at: format_time(a.starts_at),
+            ends_at: if firing {
+                "0001-01-01T00:00:00Z".to_owned()
+            } else {
+                format_time(a.ends_at)
+            },
+            generator_url: &a.generator_url,
+            fingerprint: a.fingerprint.to_string(),
+        }
+    }
 }
 
 fn fnv(s: &str) -> String {

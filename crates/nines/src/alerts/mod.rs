@@ -226,6 +226,20 @@ pub fn service_of(catalog: &Catalog, labels: &LabelSet) -> String {
     UNROUTED.to_owned()
 }
 
+/// A label set serialized as a JSON object without building a `Value`.
+pub struct LabelMap<'a>(pub &'a LabelSet);
+
+impl serde::Serialize for LabelMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0.iter() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 fn map(set: &LabelSet) -> Value {
     Value::Object(set.iter().map(|(k, v)| (k.to_owned(), json!(v))).collect())
 }
