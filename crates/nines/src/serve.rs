@@ -402,9 +402,19 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         let state = state.clone();
         let mut stop = shutdown.subscribe();
         tokio::spawn(async move {
+            let mut last_prune = state.clock.now();
             loop {
                 if let Err(e) = state.dispatch().await {
                     tracing::error!(error = %e, "incident dispatch failed; retrying");
+                }
+                // Alerts and silences that ended over an hour ago are
+                // forgotten, in memory and in the store, every ten minutes.
+                let now = state.clock.now();
+                if now.duration_since(last_prune) >= jiff::SignedDuration::from_secs(600) {
+                    last_prune = now;
+                    if let Err(e) = state.alerts.prune(now).await {
+                        tracing::error!(error = %e, "pruning old alerts failed");
+                    }
                 }
                 let wait = match state.incidents.lock().await.next_due() {
                     Some(due) => wait_until(state.clock.now(), due),

@@ -516,5 +516,27 @@ async fn webhooks_follow_an_alertmanager_config_with_grouping_inhibition_and_ret
             "{k} missing from the timeline: {kinds:?}"
         );
     }
+    // Two hours on, both alerts have long ended: pruning forgets them in
+    // memory and in the store.
+    assert_eq!(
+        state
+            .store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    clock.advance(jiff::SignedDuration::from_secs(2 * 3600));
+    state.alerts.prune(state.clock.now()).await.unwrap();
+    assert_eq!(
+        state
+            .store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap(),
+        vec![]
+    );
+    assert_eq!(state.alerts.read(|st| st.alerts.len()), 0);
     running.shutdown().await.unwrap();
 }
