@@ -540,3 +540,41 @@ async fn webhooks_follow_an_alertmanager_config_with_grouping_inhibition_and_ret
     assert_eq!(state.alerts.read(|st| st.alerts.len()), 0);
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_whose_alerts_ended_while_nines_was_down_resolves_at_start_up() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let t0: jiff::Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(nines::clock::ManualClock::new(t0));
+    let running = start_with(dir.path(), None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    post(
+        &url,
+        serde_json::json!([{"labels": {"alertname": "Down", "service": "checkout"}}]),
+    )
+    .await;
+    running.state.dispatch().await.unwrap();
+    let list: Value = reqwest::get(format!("{url}/api/v1/incidents"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["incidents"][0]["state"], "triggered", "{list}");
+    running.shutdown().await.unwrap();
+
+    // Down for two hours: the alert (endsAt defaulted to +5m) ended long ago.
+    clock.advance(jiff::SignedDuration::from_secs(2 * 3600));
+    let running = start_with(dir.path(), None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    running.state.dispatch().await.unwrap();
+    let shown: Value = reqwest::get(format!("{url}/api/v1/incidents/1"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["state"], "resolved", "{shown}");
+    running.shutdown().await.unwrap();
+}

@@ -141,7 +141,11 @@ impl Group {
             self.notified = self.firing.clone();
             self.dirty = false;
         }
-        let record = !self.joined.is_empty() || !self.left.is_empty();
+        // An open incident with nothing firing (its alerts ended while
+        // nines was down) is resolved too.
+        let record = !self.joined.is_empty()
+            || !self.left.is_empty()
+            || (self.firing.is_empty() && self.incident.is_some());
         let notify_change = due && self.dirty;
         let remind = due
             && !notify_change
