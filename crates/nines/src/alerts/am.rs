@@ -75,6 +75,33 @@ fn require_json(headers: &HeaderMap) -> Result<(), AmError> {
     }
 }
 
+/// A JSON body as Alertmanager's API layer reads it: 415 unless JSON, 422
+/// when empty, 400 when it does not parse. Invalid UTF-8 is replaced, as
+/// Alertmanager does, rather than refused.
+fn read_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+    what: &str,
+    hint: &str,
+) -> Result<T, AmError> {
+    require_json(headers)?;
+    let text = String::from_utf8_lossy(body);
+    if text.trim().is_empty() {
+        return Err(schema(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            602,
+            format!("{what} in body is required"),
+        ));
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        schema(
+            StatusCode::BAD_REQUEST,
+            400,
+            format!("parsing {what} body failed, because {e}{hint}"),
+        )
+    })
+}
+
 /// Alertmanager's date-time: RFC 3339 with milliseconds, in UTC.
 pub fn format_time(t: Timestamp) -> String {
     let dt = t.to_zoned(jiff::tz::TimeZone::UTC).datetime();
@@ -146,22 +173,8 @@ pub async fn post_alerts(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AmError> {
-    require_json(&headers)?;
-    let text = String::from_utf8_lossy(&body);
-    if text.trim().is_empty() {
-        return Err(schema(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            602,
-            "alerts in body is required",
-        ));
-    }
-    let posted: Option<Vec<PostableAlert>> = serde_json::from_str(&text).map_err(|e| {
-        schema(
-            StatusCode::BAD_REQUEST,
-            400,
-            format!("parsing alerts body failed, because {e}: send a JSON array of alerts"),
-        )
-    })?;
+    let posted: Option<Vec<PostableAlert>> =
+        read_body(&headers, &body, "alerts", ": send a JSON array of alerts")?;
     let posted = posted.unwrap_or_default();
     for (i, a) in posted.iter().enumerate() {
         if a.labels.is_none() {
@@ -543,22 +556,7 @@ pub async fn post_silences(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AmError> {
-    require_json(&headers)?;
-    let text = String::from_utf8_lossy(&body);
-    if text.trim().is_empty() {
-        return Err(schema(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            602,
-            "silence in body is required",
-        ));
-    }
-    let p: PostableSilence = serde_json::from_str(&text).map_err(|e| {
-        schema(
-            StatusCode::BAD_REQUEST,
-            400,
-            format!("parsing silence body failed, because {e}"),
-        )
-    })?;
+    let p: PostableSilence = read_body(&headers, &body, "silence", "")?;
     let api_matchers = required(p.matchers, "matchers")?;
     if api_matchers.is_empty() {
         return Err(schema(
