@@ -8,12 +8,12 @@ mod common;
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Killed, free_port, which};
+use common::{free_port, spawn_prometheus, which};
 use nines::clock::SystemClock;
 use nines::serve::{self, Options, Running};
 use serde_json::Value;
@@ -225,19 +225,7 @@ async fn a_prometheus_rule_fires_and_resolves_through_nines() {
     )
     .unwrap();
     let prom_port = free_port();
-    let _prometheus = Killed(
-        Command::new(prometheus)
-            .arg(format!("--config.file={}", prom_config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _prometheus = spawn_prometheus(&prometheus, &prom_config, dir.path(), prom_port);
     let firing = until(&url, "CheckoutDown firing", |l| {
         l.iter().any(|a| a["labels"]["alertname"] == "CheckoutDown")
     })

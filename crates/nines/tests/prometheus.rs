@@ -4,13 +4,12 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Killed, free_port, which};
+use common::{free_port, spawn_prometheus, which};
 use jiff::Timestamp;
 use nines::clock::ManualClock;
 use nines::serve::{self, Options};
@@ -160,19 +159,7 @@ async fn slis_are_pulled_from_a_real_prometheus() {
         format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n  - job_name: demo\n    static_configs: [{{targets: ['127.0.0.1:{exporter_port}']}}]\n"),
     )
     .unwrap();
-    let _prometheus = Killed(
-        Command::new(path)
-            .arg(format!("--config.file={}", prom_config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _prometheus = spawn_prometheus(&path, &prom_config, dir.path(), prom_port);
     let prom = format!("http://127.0.0.1:{prom_port}");
     let client = reqwest::Client::new();
     until(&client, &prom, "sum(demo_requests_total)", 1000.0).await;
