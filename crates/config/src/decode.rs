@@ -9,8 +9,9 @@ use nines_core::availability::Target;
 use nines_core::duration::{DurationShorthand, DurationUnit};
 use nines_core::model::{
     AlertCondition, AlertPolicy, BudgetingMethod, BurnRateCondition, ContactKind, ContactMethod,
-    DataSource, Dependency, Integration, Member, Meta, MetricSource, NotificationTarget, Numerator,
-    Objective, Op, RawType, Service, Sli, SliMetric, Slo, Team, Tier, TimeWindow, Value,
+    DataSource, Dependency, IncidentPolicy, Integration, Member, Meta, MetricSource,
+    NotificationTarget, Numerator, Objective, Op, RawType, Service, Sli, SliMetric, Slo, Team,
+    Tier, TimeWindow, Value, Webhook,
 };
 
 use crate::diag::{Diagnostic, Pos, closest};
@@ -1391,6 +1392,8 @@ impl<'a> Decoder<'a> {
                 "runbook",
                 "alertLabel",
                 "integrations",
+                "incidents",
+                "notify",
                 "availability",
                 "dependencies",
             ],
@@ -1470,6 +1473,14 @@ impl<'a> Decoder<'a> {
                 }
             }
         }
+        let incidents = f
+            .get("incidents")
+            .map(|n| self.incident_policy(n))
+            .unwrap_or_default();
+        let notify = f
+            .get("notify")
+            .map(|n| self.webhooks(n, "Service spec.notify"))
+            .unwrap_or_default();
         let availability = f.get("availability").and_then(|n| {
             let text = n.as_scalar().unwrap_or_default().to_owned();
             match Target::parse(&text) {
@@ -1554,6 +1565,8 @@ impl<'a> Decoder<'a> {
                 runbook,
                 alert_label,
                 integrations,
+                incidents,
+                notify,
                 dependencies,
                 availability,
             },
@@ -1564,7 +1577,15 @@ impl<'a> Decoder<'a> {
 
     fn team(&mut self, spec: &Node, mut meta: Meta) -> Option<Team> {
         let what = "Team spec";
-        let f = self.fields(spec, what, &["description", "timeZone", "members"])?;
+        let f = self.fields(
+            spec,
+            what,
+            &["description", "timeZone", "members", "notify"],
+        )?;
+        let notify = f
+            .get("notify")
+            .map(|n| self.webhooks(n, "Team spec.notify"))
+            .unwrap_or_default();
         meta.description = self.description(&f, what);
         let time_zone = f
             .get("timeZone")
@@ -1630,8 +1651,125 @@ impl<'a> Decoder<'a> {
             meta,
             time_zone,
             members,
+            notify,
         })
     }
+
+    /// A Service's `incidents:` block.
+    fn incident_policy(&mut self, node: &Node) -> IncidentPolicy {
+        let what = "Service spec.incidents";
+        let mut p = IncidentPolicy::default();
+        let Some(f) = self.fields(
+            node,
+            what,
+            &[
+                "groupBy",
+                "groupWait",
+                "groupInterval",
+                "repeatInterval",
+                "ackTimeout",
+                "autoResolve",
+            ],
+        ) else {
+            return p;
+        };
+        if let Some(list) = f.get("groupBy") {
+            for item in self.list(list, "Service spec.incidents.groupBy") {
+                let Some(label) = self.string(item, "Service spec.incidents.groupBy[]") else {
+                    continue;
+                };
+                if !valid_label_name(&label) {
+                    self.error_help(
+                        item.pos,
+                        format!("`{label}` is not a valid label name"),
+                        "label names match [a-zA-Z_][a-zA-Z0-9_]*",
+                    );
+                } else if !p.group_by.contains(&label) {
+                    p.group_by.push(label);
+                }
+            }
+        }
+        let mut timing = |key: &str, zero_ok: bool| -> Option<jiff::SignedDuration> {
+            let n = f.get(key)?;
+            let w = format!("{what}.{key}");
+            if zero_ok && n.as_scalar().is_some_and(is_zero_duration) {
+                return Some(jiff::SignedDuration::ZERO);
+            }
+            let d = self.duration(n, &w)?;
+            match d.seconds() {
+                Some(s) => Some(jiff::SignedDuration::from_secs(s as i64)),
+                None => {
+                    self.error_help(
+                        n.pos,
+                        format!("{w} must be a fixed length, found {d}"),
+                        "use seconds, minutes, hours, days or weeks, such as 30s, 5m or 4h",
+                    );
+                    None
+                }
+            }
+        };
+        p.group_wait = timing("groupWait", true);
+        p.group_interval = timing("groupInterval", false);
+        p.repeat_interval = timing("repeatInterval", false);
+        p.ack_timeout = timing("ackTimeout", false);
+        if let Some(b) = self.opt_bool(&f, "autoResolve", what) {
+            p.auto_resolve = b;
+        }
+        p
+    }
+
+    /// A `notify:` list of webhooks.
+    fn webhooks(&mut self, node: &Node, what: &str) -> Vec<Webhook> {
+        let mut out = Vec::new();
+        let w = format!("{what}[]");
+        for item in self.list(node, what) {
+            let Some(f) = self.fields(item, &w, &["webhook", "sendResolved", "maxAlerts"]) else {
+                continue;
+            };
+            let Some(url) = self.req_string(&f, "webhook", &w) else {
+                continue;
+            };
+            let url_ok =
+                (url.starts_with("http://") || url.starts_with("https://")) && has_host(&url);
+            if !url_ok {
+                self.error_help(
+                    f.get("webhook").map_or(item.pos, |n| n.pos),
+                    format!("{w}.webhook `{url}` is not an http(s) URL"),
+                    "write the receiver's full URL, such as https://hooks.example.com/nines",
+                );
+                continue;
+            }
+            let send_resolved = self.opt_bool(&f, "sendResolved", &w).unwrap_or(true);
+            let max_alerts = match f.get("maxAlerts") {
+                Some(n) => match self.number(n, &format!("{w}.maxAlerts")) {
+                    Some(x) if x >= 0.0 && x.fract() == 0.0 && x <= f64::from(u32::MAX) => x as u32,
+                    Some(x) => {
+                        self.error_help(
+                            n.pos,
+                            format!("{w}.maxAlerts must be a whole number from 0, found {x}"),
+                            "0 sends every alert of the incident",
+                        );
+                        0
+                    }
+                    None => 0,
+                },
+                None => 0,
+            };
+            out.push(Webhook {
+                url,
+                send_resolved,
+                max_alerts,
+            });
+        }
+        out
+    }
+}
+
+/// Whether an http(s) URL has a host after its scheme.
+fn has_host(url: &str) -> bool {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    !host.is_empty() && !host.contains(char::is_whitespace) && !rest.contains(char::is_whitespace)
 }
 
 fn is_zero_duration(s: &str) -> bool {

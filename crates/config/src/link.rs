@@ -231,6 +231,25 @@ pub fn link(drafts: Drafts) -> (Catalog, Vec<Diagnostic>) {
     let team_names: BTreeSet<&str> = teams.keys().map(String::as_str).collect();
     let service_names: BTreeSet<String> = catalog.services.keys().cloned().collect();
     let service_refs: BTreeSet<&str> = service_names.iter().map(String::as_str).collect();
+    // A routing key names exactly one integration, of one service.
+    let mut keys: std::collections::BTreeMap<&str, (&str, &str)> = Default::default();
+    for (name, (d, loc)) in &nines_services {
+        for i in &d.service.integrations {
+            match keys.get(i.routing_key.as_str()) {
+                Some((other, other_integration)) => l.error(
+                    loc,
+                    format!(
+                        "integration `{}` of service `{name}` uses the routing key of integration `{other_integration}` of service `{other}`",
+                        i.name
+                    ),
+                    Some("a routing key names one integration: give each its own key".into()),
+                ),
+                None => {
+                    keys.insert(&i.routing_key, (name, &i.name));
+                }
+            }
+        }
+    }
     for (name, (d, _)) in &nines_services {
         if let Some(owner) = &d.owner
             && !team_names.contains(owner.name.as_str())

@@ -419,3 +419,96 @@ fn the_digest_changes_with_the_content_only() {
     assert_eq!(a.digest, again.digest);
     assert_ne!(a.digest, other.digest);
 }
+
+#[test]
+fn a_service_and_a_team_say_how_incidents_group_and_where_they_go() {
+    let text = "apiVersion: nines/v1
+kind: Service
+metadata: {name: api}
+spec:
+  owner: web
+  incidents:
+    groupBy: [alertname, region]
+    groupWait: 0s
+    groupInterval: 5m
+    repeatInterval: 4h
+    ackTimeout: 30m
+    autoResolve: false
+  notify:
+    - webhook: https://hooks.example.com/api
+      maxAlerts: 20
+---
+apiVersion: nines/v1
+kind: Team
+metadata: {name: web}
+spec:
+  notify:
+    - webhook: http://127.0.0.1:9099/hook
+      sendResolved: false
+";
+    let loaded = load_str("x.yaml", text).unwrap_or_else(|e| panic!("{}", e.render()));
+    let api = &loaded.catalog.services["api"];
+    let p = &api.incidents;
+    assert_eq!(p.group_by, ["alertname", "region"]);
+    assert_eq!(p.group_wait, Some(jiff::SignedDuration::ZERO));
+    assert_eq!(p.group_interval, Some(jiff::SignedDuration::from_mins(5)));
+    assert_eq!(p.repeat_interval, Some(jiff::SignedDuration::from_hours(4)));
+    assert_eq!(p.ack_timeout, Some(jiff::SignedDuration::from_mins(30)));
+    assert!(!p.auto_resolve);
+    assert_eq!(api.notify[0].url, "https://hooks.example.com/api");
+    assert!(api.notify[0].send_resolved, "sendResolved defaults to true");
+    assert_eq!(api.notify[0].max_alerts, 20);
+    let web = &loaded.catalog.teams["web"];
+    assert!(!web.notify[0].send_resolved);
+    // Unset, a service's incidents resolve by themselves.
+    let plain = load_str(
+        "y.yaml",
+        "apiVersion: nines/v1\nkind: Service\nmetadata: {name: b}\nspec: {}\n",
+    )
+    .unwrap();
+    assert!(plain.catalog.services["b"].incidents.auto_resolve);
+}
+
+#[test]
+fn diagnoses_bad_incident_settings_and_webhooks() {
+    let text = "apiVersion: nines/v1
+kind: Service
+metadata: {name: api}
+spec:
+  incidents:
+    groupBy: [alert-name]
+    groupInterval: 1M
+    ackTimeout: 0m
+    autoResolve: sometimes
+    groupWindow: 5m
+  notify:
+    - webhook: ftp://example.com/x
+    - webhook: https://hooks.example.com/x
+      maxAlerts: -1
+    - url: https://hooks.example.com/y
+";
+    insta::assert_snapshot!("incident_settings_problems", errors("svc.yaml", text));
+}
+
+#[test]
+fn a_routing_key_names_one_integration() {
+    let text = "apiVersion: nines/v1
+kind: Service
+metadata: {name: api}
+spec:
+  integrations: [{name: prometheus, routingKey: k0123}]
+---
+apiVersion: nines/v1
+kind: Service
+metadata: {name: web}
+spec:
+  integrations: [{name: grafana, routingKey: k0123}]
+";
+    let err = errors("svc.yaml", text);
+    assert!(
+        err.contains(
+            "integration `grafana` of service `web` uses the routing key of integration `prometheus` of service `api`"
+        ),
+        "{err}"
+    );
+}

@@ -102,6 +102,10 @@ pub struct Service {
     /// PagerDuty-style integrations: events sent with one of these routing
     /// keys belong to this service.
     pub integrations: Vec<Integration>,
+    /// How this service's alerts become incidents, and when they notify.
+    pub incidents: IncidentPolicy,
+    /// Where this service's incidents are sent (besides its owner's).
+    pub notify: Vec<Webhook>,
     pub dependencies: Vec<Dependency>,
     /// The availability this service would reach on its own, with perfect
     /// dependencies; when absent, its SLO targets stand in for it.
@@ -122,10 +126,57 @@ impl Service {
             runbook: None,
             alert_label: ("service".to_owned(), name.to_owned()),
             integrations: Vec::new(),
+            incidents: IncidentPolicy::default(),
+            notify: Vec::new(),
             dependencies: Vec::new(),
             availability: None,
         }
     }
+}
+
+/// How a service's alerts group into incidents and when those notify. The
+/// timings are Alertmanager's; unset ones take nines' defaults (or, with an
+/// alertmanager.yml in force, its route's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncidentPolicy {
+    /// Labels that split the service's alerts into separate incidents (the
+    /// service itself always does).
+    pub group_by: Vec<String>,
+    /// How long a new incident gathers alerts before its first notification.
+    pub group_wait: Option<jiff::SignedDuration>,
+    /// How long after a notification a changed incident notifies again.
+    pub group_interval: Option<jiff::SignedDuration>,
+    /// How often an unchanged, unresolved incident reminds.
+    pub repeat_interval: Option<jiff::SignedDuration>,
+    /// An acknowledged incident still open this long after its
+    /// acknowledgement is triggered again, and notifies again.
+    pub ack_timeout: Option<jiff::SignedDuration>,
+    /// Whether an incident resolves by itself once none of its alerts fires.
+    pub auto_resolve: bool,
+}
+
+impl Default for IncidentPolicy {
+    fn default() -> Self {
+        IncidentPolicy {
+            group_by: Vec::new(),
+            group_wait: None,
+            group_interval: None,
+            repeat_interval: None,
+            ack_timeout: None,
+            auto_resolve: true,
+        }
+    }
+}
+
+/// A webhook that receives incidents in Alertmanager's webhook format
+/// (version 4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    /// Whether alerts that resolved are sent too.
+    pub send_resolved: bool,
+    /// At most this many alerts in one body (0: all).
+    pub max_alerts: u32,
 }
 
 /// An integration: a routing key that names a service (PagerDuty Events API v2).
@@ -303,6 +354,8 @@ pub struct Team {
     /// IANA zone name, checked against the time zone database.
     pub time_zone: Option<String>,
     pub members: Vec<Member>,
+    /// Where the incidents of every service this team owns are sent.
+    pub notify: Vec<Webhook>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

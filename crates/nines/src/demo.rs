@@ -120,7 +120,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
     }
     push(&client, &base, history).await;
-    running.state.evaluate();
+    running.state.evaluate().await;
     let feeder = {
         let base = base.clone();
         let clock = clock.clone();

@@ -49,6 +49,8 @@ pub struct AppState {
     /// Alerts from every source, silences, and their intake.
     pub alerts: Arc<crate::alerts::AlertHub>,
     routing: std::sync::RwLock<Arc<crate::alerts::routing::Routing>>,
+    /// How long a firing burn-rate alert lasts without a new evaluation.
+    slo_alert_ttl: jiff::SignedDuration,
     alertmanager_config: Option<PathBuf>,
     /// Incidents and what to notify; flushed by the dispatcher task.
     pub incidents: tokio::sync::Mutex<crate::alerts::incidents::Incidents>,
@@ -205,12 +207,10 @@ impl AppState {
     /// errors are logged and returned, and the running one stays in force.
     pub async fn reload(&self) -> Result<Arc<Config>, ReloadError> {
         let _guard = self.reload_lock.lock().await;
+        let mut am = None;
         if let Some(path) = &self.alertmanager_config {
             match load_routing(path).await {
-                Ok(routing) => {
-                    *self.routing.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(routing);
-                    self.alerts.wake.notify_one();
-                }
+                Ok(routing) => am = Some(routing),
                 Err(e) => {
                     tracing::error!(file = %path.display(), error = %e, "alertmanager configuration refused; the previous routing stays");
                 }
@@ -246,7 +246,7 @@ impl AppState {
             }
             Err(e) => Err(e),
         };
-        match outcome {
+        let result = match outcome {
             Ok(config) => {
                 let config = Arc::new(config);
                 self.publish_config_metrics(&config);
@@ -267,7 +267,14 @@ impl AppState {
                 tracing::error!(error = %e, "configuration reload refused");
                 Err(e)
             }
-        }
+        };
+        // The routing follows the alertmanager.yml and the services' own
+        // incident settings in force.
+        let base = am.unwrap_or_else(|| (*self.routing()).clone());
+        let routing = base.with_catalog(&self.current().catalog);
+        *self.routing.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(routing);
+        self.alerts.wake.notify_one();
+        result
     }
 
     /// The SLO engine of the configuration in force.
@@ -276,14 +283,28 @@ impl AppState {
     }
 
     /// Evaluates every SLO now: alert state changes are logged and counted,
-    /// and the per-SLO metrics are refreshed.
-    pub fn evaluate(&self) -> Vec<nines_core::engine::AlertEvent> {
+    /// the per-SLO metrics are refreshed, and the burn-rate alerts (firing
+    /// ones refreshed, resolved ones ended) go into the alert intake like any
+    /// other alert, to become incidents.
+    pub async fn evaluate(&self) -> Vec<nines_core::engine::AlertEvent> {
         let config = self.current();
         let now = self.clock.now();
         let slo = self.slo();
         let events = slo.evaluate(&config.catalog, now);
-        self.metrics
-            .record_slo(&config.catalog, &slo.status(now), &events);
+        let statuses = slo.status(now);
+        self.metrics.record_slo(&config.catalog, &statuses, &events);
+        let external_url = self.incidents.lock().await.external_url.clone();
+        let alerts = crate::alerts::slo::burn_alerts(
+            &config.catalog,
+            &statuses,
+            &events,
+            now,
+            self.slo_alert_ttl,
+            &external_url,
+        );
+        if let Err(e) = self.alerts.submit(alerts).await {
+            tracing::error!(error = %e, "burn-rate alerts not stored; the next evaluation sends them again");
+        }
         events
     }
 
@@ -335,7 +356,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     let slo = SloRuntime::load(&config.catalog, store.as_ref(), now).await?;
     let alerts = crate::alerts::AlertHub::load(store.clone(), now).await?;
     let mut incidents = crate::alerts::incidents::Incidents::default();
-    incidents.restore(store.incidents(true, 100_000).await?);
+    let routing = routing.with_catalog(&config.catalog);
+    incidents.restore(store.incidents(true, 100_000).await?, &routing);
     let addr = listener.local_addr()?;
     let metrics = Metrics::new(&store.engine().to_string());
     let (config_tx, config_rx) = watch::channel(Arc::new(config));
@@ -357,6 +379,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         alertmanager_config: opts.alertmanager_config,
         incidents: tokio::sync::Mutex::new(incidents),
         outbox_wake: tokio::sync::Notify::new(),
+        slo_alert_ttl: slo_alert_ttl(opts.eval_interval),
     });
     state.publish_config_metrics(&state.current());
     state
@@ -373,9 +396,10 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => { evaluator.evaluate(); }
+                    _ = tick.tick() => {}
                     _ = stop.wait_for(|s| *s) => break,
                 }
+                evaluator.evaluate().await;
             }
         });
         let state = state.clone();
@@ -489,6 +513,13 @@ async fn load_routing(path: &Path) -> anyhow::Result<crate::alerts::routing::Rou
         }
         Err(e) => Err(anyhow::Error::new(ConfigRefused(e))),
     }
+}
+
+/// How long a firing burn-rate alert lasts unless the next evaluations send
+/// it again: four evaluations, and at least five minutes.
+fn slo_alert_ttl(every: Option<std::time::Duration>) -> jiff::SignedDuration {
+    let four = every.map_or(0, |d| d.as_secs().saturating_mul(4));
+    jiff::SignedDuration::from_secs(four.clamp(300, 86_400) as i64)
 }
 
 /// How long to sleep until `due` (at most a minute, so a clock that jumps

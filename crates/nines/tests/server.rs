@@ -409,7 +409,7 @@ async fn a_burn_pages_freezes_the_gate_and_shows_in_metrics() {
         app.clock.advance(jiff::SignedDuration::from_mins(1));
         let (status, v) = app.post_body("/api/v1/sli/events", &batch, None).await;
         assert_eq!(status, 200, "{v}");
-        app.running.state.evaluate();
+        app.running.state.evaluate().await;
     }
     let (_, alerts) = app.get_json("/api/v1/alerts").await;
     let fired = &alerts["alerts"][0];
@@ -437,6 +437,26 @@ async fn a_burn_pages_freezes_the_gate_and_shows_in_metrics() {
         "nines_slo_alerts_total{slo=\"checkout-availability\",severity=\"page\",state=\"firing\"} 1"
     ));
     assert!(metrics.contains("nines_slo_burn_rate{"));
+    // The burn is an alert like any other: it opens a high-urgency incident
+    // on the SLO's service, and shows in the Alertmanager API.
+    app.running.state.dispatch().await.unwrap();
+    let (_, incidents) = app.get_json("/api/v1/incidents").await;
+    let opened = &incidents["incidents"][0];
+    assert_eq!(opened["service"], "checkout", "{incidents}");
+    assert_eq!(opened["urgency"], "high");
+    assert!(
+        opened["title"]
+            .as_str()
+            .unwrap()
+            .contains("error budget burning"),
+        "{opened}"
+    );
+    let (_, am) = app.get_json("/api/v2/alerts").await;
+    let burn = &am[0];
+    assert_eq!(burn["labels"]["alertname"], "ErrorBudgetBurn", "{am}");
+    assert_eq!(burn["labels"]["slo"], "checkout-availability");
+    assert_eq!(burn["labels"]["severity"], "critical");
+    assert_eq!(burn["status"]["state"], "active");
     app.running.shutdown().await.unwrap();
 }
 
@@ -478,7 +498,7 @@ async fn the_example_dashboard_uses_exported_metrics() {
             app.post_body("/api/v1/sli/events", &batch, None).await.0,
             200
         );
-        app.running.state.evaluate();
+        app.running.state.evaluate().await;
     }
     let (_, metrics) = app.get("/metrics").await;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -415,7 +415,7 @@ pub async fn get_alerts(
         st.alerts
             .iter()
             .filter_map(|(fp, h)| {
-                let receivers = routing.receivers(&h.alert.labels);
+                let receivers = routing.receivers(&h.alert.labels, &h.service);
                 gettable(
                     st,
                     h,
@@ -447,7 +447,7 @@ pub async fn get_groups(
     state.alerts.read(|st| {
         let sources = st.inhibit_sources(&routing.inhibit_rules, now);
         for (fp, h) in &st.alerts {
-            for g in routing.groups(&h.alert.labels) {
+            for g in routing.groups(&h.alert.labels, &h.service) {
                 let receivers = vec![g.receiver.clone()];
                 if let Some(v) = gettable(
                     st,

@@ -48,6 +48,9 @@ struct Group {
     /// Adopted at start-up: the first pass takes the firing alerts as known
     /// and notified, without writing them again.
     restored: bool,
+    /// The acknowledgement timed out: the next pass triggers the incident
+    /// again.
+    unack: bool,
     incident: Option<IncidentRow>,
 }
 
@@ -92,6 +95,7 @@ impl Group {
             touched: false,
             firing: BTreeSet::new(),
             restored: false,
+            unack: false,
             incident: None,
         }
     }
@@ -143,12 +147,25 @@ impl Group {
         }
         // An open incident with nothing firing (its alerts ended while
         // nines was down) is resolved too.
-        let record = !self.joined.is_empty()
+        let unack = std::mem::take(&mut self.unack)
+            && self
+                .incident
+                .as_ref()
+                .is_some_and(|i| i.state == "acknowledged");
+        let record = unack
+            || !self.joined.is_empty()
             || !self.left.is_empty()
-            || (self.firing.is_empty() && self.incident.is_some());
+            || (self.firing.is_empty() && self.incident.is_some() && self.r.auto_resolve);
         let notify_change = due && self.dirty;
+        // An acknowledged incident does not remind: someone is on it.
+        let acknowledged = self
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.state == "acknowledged")
+            && !unack;
         let remind = due
             && !notify_change
+            && !acknowledged
             && !self.firing.is_empty()
             && self
                 .last_flush
@@ -220,7 +237,26 @@ impl Group {
         if !left.is_empty() {
             events.push(event(now, "alerts_left", "nines", describe(left)));
         }
-        if self.firing.is_empty() && inc.state != "resolved" {
+        if unack {
+            inc.state = "triggered".to_owned();
+            let mut body = body_of(&inc);
+            if let Some(o) = body.as_object_mut() {
+                o.remove("ackDeadline");
+            }
+            inc.body = body.to_string();
+            let after = self
+                .r
+                .ack_timeout
+                .map(|d| format!("{:#}", d))
+                .unwrap_or_default();
+            events.push(event(
+                now,
+                "unacknowledged",
+                "nines",
+                json!({"reason": format!("acknowledged but not resolved within its acknowledgement timeout ({after})")}),
+            ));
+        }
+        if self.firing.is_empty() && inc.state != "resolved" && self.r.auto_resolve {
             inc.state = "resolved".to_owned();
             inc.resolved_at = Some(now);
             events.push(event(
@@ -232,7 +268,7 @@ impl Group {
         }
         inc.updated_at = now;
         if inc.id == 0 {
-            let mut body: Value = serde_json::from_str(&inc.body).unwrap_or_else(|_| json!({}));
+            let mut body = body_of(&inc);
             body["receiver"] = json!(self.r.receiver);
             body["groupLabels"] = super::map(&self.r.labels);
             inc.body = body.to_string();
@@ -297,6 +333,8 @@ pub struct Incidents {
     /// Alerts changed since the last pass.
     changed: BTreeSet<u64>,
     all_changed: bool,
+    /// Acknowledged incidents by the time their acknowledgement runs out.
+    ack_deadlines: BTreeSet<(Timestamp, i64)>,
     pub external_url: String,
 }
 
@@ -327,6 +365,11 @@ fn event(at: Timestamp, kind: &str, actor: &str, body: Value) -> NewIncidentEven
     }
 }
 
+/// An incident's JSON body (title, receiver, group labels, ack deadline).
+fn body_of(inc: &IncidentRow) -> Value {
+    serde_json::from_str(&inc.body).unwrap_or_else(|_| json!({}))
+}
+
 fn urgency(alerts: &[&Held]) -> &'static str {
     let worst = alerts
         .iter()
@@ -343,11 +386,23 @@ fn urgency(alerts: &[&Held]) -> &'static str {
 impl Incidents {
     /// Groups the alerts already held, and adopts the open incidents of
     /// their groups, after a start-up.
-    pub fn restore(&mut self, open: Vec<IncidentRow>) {
+    pub fn restore(&mut self, open: Vec<IncidentRow>, routing: &Routing) {
         self.all_changed = true;
         for row in open {
-            let body: Value = serde_json::from_str(&row.body).unwrap_or(Value::Null);
+            let body = body_of(&row);
             let receiver = body["receiver"].as_str().unwrap_or_default().to_owned();
+            let policy = routing
+                .services
+                .get(&row.service)
+                .map(|s| s.policy.clone())
+                .unwrap_or_default();
+            if row.state == "acknowledged"
+                && let Some(t) = body["ackDeadline"]
+                    .as_str()
+                    .and_then(|t| t.parse::<Timestamp>().ok())
+            {
+                self.ack_deadlines.insert((t, row.id));
+            }
             self.groups.insert(
                 (receiver.clone(), row.group_key.clone()),
                 Group {
@@ -360,6 +415,9 @@ impl Incidents {
                         repeat_interval: SignedDuration::from_secs(4 * 3600),
                         mute_time_intervals: Vec::new(),
                         active_time_intervals: Vec::new(),
+                        service: row.service.clone(),
+                        ack_timeout: policy.ack_timeout,
+                        auto_resolve: policy.auto_resolve,
                     },
                     members: BTreeSet::new(),
                     joined: BTreeSet::new(),
@@ -371,6 +429,7 @@ impl Incidents {
                     touched: true,
                     firing: BTreeSet::new(),
                     restored: true,
+                    unack: false,
                     incident: Some(row),
                 },
             );
@@ -395,7 +454,33 @@ impl Incidents {
 
     /// The earliest time a group is due, for the dispatcher's sleep.
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.groups.values().filter_map(|g| g.due).min()
+        let ack = self.ack_deadlines.first().map(|(t, _)| *t);
+        self.groups.values().filter_map(|g| g.due).chain(ack).min()
+    }
+
+    /// Acknowledgements that ran out: their groups trigger again and notify
+    /// at once. Returns the deadlines taken, to put back if the pass fails.
+    fn expire_acks(&mut self, now: Timestamp) -> Vec<(Timestamp, i64)> {
+        let mut taken = Vec::new();
+        while let Some(&(at, id)) = self.ack_deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.ack_deadlines.pop_first();
+            taken.push((at, id));
+            for g in self.groups.values_mut() {
+                if g.incident
+                    .as_ref()
+                    .is_some_and(|i| i.id == id && i.state == "acknowledged")
+                {
+                    g.unack = true;
+                    g.touched = true;
+                    g.dirty = true;
+                    g.due = Some(now);
+                }
+            }
+        }
+        taken
     }
 
     /// Assigns changed alerts to their groups, keeps each group's firing set
@@ -479,7 +564,7 @@ impl Incidents {
             if !resolved && h.alert.ends_at < Timestamp::MAX {
                 self.expiry.insert((h.alert.ends_at, fp));
             }
-            for r in routing.groups(&h.alert.labels) {
+            for r in routing.groups(&h.alert.labels, &h.service) {
                 let id = (r.receiver.clone(), r.key.clone());
                 let g = self
                     .groups
@@ -511,6 +596,7 @@ impl Incidents {
     ) -> Result<bool, StoreError> {
         let mut writes: Vec<(GroupId, IncidentWrite, Outcome)> = Vec::new();
         let external_url = self.external_url.clone();
+        let expired = self.expire_acks(now);
         hub.read(|st| {
             self.regroup(st, routing, now);
             for (id, g) in self.groups.iter_mut() {
@@ -539,7 +625,15 @@ impl Incidents {
         }
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w, _)| w.clone()).collect();
         let notified = batch.iter().any(|w| !w.notifications.is_empty());
-        let ids = hub.store.write_incidents(&batch).await?;
+        let ids = match hub.store.write_incidents(&batch).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                // Nothing was written: the timed-out acknowledgements are
+                // looked at again on the next pass.
+                self.ack_deadlines.extend(expired);
+                return Err(e);
+            }
+        };
         for ((key, w, outcome), id) in writes.into_iter().zip(ids) {
             if let Some(g) = self.groups.get_mut(&key) {
                 let mut inc = w.incident;
@@ -575,6 +669,12 @@ impl Incidents {
         let Some(mut inc) = hub.store.incident(id).await? else {
             return Err(ActionError::NotFound(id));
         };
+        let ack_timeout = self
+            .groups
+            .values()
+            .find(|g| g.incident.as_ref().is_some_and(|i| i.id == id))
+            .and_then(|g| g.r.ack_timeout);
+        let mut deadline = None;
         let ev = match &action {
             Action::Ack => {
                 if inc.state != "triggered" {
@@ -584,7 +684,21 @@ impl Incidents {
                     });
                 }
                 inc.state = "acknowledged".to_owned();
-                event(now, "acknowledged", by, json!({}))
+                let mut body = body_of(&inc);
+                deadline = ack_timeout.and_then(|d| now.checked_add(d).ok());
+                if let (Some(t), Some(o)) = (deadline, body.as_object_mut()) {
+                    o.insert("ackDeadline".to_owned(), json!(t.to_string()));
+                }
+                inc.body = body.to_string();
+                match (deadline, ack_timeout) {
+                    (Some(t), Some(d)) => event(
+                        now,
+                        "acknowledged",
+                        by,
+                        json!({"timeout": format!("{d:#}"), "until": t.to_string()}),
+                    ),
+                    _ => event(now, "acknowledged", by, json!({})),
+                }
             }
             Action::Resolve => {
                 if inc.state == "resolved" {
@@ -612,6 +726,9 @@ impl Incidents {
                 g.incident = (inc.state != "resolved").then(|| inc.clone());
             }
         }
+        if let Some(t) = deadline {
+            self.ack_deadlines.insert((t, id));
+        }
         Ok(inc)
     }
 }
@@ -626,14 +743,12 @@ fn notifications_of(
     resolved: &[&Held],
     now: Timestamp,
 ) -> Vec<NewNotification> {
-    let Some(receiver) = routing.receiver(&g.r.receiver) else {
-        return Vec::new();
-    };
+    let targets = routing.targets(&g.r);
     let hex = |hs: &[&Held]| -> Vec<String> {
         hs.iter().map(|h| h.alert.fingerprint.to_string()).collect()
     };
     let mut out = Vec::new();
-    for (i, target) in receiver.targets.iter().enumerate() {
+    for (i, target) in targets.iter().enumerate() {
         match target {
             Target::Webhook {
                 url,

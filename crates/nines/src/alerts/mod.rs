@@ -14,6 +14,7 @@ pub mod incidents;
 mod intake;
 pub mod pagerduty;
 pub mod routing;
+pub mod slo;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};

@@ -1,14 +1,20 @@
 //! Which receivers an alert goes to and which group (incident) it joins.
 //!
 //! Without an Alertmanager configuration every alert goes to the built-in
-//! receiver `nines` and alerts group by their `service` label; with one
-//! (`serve --alertmanager-config`), its route tree decides.
+//! receiver `nines`, alerts group by their service (and the labels of its
+//! `incidents.groupBy`), with the service's timings, and incidents go to the
+//! webhooks of the service's and its owner team's `notify:`; with one
+//! (`serve --alertmanager-config`), its route tree and receivers decide.
+//! A service's acknowledgement timeout and auto-resolve apply either way.
+
+use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use nines_core::alerting::inhibit::InhibitRule;
 use nines_core::alerting::labels::LabelSet;
 use nines_core::alerting::route::RouteTree;
 use nines_core::alerting::timeinterval::TimeInterval;
+use nines_core::model::{Catalog, IncidentPolicy};
 
 /// The receiver every alert reaches when no route tree is configured.
 pub const DEFAULT_RECEIVER: &str = "nines";
@@ -44,6 +50,20 @@ pub struct GroupRef {
     pub mute_time_intervals: Vec<String>,
     /// When set, the route notifies only during one of these.
     pub active_time_intervals: Vec<String>,
+    /// The service of the alert that formed the group.
+    pub service: String,
+    /// An acknowledgement older than this is dropped (back to triggered).
+    pub ack_timeout: Option<SignedDuration>,
+    /// The incident resolves by itself once nothing fires.
+    pub auto_resolve: bool,
+}
+
+/// What nines' own configuration says of one service's incidents.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceRouting {
+    pub policy: IncidentPolicy,
+    /// The service's webhooks, then its owner team's.
+    pub targets: Vec<Target>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +79,8 @@ pub struct Routing {
     pub group_interval: SignedDuration,
     pub repeat_interval: SignedDuration,
     pub original: String,
+    /// Per service, from nines' own configuration (see [`Routing::with_catalog`]).
+    pub services: BTreeMap<String, ServiceRouting>,
 }
 
 impl Default for Routing {
@@ -77,6 +99,7 @@ impl Default for Routing {
             group_interval: SignedDuration::from_secs(60),
             repeat_interval: SignedDuration::from_secs(4 * 3600),
             original: "# no alertmanager.yml: every alert goes to the receiver \"nines\", grouped by service\n".to_owned(),
+            services: BTreeMap::new(),
         }
     }
 }
@@ -132,6 +155,7 @@ impl Routing {
             group_interval: SignedDuration::ZERO,
             repeat_interval: SignedDuration::ZERO,
             original,
+            services: BTreeMap::new(),
         };
         (routing, warnings)
     }
@@ -148,7 +172,47 @@ impl Routing {
             || (!g.active_time_intervals.is_empty() && !g.active_time_intervals.iter().any(during))
     }
 
-    pub fn groups(&self, labels: &LabelSet) -> Vec<GroupRef> {
+    /// This routing with each service's incident policy and webhooks from
+    /// nines' own configuration.
+    pub fn with_catalog(mut self, catalog: &Catalog) -> Routing {
+        let webhooks = |hooks: &[nines_core::model::Webhook]| -> Vec<Target> {
+            hooks
+                .iter()
+                .map(|w| Target::Webhook {
+                    url: w.url.clone(),
+                    send_resolved: w.send_resolved,
+                    max_alerts: w.max_alerts as usize,
+                })
+                .collect()
+        };
+        self.services = catalog
+            .services
+            .iter()
+            .map(|(name, svc)| {
+                let mut targets = webhooks(&svc.notify);
+                if let Some(team) = svc.owner.as_ref().and_then(|t| catalog.teams.get(t)) {
+                    for t in webhooks(&team.notify) {
+                        if !targets.contains(&t) {
+                            targets.push(t);
+                        }
+                    }
+                }
+                let routing = ServiceRouting {
+                    policy: svc.incidents.clone(),
+                    targets,
+                };
+                (name.clone(), routing)
+            })
+            .collect();
+        self
+    }
+
+    /// The groups (incidents) an alert of `service` joins: one per route it
+    /// matches in an alertmanager.yml, else one for its service.
+    pub fn groups(&self, labels: &LabelSet, service: &str) -> Vec<GroupRef> {
+        let svc = self.services.get(service);
+        let default_policy = IncidentPolicy::default();
+        let policy = svc.map_or(&default_policy, |s| &s.policy);
         if let Some(tree) = &self.tree {
             return tree
                 .route(labels)
@@ -164,26 +228,61 @@ impl Routing {
                         repeat_interval: r.options.repeat_interval,
                         mute_time_intervals: r.options.mute_time_intervals.clone(),
                         active_time_intervals: r.options.active_time_intervals.clone(),
+                        service: service.to_owned(),
+                        ack_timeout: policy.ack_timeout,
+                        auto_resolve: policy.auto_resolve,
                     }
                 })
                 .collect();
         }
-        let group_labels = labels.subset(&self.group_by);
+        // Alerts of no configured service keep their own `service` label
+        // apart, so unrelated strays do not share one incident.
+        let shown = match labels.get("service") {
+            Some(own) if service == super::UNROUTED => own,
+            _ => service,
+        };
+        let mut pairs: Vec<(String, String)> = vec![("service".to_owned(), shown.to_owned())];
+        pairs.extend(
+            labels
+                .subset(&policy.group_by)
+                .iter()
+                .filter(|(k, _)| *k != "service")
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let group_labels = LabelSet::free(pairs);
         vec![GroupRef {
             receiver: self.receivers[0].name.clone(),
             key: format!("{{}}:{}", group_labels.to_am_string()),
             labels: group_labels,
-            group_wait: self.group_wait,
-            group_interval: self.group_interval,
-            repeat_interval: self.repeat_interval,
+            group_wait: policy.group_wait.unwrap_or(self.group_wait),
+            group_interval: policy.group_interval.unwrap_or(self.group_interval),
+            repeat_interval: policy.repeat_interval.unwrap_or(self.repeat_interval),
             mute_time_intervals: Vec::new(),
             active_time_intervals: Vec::new(),
+            service: service.to_owned(),
+            ack_timeout: policy.ack_timeout,
+            auto_resolve: policy.auto_resolve,
         }]
     }
 
-    pub fn receivers(&self, labels: &LabelSet) -> Vec<String> {
+    /// Where a group's notifications go: its receiver's targets, and
+    /// without an alertmanager.yml its service's (and owner team's) webhooks.
+    pub fn targets(&self, g: &GroupRef) -> Vec<Target> {
+        let mut out = self
+            .receiver(&g.receiver)
+            .map(|r| r.targets.clone())
+            .unwrap_or_default();
+        if self.tree.is_none()
+            && let Some(s) = self.services.get(&g.service)
+        {
+            out.extend(s.targets.iter().cloned());
+        }
+        out
+    }
+
+    pub fn receivers(&self, labels: &LabelSet, service: &str) -> Vec<String> {
         let mut names: Vec<String> = self
-            .groups(labels)
+            .groups(labels, service)
             .into_iter()
             .map(|g| g.receiver)
             .collect();

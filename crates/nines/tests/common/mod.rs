@@ -1,7 +1,12 @@
 //! What the tests that run real outside programs share.
 #![allow(dead_code)]
 
+use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -48,4 +53,86 @@ pub fn spawn_prometheus(binary: &Path, config: &Path, dir: &Path, port: u16) -> 
             .spawn()
             .unwrap(),
     )
+}
+
+/// A webhook receiver on loopback that records every request (headers and
+/// body) and answers 500 to the first `fail_first` of them.
+pub struct Receiver {
+    pub port: u16,
+    pub got: Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+pub fn receiver(fail_first: usize) -> Receiver {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Arc<std::sync::Mutex<Vec<(String, Value)>>> = Arc::default();
+    let log = got.clone();
+    std::thread::spawn(move || {
+        let mut seen = 0;
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut len = 0;
+            let mut key = String::new();
+            loop {
+                let mut line = String::new();
+                if std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if lower.starts_with("idempotency-key:") {
+                    key = line["idempotency-key:".len()..].trim().to_owned();
+                }
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            seen += 1;
+            let status = if seen <= fail_first {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            if seen > fail_first {
+                log.lock()
+                    .unwrap()
+                    .push((key, serde_json::from_slice(&body).unwrap()));
+            }
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    Receiver { port, got }
+}
+
+impl Receiver {
+    /// Waits for the `n`th delivery (nines' delivery worker runs on its own).
+    pub async fn nth(&self, n: usize) -> (String, Value) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(x) = self.got.lock().unwrap().get(n - 1) {
+                return x.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no delivery #{n}: {:?}",
+                self.got.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.got.lock().unwrap().len()
+    }
 }

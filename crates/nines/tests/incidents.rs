@@ -1,0 +1,264 @@
+//! Incidents as nines' own configuration shapes them, without an
+//! alertmanager.yml: a service's `incidents:` (grouping by labels, timings,
+//! acknowledgement timeout, auto-resolve) and the webhooks of the service's
+//! and its owner team's `notify:`. Time runs on an injected clock.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use common::receiver;
+use jiff::{SignedDuration, Timestamp};
+use nines::clock::{Clock as _, ManualClock};
+use nines::serve::{self, Options, Running};
+use serde_json::{Value, json};
+
+async fn start(dir: &Path, config: &str, clock: Arc<ManualClock>) -> Running {
+    let cfg = dir.join("config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("services.yaml"), config).unwrap();
+    serve::start(
+        Options {
+            config_path: cfg,
+            data_dir: dir.join("data"),
+            store_url: None,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            max_body_bytes: 1 << 20,
+            eval_interval: None,
+            alertmanager_config: None,
+        },
+        clock,
+    )
+    .await
+    .unwrap()
+}
+
+async fn post_alerts(url: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v2/alerts"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+async fn get(url: &str) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+async fn act(url: &str, id: i64, what: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/incidents/{id}/{what}"))
+        .json(&json!({"by": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// The open incidents, by their group labels' `alertname`.
+async fn open_incidents(url: &str) -> Vec<Value> {
+    let v = get(&format!("{url}/api/v1/incidents?state=open")).await;
+    v["incidents"].as_array().cloned().unwrap_or_default()
+}
+
+fn timeline_kinds(v: &Value) -> Vec<String> {
+    v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_services_own_incident_settings_group_time_notify_and_time_out_acks() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let service_hook = receiver(0);
+    let team_hook = receiver(0);
+    let config = format!(
+        "apiVersion: nines/v1
+kind: Service
+metadata: {{name: checkout}}
+spec:
+  owner: payments
+  incidents:
+    groupBy: [alertname]
+    groupWait: 30s
+    groupInterval: 5m
+    ackTimeout: 30m
+    autoResolve: false
+  notify:
+    - webhook: http://127.0.0.1:{}/service
+---
+apiVersion: nines/v1
+kind: Team
+metadata: {{name: payments}}
+spec:
+  notify:
+    - webhook: http://127.0.0.1:{}/team
+      sendResolved: false
+",
+        service_hook.port, team_hook.port
+    );
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), &config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+
+    post_alerts(&url, json!([{"labels": {"alertname": "DiskFull", "service": "checkout", "severity": "critical"}}])).await;
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    // groupWait 30s: the incident is open at once, nobody is told yet.
+    let pending = state
+        .store
+        .due_notifications(Timestamp::MAX, 10)
+        .await
+        .unwrap();
+    assert!(pending.is_empty(), "{pending:?}");
+
+    clock.advance(SignedDuration::from_secs(30));
+    state.dispatch().await.unwrap();
+    // The service's webhook and its owner team's.
+    let (_, first) = service_hook.nth(1).await;
+    let (_, team_first) = team_hook.nth(1).await;
+    assert_eq!(first["version"], "4");
+    assert_eq!(first["receiver"], "nines");
+    assert_eq!(
+        first["groupLabels"],
+        json!({"alertname": "DiskFull", "service": "checkout"})
+    );
+    assert_eq!(first["alerts"][0]["labels"]["alertname"], "DiskFull");
+    assert_eq!(team_first["groupKey"], first["groupKey"]);
+
+    // groupBy alertname: another alert name is another incident.
+    post_alerts(&url, json!([{"labels": {"alertname": "SlowCheckout", "service": "checkout", "severity": "warning"}}])).await;
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 2, "{open:?}");
+    let id_of = |name: &str| {
+        open.iter()
+            .find(|i| i["title"].as_str().unwrap().contains(name))
+            .unwrap_or_else(|| panic!("no incident for {name}: {open:?}"))["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let disk = id_of("DiskFull");
+    let slow = id_of("SlowCheckout");
+
+    // An acknowledgement runs out after ackTimeout: the incident is
+    // triggered again and notifies again.
+    let (status, acked) = act(&url, disk, "ack").await;
+    assert_eq!(status, 200, "{acked}");
+    assert_eq!(acked["state"], "acknowledged");
+    let before = service_hook.count();
+    clock.advance(SignedDuration::from_mins(29));
+    state.dispatch().await.unwrap();
+    let shown = get(&format!("{url}/api/v1/incidents/{disk}")).await;
+    assert_eq!(shown["state"], "acknowledged", "{shown}");
+    clock.advance(SignedDuration::from_mins(2));
+    state.dispatch().await.unwrap();
+    let shown = get(&format!("{url}/api/v1/incidents/{disk}")).await;
+    assert_eq!(shown["state"], "triggered", "{shown}");
+    let kinds = timeline_kinds(&shown);
+    let at = |k: &str| kinds.iter().position(|x| x == k);
+    assert!(
+        at("acknowledged") < at("unacknowledged") && at("unacknowledged").is_some(),
+        "{kinds:?}"
+    );
+    let unack = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "unacknowledged")
+        .unwrap();
+    assert_eq!(unack["actor"], "nines");
+    assert!(
+        unack["details"]["reason"].as_str().unwrap().contains("30m"),
+        "{unack}"
+    );
+    let (_, again) = service_hook.nth(before + 1).await;
+    assert_eq!(
+        again["groupLabels"]["alertname"], "DiskFull",
+        "the re-triggered incident pages again: {again}"
+    );
+
+    // autoResolve false: the incident stays open when its alert resolves.
+    let now = clock.now().to_string();
+    post_alerts(&url, json!([{"labels": {"alertname": "DiskFull", "service": "checkout", "severity": "critical"}, "endsAt": now}])).await;
+    state.dispatch().await.unwrap();
+    let shown = get(&format!("{url}/api/v1/incidents/{disk}")).await;
+    assert_eq!(shown["state"], "triggered", "{shown}");
+    assert!(timeline_kinds(&shown).contains(&"alerts_left".to_owned()));
+    let (status, resolved) = act(&url, disk, "resolve").await;
+    assert_eq!(status, 200, "{resolved}");
+    assert_eq!(resolved["state"], "resolved");
+
+    // An acknowledgement deadline survives a restart.
+    let (status, _) = act(&url, slow, "ack").await;
+    assert_eq!(status, 200);
+    running.shutdown().await.unwrap();
+    let running = start(dir.path(), &config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    running.state.dispatch().await.unwrap();
+    clock.advance(SignedDuration::from_mins(31));
+    running.state.dispatch().await.unwrap();
+    let shown = get(&format!("{url}/api/v1/incidents/{slow}")).await;
+    assert_eq!(shown["state"], "triggered", "{shown}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_settings_incidents_group_by_service_and_auto_resolve() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let config = "apiVersion: nines/v1
+kind: Service
+metadata: {name: checkout}
+spec:
+  alertLabel: {name: app, value: shop-checkout}
+";
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    // Two alert names of one service share an incident; alerts of two
+    // unknown services do not share one.
+    post_alerts(
+        &url,
+        json!([
+            {"labels": {"alertname": "A", "app": "shop-checkout"}},
+            {"labels": {"alertname": "B", "app": "shop-checkout"}},
+            {"labels": {"alertname": "C", "service": "stray-1"}},
+            {"labels": {"alertname": "D", "service": "stray-2"}},
+        ]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 3, "{open:?}");
+    let checkout: Vec<&Value> = open.iter().filter(|i| i["service"] == "checkout").collect();
+    assert_eq!(checkout.len(), 1, "{open:?}");
+    let strays = open.iter().filter(|i| i["service"] == "unrouted").count();
+    assert_eq!(strays, 2, "{open:?}");
+    let id = checkout[0]["id"].as_i64().unwrap();
+    let now = clock.now().to_string();
+    post_alerts(
+        &url,
+        json!([
+            {"labels": {"alertname": "A", "app": "shop-checkout"}, "endsAt": now},
+            {"labels": {"alertname": "B", "app": "shop-checkout"}, "endsAt": now},
+        ]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    let shown = get(&format!("{url}/api/v1/incidents/{id}")).await;
+    assert_eq!(shown["state"], "resolved", "{shown}");
+    running.shutdown().await.unwrap();
+}
