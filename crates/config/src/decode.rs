@@ -9,7 +9,7 @@ use nines_core::availability::Target;
 use nines_core::duration::{DurationShorthand, DurationUnit};
 use nines_core::model::{
     AlertCondition, AlertPolicy, BudgetingMethod, BurnRateCondition, ContactKind, ContactMethod,
-    DataSource, Dependency, IncidentPolicy, Integration, Member, Meta, MetricSource,
+    DataSource, Dependency, Heartbeat, IncidentPolicy, Integration, Member, Meta, MetricSource,
     NotificationTarget, Numerator, Objective, Op, RawType, Service, Sli, SliMetric, Slo, Team,
     Tier, TimeWindow, Value, Webhook,
 };
@@ -1394,6 +1394,7 @@ impl<'a> Decoder<'a> {
                 "integrations",
                 "incidents",
                 "notify",
+                "heartbeats",
                 "availability",
                 "dependencies",
             ],
@@ -1481,6 +1482,10 @@ impl<'a> Decoder<'a> {
             .get("notify")
             .map(|n| self.webhooks(n, "Service spec.notify"))
             .unwrap_or_default();
+        let heartbeats = f
+            .get("heartbeats")
+            .map(|n| self.heartbeats(n))
+            .unwrap_or_default();
         let availability = f.get("availability").and_then(|n| {
             let text = n.as_scalar().unwrap_or_default().to_owned();
             match Target::parse(&text) {
@@ -1567,6 +1572,7 @@ impl<'a> Decoder<'a> {
                 integrations,
                 incidents,
                 notify,
+                heartbeats,
                 dependencies,
                 availability,
             },
@@ -1716,6 +1722,76 @@ impl<'a> Decoder<'a> {
             p.auto_resolve = b;
         }
         p
+    }
+
+    /// A Service's `heartbeats:` list.
+    fn heartbeats(&mut self, node: &Node) -> Vec<Heartbeat> {
+        let what = "Service spec.heartbeats[]";
+        let mut out: Vec<Heartbeat> = Vec::new();
+        for item in self.list(node, "Service spec.heartbeats") {
+            let Some(f) = self.fields(item, what, &["name", "every", "grace", "severity"]) else {
+                continue;
+            };
+            let name = self
+                .required(&f, "name", what)
+                .and_then(|n| self.name(n, "a heartbeat"));
+            let fixed = |me: &mut Self, key: &str, zero_ok: bool| -> Option<jiff::SignedDuration> {
+                let n = f.get(key)?;
+                let w = format!("{what}.{key}");
+                if zero_ok && n.as_scalar().is_some_and(is_zero_duration) {
+                    return Some(jiff::SignedDuration::ZERO);
+                }
+                let d = me.duration(n, &w)?;
+                match d.seconds() {
+                    Some(s) => Some(jiff::SignedDuration::from_secs(s as i64)),
+                    None => {
+                        me.error_help(
+                            n.pos,
+                            format!("{w} must be a fixed length, found {d}"),
+                            "use seconds, minutes, hours, days or weeks, such as 5m, 1h or 1d",
+                        );
+                        None
+                    }
+                }
+            };
+            if f.get("every").is_none() {
+                self.error_help(
+                    item.pos,
+                    format!("{what} needs `every`: how often a ping is expected"),
+                    "for a job that runs every night, write every: 1d",
+                );
+            }
+            let every = fixed(self, "every", false);
+            let grace = fixed(self, "grace", true);
+            let severity = self.opt_string(&f, "severity", what);
+            if let Some(s) = &severity
+                && nines_core::alerting::model::Severity::parse(s).is_none()
+            {
+                self.error_help(
+                    f.get("severity").map_or(item.pos, |n| n.pos),
+                    format!(
+                        "{what}.severity must be critical, error, warning or info, found `{s}`"
+                    ),
+                    "a missed heartbeat of severity critical or error pages with high urgency",
+                );
+            }
+            let (Some(name), Some(every)) = (name, every) else {
+                continue;
+            };
+            if out.iter().any(|h| h.name == name) {
+                self.error(item.pos, format!("heartbeat `{name}` is listed twice"));
+                continue;
+            }
+            out.push(Heartbeat {
+                name,
+                every,
+                // By default a ping may be late by the period itself, at
+                // most five minutes.
+                grace: grace.unwrap_or(every.min(jiff::SignedDuration::from_mins(5))),
+                severity: severity.unwrap_or_else(|| "critical".to_owned()),
+            });
+        }
+        out
     }
 
     /// A `notify:` list of webhooks.

@@ -512,3 +512,45 @@ spec:
         "{err}"
     );
 }
+
+#[test]
+fn heartbeats_expect_a_ping_every_period() {
+    let text = "apiVersion: nines/v1
+kind: Service
+metadata: {name: backups}
+spec:
+  heartbeats:
+    - {name: nightly, every: 1d, grace: 2h}
+    - {name: queue, every: 5m, severity: warning}
+    - {name: probe, every: 30s}
+";
+    let loaded = load_str("x.yaml", text).unwrap_or_else(|e| panic!("{}", e.render()));
+    let h = &loaded.catalog.services["backups"].heartbeats;
+    assert_eq!(h[0].every, jiff::SignedDuration::from_hours(24));
+    assert_eq!(h[0].grace, jiff::SignedDuration::from_hours(2));
+    assert_eq!(h[0].severity, "critical");
+    assert_eq!(
+        h[1].grace,
+        jiff::SignedDuration::from_mins(5),
+        "grace: the period, at most 5m"
+    );
+    assert_eq!(h[1].severity, "warning");
+    assert_eq!(h[2].grace, jiff::SignedDuration::from_secs(30));
+}
+
+#[test]
+fn diagnoses_bad_heartbeats() {
+    let text = "apiVersion: nines/v1
+kind: Service
+metadata: {name: backups}
+spec:
+  heartbeats:
+    - {name: nightly, every: 0s}
+    - {name: weekly}
+    - {name: monthly, every: 1M}
+    - {name: loud, every: 1h, severity: sev1}
+    - {name: twice, every: 1h}
+    - {name: twice, every: 2h}
+";
+    insta::assert_snapshot!("heartbeat_problems", errors("hb.yaml", text));
+}

@@ -106,6 +106,8 @@ pub struct Service {
     pub incidents: IncidentPolicy,
     /// Where this service's incidents are sent (besides its owner's).
     pub notify: Vec<Webhook>,
+    /// Checks that expect a ping every so often; a missed one is an alert.
+    pub heartbeats: Vec<Heartbeat>,
     pub dependencies: Vec<Dependency>,
     /// The availability this service would reach on its own, with perfect
     /// dependencies; when absent, its SLO targets stand in for it.
@@ -128,6 +130,7 @@ impl Service {
             integrations: Vec::new(),
             incidents: IncidentPolicy::default(),
             notify: Vec::new(),
+            heartbeats: Vec::new(),
             dependencies: Vec::new(),
             availability: None,
         }
@@ -166,6 +169,17 @@ impl Default for IncidentPolicy {
             auto_resolve: true,
         }
     }
+}
+
+/// A check that expects a ping at least every `every`: one not pinged for
+/// `every + grace` raises an alert for its service, and a ping resolves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    pub name: String,
+    pub every: jiff::SignedDuration,
+    pub grace: jiff::SignedDuration,
+    /// The alert's `severity` label (`critical` unless set).
+    pub severity: String,
 }
 
 /// A webhook that receives incidents in Alertmanager's webhook format

@@ -51,6 +51,7 @@ pub struct AppState {
     routing: std::sync::RwLock<Arc<crate::alerts::routing::Routing>>,
     /// How long a firing burn-rate alert lasts without a new evaluation.
     slo_alert_ttl: jiff::SignedDuration,
+    pub heartbeats: crate::alerts::heartbeat::Heartbeats,
     alertmanager_config: Option<PathBuf>,
     /// Incidents and what to notify; flushed by the dispatcher task.
     pub incidents: tokio::sync::Mutex<crate::alerts::incidents::Incidents>,
@@ -268,6 +269,17 @@ impl AppState {
                 Err(e)
             }
         };
+        if let Err(e) = self
+            .heartbeats
+            .load(
+                self.store.as_ref(),
+                &self.current().catalog,
+                self.clock.now(),
+            )
+            .await
+        {
+            tracing::error!(error = %e, "heartbeats not reloaded; the next reload tries again");
+        }
         // The routing follows the alertmanager.yml and the services' own
         // incident settings in force.
         let base = am.unwrap_or_else(|| (*self.routing()).clone());
@@ -380,7 +392,12 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         incidents: tokio::sync::Mutex::new(incidents),
         outbox_wake: tokio::sync::Notify::new(),
         slo_alert_ttl: slo_alert_ttl(opts.eval_interval),
+        heartbeats: Default::default(),
     });
+    state
+        .heartbeats
+        .load(state.store.as_ref(), &state.current().catalog, now)
+        .await?;
     state.publish_config_metrics(&state.current());
     state
         .metrics
@@ -422,6 +439,36 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         });
     }
     state.incidents.lock().await.external_url = format!("http://{addr}");
+    {
+        // Heartbeats: wakes at the next deadline, on a ping and on a reload.
+        let state = state.clone();
+        let mut stop = shutdown.subscribe();
+        tokio::spawn(async move {
+            loop {
+                let next = match state.check_heartbeats().await {
+                    Ok(next) => next,
+                    Err(e) => {
+                        tracing::error!(error = %e, "heartbeat check failed; retrying");
+                        Some(
+                            state
+                                .clock
+                                .now()
+                                .saturating_add(jiff::SignedDuration::from_secs(5))
+                                .unwrap_or(state.clock.now()),
+                        )
+                    }
+                };
+                let wait = next.map_or(std::time::Duration::from_secs(60), |t| {
+                    wait_until(state.clock.now(), t)
+                });
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = state.heartbeats.wake.notified() => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        });
+    }
     {
         let state = state.clone();
         let mut stop = shutdown.subscribe();

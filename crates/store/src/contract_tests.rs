@@ -1133,6 +1133,41 @@ async fn changes_are_listed_per_service_since_a_time(h: Harness) {
     store.close().await;
 }
 
+async fn heartbeats_are_known_from_first_sight_and_keep_their_latest_ping(h: Harness) {
+    let store = h.open().await.unwrap();
+    let t = |s: i64| Timestamp::from_second(1_790_000_000 + s).unwrap();
+    let known = vec![
+        ("api".to_owned(), "backup".to_owned()),
+        ("api".to_owned(), "cron".to_owned()),
+    ];
+    let rows = store.heartbeats(&known, t(0)).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter()
+            .all(|r| r.since == t(0) && r.last_ping_at.is_none())
+    );
+    // Seen again later: still known from the first time.
+    store.record_ping("api", "backup", t(60)).await.unwrap();
+    store.record_ping("api", "backup", t(30)).await.unwrap();
+    let rows = store.heartbeats(&known, t(120)).await.unwrap();
+    assert_eq!(rows[0].name, "backup");
+    assert_eq!(rows[0].since, t(0));
+    assert_eq!(
+        rows[0].last_ping_at,
+        Some(t(60)),
+        "an older ping changes nothing"
+    );
+    assert_eq!(rows[1].last_ping_at, None);
+    // A ping for a heartbeat not seen yet is known from that ping.
+    store.record_ping("web", "probe", t(200)).await.unwrap();
+    store.close().await;
+    let store = h.open().await.unwrap();
+    let rows = store.heartbeats(&[], t(300)).await.unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[2].since, t(200));
+    assert_eq!(rows[2].last_ping_at, Some(t(200)));
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod sqlite_contract {
@@ -1179,6 +1214,7 @@ contract!(
     silences_are_kept_by_id,
     one_open_incident_per_group_with_its_timeline_and_outbox,
     changes_are_listed_per_service_since_a_time,
+    heartbeats_are_known_from_first_sight_and_keep_their_latest_ping,
 );
 
 fn sqlite_harness() -> Harness {

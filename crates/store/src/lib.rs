@@ -18,7 +18,8 @@
 //!   `sli_buckets`, written in the same transaction as their buckets.
 //! - `alerts`, `silences`, `incidents`, `incident_events`, `changes`, `outbox`:
 //!   alert intake, incidents and their timelines, notifications to deliver
-//!   ([`AlertStore`], `alerting.rs`).
+//!   ([`AlertStore`], `alerting.rs`); heartbeats ([`HeartbeatStore`],
+//!   `heartbeat.rs`).
 //! - `schema_migrations`: which migrations have been applied (`migrate.rs`).
 //!
 //! # Adding a table and a method
@@ -40,6 +41,7 @@ mod config_revision;
 mod contract_tests;
 mod error;
 mod gate_override;
+mod heartbeat;
 mod location;
 mod migrate;
 mod postgres;
@@ -53,6 +55,7 @@ pub use alerting::{
 pub use config_revision::{ConfigRevision, NewConfigRevision};
 pub use error::{Cause, StoreError};
 pub use gate_override::{GateOverride, NewGateOverride};
+pub use heartbeat::{HeartbeatRow, HeartbeatStore};
 pub use location::StoreLocation;
 pub use sli_bucket::{BatchOutcome, BucketRow};
 
@@ -79,7 +82,7 @@ impl fmt::Display for Engine {
 /// Every method that writes has committed its write when it returns `Ok`, so
 /// an acknowledged change survives a crash of nines or of the machine.
 #[async_trait::async_trait]
-pub trait Store: AlertStore + Send + Sync + 'static {
+pub trait Store: AlertStore + HeartbeatStore + Send + Sync + 'static {
     /// Which engine this store runs on.
     fn engine(&self) -> Engine;
 

@@ -43,6 +43,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "alerts_incidents",
         sql: include_str!("../migrations/sqlite/0004_alerts_incidents.sql"),
     },
+    Migration {
+        version: 5,
+        name: "heartbeats",
+        sql: include_str!("../migrations/sqlite/0005_heartbeats.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -65,6 +70,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "alerts_incidents",
         sql: include_str!("../migrations/postgres/0004_alerts_incidents.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "heartbeats",
+        sql: include_str!("../migrations/postgres/0005_heartbeats.sql"),
     },
 ];
 

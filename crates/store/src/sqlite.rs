@@ -168,6 +168,7 @@ impl SqliteStore {
 }
 
 crate::alerting::alert_store_impl!(SqliteStore);
+crate::heartbeat::heartbeat_store_impl!(SqliteStore);
 
 /// Takes the data directory's lock file, or reports who holds it.
 ///

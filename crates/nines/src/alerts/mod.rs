@@ -10,6 +10,7 @@
 pub mod am;
 pub mod api;
 pub mod deliver;
+pub mod heartbeat;
 pub mod incidents;
 mod intake;
 pub mod pagerduty;

@@ -61,6 +61,11 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v2/silence/{id}",
             get(crate::alerts::am::get_silence).delete(crate::alerts::am::delete_silence),
         )
+        .route("/api/v1/heartbeats", get(crate::alerts::heartbeat::list))
+        .route(
+            "/api/v1/heartbeats/{service}/{name}/ping",
+            get(crate::alerts::heartbeat::ping).post(crate::alerts::heartbeat::ping),
+        )
         .route("/api/v1/incidents", get(crate::alerts::api::list))
         .route("/api/v1/incidents/{id}", get(crate::alerts::api::show))
         .route("/api/v1/incidents/{id}/ack", post(crate::alerts::api::ack))
