@@ -286,6 +286,11 @@ async fn incident_main(
                                 })
                             })
                             .or_else(|| d["target"].as_str().map(str::to_owned))
+                            .or_else(|| {
+                                d["until"]
+                                    .as_str()
+                                    .map(|u| format!("back to triggered at {u} unless resolved"))
+                            })
                             .unwrap_or_default();
                         println!(
                             "  {}  {:<24} {:<22} {}",

@@ -728,6 +728,9 @@ impl Incidents {
         }
         if let Some(t) = deadline {
             self.ack_deadlines.insert((t, id));
+            // The dispatcher sleeps until its next due time: wake it to
+            // count this deadline.
+            hub.wake.notify_one();
         }
         Ok(inc)
     }
