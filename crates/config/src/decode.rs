@@ -1661,6 +1661,17 @@ impl<'a> Decoder<'a> {
         })
     }
 
+    /// A duration of fixed length as a span of time; `0s` only where
+    /// `zero_ok`.
+    fn fixed_span(&mut self, n: &Node, what: &str, zero_ok: bool) -> Option<jiff::SignedDuration> {
+        if zero_ok && n.as_scalar().is_some_and(is_zero_duration) {
+            return Some(jiff::SignedDuration::ZERO);
+        }
+        let d = self.fixed_duration(n, what)?;
+        d.seconds()
+            .map(|s| jiff::SignedDuration::from_secs(s as i64))
+    }
+
     /// A Service's `incidents:` block.
     fn incident_policy(&mut self, node: &Node) -> IncidentPolicy {
         let what = "Service spec.incidents";
@@ -1695,24 +1706,9 @@ impl<'a> Decoder<'a> {
                 }
             }
         }
-        let mut timing = |key: &str, zero_ok: bool| -> Option<jiff::SignedDuration> {
+        let mut timing = |key: &str, zero_ok: bool| {
             let n = f.get(key)?;
-            let w = format!("{what}.{key}");
-            if zero_ok && n.as_scalar().is_some_and(is_zero_duration) {
-                return Some(jiff::SignedDuration::ZERO);
-            }
-            let d = self.duration(n, &w)?;
-            match d.seconds() {
-                Some(s) => Some(jiff::SignedDuration::from_secs(s as i64)),
-                None => {
-                    self.error_help(
-                        n.pos,
-                        format!("{w} must be a fixed length, found {d}"),
-                        "use seconds, minutes, hours, days or weeks, such as 30s, 5m or 4h",
-                    );
-                    None
-                }
-            }
+            self.fixed_span(n, &format!("{what}.{key}"), zero_ok)
         };
         p.group_wait = timing("groupWait", true);
         p.group_interval = timing("groupInterval", false);
@@ -1735,24 +1731,9 @@ impl<'a> Decoder<'a> {
             let name = self
                 .required(&f, "name", what)
                 .and_then(|n| self.name(n, "a heartbeat"));
-            let fixed = |me: &mut Self, key: &str, zero_ok: bool| -> Option<jiff::SignedDuration> {
+            let fixed = |me: &mut Self, key: &str, zero_ok: bool| {
                 let n = f.get(key)?;
-                let w = format!("{what}.{key}");
-                if zero_ok && n.as_scalar().is_some_and(is_zero_duration) {
-                    return Some(jiff::SignedDuration::ZERO);
-                }
-                let d = me.duration(n, &w)?;
-                match d.seconds() {
-                    Some(s) => Some(jiff::SignedDuration::from_secs(s as i64)),
-                    None => {
-                        me.error_help(
-                            n.pos,
-                            format!("{w} must be a fixed length, found {d}"),
-                            "use seconds, minutes, hours, days or weeks, such as 5m, 1h or 1d",
-                        );
-                        None
-                    }
-                }
+                me.fixed_span(n, &format!("{what}.{key}"), zero_ok)
             };
             if f.get("every").is_none() {
                 self.error_help(

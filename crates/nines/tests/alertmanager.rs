@@ -13,9 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{free_port, receiver, spawn_prometheus, which};
+use common::{free_port, receiver, spawn_prometheus, start_with_config, which};
 use nines::clock::SystemClock;
-use nines::serve::{self, Options, Running};
+use nines::serve::Running;
 use serde_json::Value;
 
 async fn start(dir: &Path) -> Running {
@@ -23,27 +23,13 @@ async fn start(dir: &Path) -> Running {
 }
 
 async fn start_with(dir: &Path, am: Option<&Path>, clock: Arc<dyn nines::clock::Clock>) -> Running {
-    let config = dir.join("config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("services.yaml"),
+    start_with_config(
+        dir,
         "apiVersion: nines/v1\nkind: Service\nmetadata: {name: checkout}\nspec: {owner: payments}\n---\napiVersion: nines/v1\nkind: Team\nmetadata: {name: payments}\nspec: {}\n",
-    )
-    .unwrap();
-    serve::start(
-        Options {
-            config_path: config,
-            data_dir: dir.join("data"),
-            store_url: None,
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_body_bytes: 1 << 20,
-            eval_interval: None,
-            alertmanager_config: am.map(Path::to_path_buf),
-        },
+        am,
         clock,
     )
     .await
-    .unwrap()
 }
 
 /// Runs amtool against `url`; returns stdout, failing the test on a

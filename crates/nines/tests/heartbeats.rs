@@ -8,10 +8,10 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use common::which;
+use common::{start_with_config, which};
 use jiff::{SignedDuration, Timestamp};
 use nines::clock::ManualClock;
-use nines::serve::{self, Options, Running};
+use nines::serve::Running;
 use serde_json::Value;
 
 const CONFIG: &str = "apiVersion: nines/v1
@@ -25,23 +25,7 @@ spec:
 ";
 
 async fn start(dir: &Path, clock: Arc<ManualClock>) -> Running {
-    let cfg = dir.join("config");
-    std::fs::create_dir_all(&cfg).unwrap();
-    std::fs::write(cfg.join("services.yaml"), CONFIG).unwrap();
-    serve::start(
-        Options {
-            config_path: cfg,
-            data_dir: dir.join("data"),
-            store_url: None,
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_body_bytes: 1 << 20,
-            eval_interval: None,
-            alertmanager_config: None,
-        },
-        clock,
-    )
-    .await
-    .unwrap()
+    start_with_config(dir, CONFIG, None, clock).await
 }
 
 async fn get(url: &str) -> Value {

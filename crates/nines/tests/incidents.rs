@@ -8,30 +8,14 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::receiver;
+use common::{receiver, start_with_config};
 use jiff::{SignedDuration, Timestamp};
 use nines::clock::{Clock as _, ManualClock};
-use nines::serve::{self, Options, Running};
+use nines::serve::Running;
 use serde_json::{Value, json};
 
 async fn start(dir: &Path, config: &str, clock: Arc<ManualClock>) -> Running {
-    let cfg = dir.join("config");
-    std::fs::create_dir_all(&cfg).unwrap();
-    std::fs::write(cfg.join("services.yaml"), config).unwrap();
-    serve::start(
-        Options {
-            config_path: cfg,
-            data_dir: dir.join("data"),
-            store_url: None,
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_body_bytes: 1 << 20,
-            eval_interval: None,
-            alertmanager_config: None,
-        },
-        clock,
-    )
-    .await
-    .unwrap()
+    start_with_config(dir, config, None, clock).await
 }
 
 async fn post_alerts(url: &str, body: Value) {

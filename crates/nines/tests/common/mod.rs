@@ -136,3 +136,31 @@ impl Receiver {
         self.got.lock().unwrap().len()
     }
 }
+
+/// Starts nines on loopback with `services_yaml` as its whole configuration
+/// (written under `dir/config`), its data under `dir/data`, no background
+/// SLO evaluation, and `clock`.
+pub async fn start_with_config(
+    dir: &Path,
+    services_yaml: &str,
+    alertmanager: Option<&Path>,
+    clock: Arc<dyn nines::clock::Clock>,
+) -> nines::serve::Running {
+    let cfg = dir.join("config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("services.yaml"), services_yaml).unwrap();
+    nines::serve::start(
+        nines::serve::Options {
+            config_path: cfg,
+            data_dir: dir.join("data"),
+            store_url: None,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            max_body_bytes: 1 << 20,
+            eval_interval: None,
+            alertmanager_config: alertmanager.map(Path::to_path_buf),
+        },
+        clock,
+    )
+    .await
+    .unwrap()
+}
