@@ -254,6 +254,17 @@ fn unmap(v: Option<&Value>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// An alert's stored body, serialized straight from the alert (no `Value`
+/// tree): `{"labels", "annotations", "generatorURL", "timeout"}`.
+#[derive(serde::Serialize)]
+struct AlertBody<'a> {
+    labels: LabelMap<'a>,
+    annotations: LabelMap<'a>,
+    #[serde(rename = "generatorURL")]
+    generator_url: &'a str,
+    timeout: bool,
+}
+
 pub fn encode_alert(h: &Held) -> AlertRow {
     let a = &h.alert;
     AlertRow {
@@ -263,13 +274,13 @@ pub fn encode_alert(h: &Held) -> AlertRow {
         starts_at: a.starts_at,
         ends_at: a.ends_at,
         updated_at: a.updated_at,
-        body: json!({
-            "labels": map(&a.labels),
-            "annotations": map(&a.annotations),
-            "generatorURL": a.generator_url,
-            "timeout": a.timeout,
+        body: serde_json::to_string(&AlertBody {
+            labels: LabelMap(&a.labels),
+            annotations: LabelMap(&a.annotations),
+            generator_url: &a.generator_url,
+            timeout: a.timeout,
         })
-        .to_string(),
+        .unwrap_or_default(),
     }
 }
 
@@ -358,4 +369,55 @@ fn decode_silence(row: &SilenceRow) -> Result<Silence, String> {
         created_by: text("createdBy"),
         comment: text("comment"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held() -> Held {
+        let labels = LabelSet::new([
+            ("service".to_owned(), "checkout".to_owned()),
+            ("alertname".to_owned(), "Quote \" and \\ é".to_owned()),
+        ])
+        .unwrap();
+        let alert = nines_core::alerting::model::AlertInput {
+            labels,
+            annotations: LabelSet::free([
+                ("summary".to_owned(), "line\nbreak".to_owned()),
+                ("a".to_owned(), String::new()),
+            ]),
+            starts_at: Some("2026-11-21T10:00:00Z".parse().unwrap()),
+            ends_at: None,
+            generator_url: "http://prometheus/graph?g0.expr=up".to_owned(),
+            source: Source::Alertmanager,
+        }
+        .into_alert(
+            "2026-11-21T10:00:01Z".parse().unwrap(),
+            DEFAULT_RESOLVE_TIMEOUT,
+        )
+        .unwrap();
+        Held {
+            alert,
+            service: "checkout".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_stored_alert_body_is_what_it_was_as_a_value_tree_and_reads_back() {
+        let h = held();
+        let row = encode_alert(&h);
+        let a = &h.alert;
+        let as_value = json!({
+            "labels": map(&a.labels),
+            "annotations": map(&a.annotations),
+            "generatorURL": a.generator_url,
+            "timeout": a.timeout,
+        })
+        .to_string();
+        assert_eq!(row.body, as_value);
+        let back = decode_alert(&row).unwrap();
+        assert_eq!(back.alert, h.alert);
+        assert_eq!(back.service, h.service);
+    }
 }
