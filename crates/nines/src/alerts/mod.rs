@@ -41,6 +41,25 @@ const KEEP_RESOLVED: SignedDuration = SignedDuration::from_secs(3600);
 pub struct Held {
     pub alert: Alert,
     pub service: String,
+    /// Its part of webhook bodies, rendered when first needed. A held alert
+    /// is replaced, never changed in place, so this is never stale.
+    fragment: std::sync::OnceLock<incidents::Fragment>,
+}
+
+impl Held {
+    pub fn new(alert: Alert, service: String) -> Held {
+        Held {
+            alert,
+            service,
+            fragment: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The alert's part of webhook bodies (see [`incidents::Fragment`]).
+    pub fn fragment(&self) -> &incidents::Fragment {
+        self.fragment
+            .get_or_init(|| incidents::Fragment::of(&self.alert))
+    }
 }
 
 #[derive(Default)]
@@ -287,8 +306,8 @@ pub fn encode_alert(h: &Held) -> AlertRow {
 fn decode_alert(row: &AlertRow) -> Result<Held, String> {
     let body: Value = serde_json::from_str(&row.body).map_err(|e| e.to_string())?;
     let labels = LabelSet::any(unmap(body.get("labels"))).map_err(|e| e.to_string())?;
-    Ok(Held {
-        alert: Alert {
+    Ok(Held::new(
+        Alert {
             fingerprint: nines_core::alerting::labels::Fingerprint(row.fingerprint),
             labels,
             annotations: LabelSet::free(unmap(body.get("annotations"))),
@@ -307,8 +326,8 @@ fn decode_alert(row: &AlertRow) -> Result<Held, String> {
             source: Source::parse(&row.source)
                 .ok_or_else(|| format!("unknown source {:?}", row.source))?,
         },
-        service: row.service.clone(),
-    })
+        row.service.clone(),
+    ))
 }
 
 fn encode_silence(s: &Silence) -> SilenceRow {
@@ -397,10 +416,7 @@ mod tests {
             DEFAULT_RESOLVE_TIMEOUT,
         )
         .unwrap();
-        Held {
-            alert,
-            service: "checkout".to_owned(),
-        }
+        Held::new(alert, "checkout".to_owned())
     }
 
     #[test]
