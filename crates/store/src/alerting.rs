@@ -362,8 +362,9 @@ pub trait AlertStore: Send + Sync + 'static {
 }
 
 /// Implements [`AlertStore`] for an engine that provides `write_tx()`,
-/// `read_pool()`, `error(op)` and `sql(&str) -> Cow<str>`; only the
-/// placeholder style differs between the engines.
+/// `read_pool()`, `error(op)`, `sql(&str) -> Cow<str>` and
+/// `upsert_alerts(tx, rows)`; only the placeholder style and the multi-row
+/// alert upsert differ between the engines.
 macro_rules! alert_store_impl {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -372,29 +373,15 @@ macro_rules! alert_store_impl {
                 &self,
                 rows: &[$crate::alerting::AlertRow],
             ) -> Result<(), $crate::StoreError> {
-                let error = self.error("writing alerts");
-                let sql = Self::sql(
-                    "INSERT INTO alerts (fingerprint, source, service, starts_at, ends_at, updated_at, body)
-                     VALUES (?, ?, ?, ?, ?, ?, ?)
-                     ON CONFLICT (fingerprint) DO UPDATE SET source = excluded.source,
-                       service = excluded.service, starts_at = excluded.starts_at,
-                       ends_at = excluded.ends_at, updated_at = excluded.updated_at,
-                       body = excluded.body",
-                );
-                let mut tx = self.write_tx().await.map_err(&error)?;
-                for r in rows {
-                    sqlx::query(sql.clone())
-                        .bind(r.fingerprint as i64)
-                        .bind(&r.source)
-                        .bind(&r.service)
-                        .bind(r.starts_at.as_microsecond())
-                        .bind(r.ends_at.as_microsecond())
-                        .bind(r.updated_at.as_microsecond())
-                        .bind(&r.body)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(&error)?;
+                if rows.is_empty() {
+                    return Ok(());
                 }
+                let error = self.error("writing alerts");
+                let mut tx = self.write_tx().await.map_err(&error)?;
+                // Many rows per statement (see each engine's
+                // `upsert_alerts`): per-statement overhead, not SQL, was
+                // most of the cost of a batch.
+                Self::upsert_alerts(&mut tx, rows).await.map_err(&error)?;
                 tx.commit().await.map_err(&error)
             }
 

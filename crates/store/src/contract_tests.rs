@@ -925,6 +925,32 @@ async fn alerts_are_replaced_by_fingerprint_and_pruned_when_long_ended(h: Harnes
     store.close().await;
 }
 
+async fn a_large_alert_batch_is_written_whole_and_a_repeated_fingerprint_keeps_its_last_row(
+    h: Harness,
+) {
+    let store = h.open().await.unwrap();
+    // More rows than one statement takes, an odd count, and a fingerprint
+    // written twice in the batch: the last row of it counts.
+    let mut rows: Vec<crate::AlertRow> = (1..=301_u64)
+        .map(|fp| alert_row(fp, "api", "2026-01-01T11:00:00Z", &format!("row {fp}")))
+        .collect();
+    rows.push(alert_row(5, "db", "2026-01-01T12:00:00Z", "again"));
+    rows.push(alert_row(u64::MAX, "db", "2026-01-01T12:00:00Z", "max"));
+    store.write_alerts(&rows).await.unwrap();
+    store.write_alerts(&[]).await.unwrap();
+    let all = store.alerts_ending_after(Timestamp::MIN).await.unwrap();
+    assert_eq!(all.len(), 302);
+    let five = all.iter().find(|a| a.fingerprint == 5).unwrap();
+    assert_eq!(five, &alert_row(5, "db", "2026-01-01T12:00:00Z", "again"));
+    let max = all.iter().find(|a| a.fingerprint == u64::MAX).unwrap();
+    assert_eq!(max.body, "max");
+    assert_eq!(
+        all.iter().find(|a| a.fingerprint == 301).unwrap().body,
+        "row 301"
+    );
+    store.close().await;
+}
+
 async fn silences_are_kept_by_id(h: Harness) {
     let store = h.open().await.unwrap();
     let mut s = crate::SilenceRow {
@@ -1211,6 +1237,7 @@ contract!(
     concurrent_batches_without_keys_all_count,
     gate_overrides_are_in_force_until_they_expire,
     alerts_are_replaced_by_fingerprint_and_pruned_when_long_ended,
+    a_large_alert_batch_is_written_whole_and_a_repeated_fingerprint_keeps_its_last_row,
     silences_are_kept_by_id,
     one_open_incident_per_group_with_its_timeline_and_outbox,
     changes_are_listed_per_service_since_a_time,

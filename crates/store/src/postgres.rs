@@ -103,6 +103,59 @@ impl PostgresStore {
         use sqlx::SqlSafeStr;
         sqlx::AssertSqlSafe(crate::alerting::numbered(sql)).into_sql_str()
     }
+
+    /// Writes alert rows (insert or replace by fingerprint) in one statement,
+    /// the columns bound as arrays. PostgreSQL refuses to update one row
+    /// twice in a statement, so a fingerprint written twice keeps only its
+    /// last row, as separate statements would leave it.
+    async fn upsert_alerts(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        rows: &[crate::AlertRow],
+    ) -> Result<(), sqlx::Error> {
+        let mut last = std::collections::HashMap::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            last.insert(r.fingerprint, i);
+        }
+        let n = last.len();
+        let mut fingerprint = Vec::with_capacity(n);
+        let mut source = Vec::with_capacity(n);
+        let mut service = Vec::with_capacity(n);
+        let mut starts_at = Vec::with_capacity(n);
+        let mut ends_at = Vec::with_capacity(n);
+        let mut updated_at = Vec::with_capacity(n);
+        let mut body = Vec::with_capacity(n);
+        for (i, r) in rows.iter().enumerate() {
+            if last.get(&r.fingerprint) != Some(&i) {
+                continue;
+            }
+            fingerprint.push(r.fingerprint as i64);
+            source.push(r.source.as_str());
+            service.push(r.service.as_str());
+            starts_at.push(r.starts_at.as_microsecond());
+            ends_at.push(r.ends_at.as_microsecond());
+            updated_at.push(r.updated_at.as_microsecond());
+            body.push(r.body.as_str());
+        }
+        sqlx::query(
+            "INSERT INTO alerts (fingerprint, source, service, starts_at, ends_at, updated_at, body)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[],
+                                  $5::bigint[], $6::bigint[], $7::text[])
+             ON CONFLICT (fingerprint) DO UPDATE SET source = EXCLUDED.source,
+               service = EXCLUDED.service, starts_at = EXCLUDED.starts_at,
+               ends_at = EXCLUDED.ends_at, updated_at = EXCLUDED.updated_at,
+               body = EXCLUDED.body",
+        )
+        .bind(fingerprint)
+        .bind(source)
+        .bind(service)
+        .bind(starts_at)
+        .bind(ends_at)
+        .bind(updated_at)
+        .bind(body)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
 }
 
 crate::alerting::alert_store_impl!(PostgresStore);

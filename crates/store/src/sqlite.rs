@@ -80,6 +80,28 @@ fn upsert_for(buckets: usize) -> (&'static str, usize) {
     (UPSERT_SQL[index].as_str(), UPSERT_CHUNKS[index])
 }
 
+/// How many alerts one upsert statement writes; as for buckets, a batch is
+/// written with the largest that fit, so the statement cache holds only these.
+/// 256 rows bind 1,792 parameters, far below SQLite's limit (32,766).
+const ALERT_CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+
+static ALERT_SQL: LazyLock<[String; ALERT_CHUNKS.len()]> =
+    LazyLock::new(|| ALERT_CHUNKS.map(alert_upsert_sql));
+
+fn alert_upsert_sql(rows: usize) -> String {
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+    // Rows of one statement are applied in order, so a fingerprint written
+    // twice keeps its last row, as separate statements would.
+    format!(
+        "INSERT INTO alerts (fingerprint, source, service, starts_at, ends_at, updated_at, body)
+         VALUES {values}
+         ON CONFLICT (fingerprint) DO UPDATE SET source = excluded.source,
+           service = excluded.service, starts_at = excluded.starts_at,
+           ends_at = excluded.ends_at, updated_at = excluded.updated_at,
+           body = excluded.body"
+    )
+}
+
 pub(crate) struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
@@ -164,6 +186,36 @@ impl SqliteStore {
     fn sql(sql: &str) -> sqlx::SqlStr {
         use sqlx::SqlSafeStr;
         sqlx::AssertSqlSafe(sql).into_sql_str()
+    }
+
+    /// Writes alert rows (insert or replace by fingerprint) in statements of
+    /// up to [`ALERT_CHUNKS`]`[0]` rows.
+    async fn upsert_alerts(
+        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        rows: &[crate::AlertRow],
+    ) -> Result<(), sqlx::Error> {
+        let mut rest = rows;
+        while !rest.is_empty() {
+            let index = ALERT_CHUNKS
+                .iter()
+                .position(|&size| size <= rest.len())
+                .unwrap_or(ALERT_CHUNKS.len() - 1);
+            let (chunk, tail) = rest.split_at(ALERT_CHUNKS[index]);
+            rest = tail;
+            let mut query = sqlx::query(ALERT_SQL[index].as_str());
+            for r in chunk {
+                query = query
+                    .bind(r.fingerprint as i64)
+                    .bind(r.source.as_str())
+                    .bind(r.service.as_str())
+                    .bind(r.starts_at.as_microsecond())
+                    .bind(r.ends_at.as_microsecond())
+                    .bind(r.updated_at.as_microsecond())
+                    .bind(r.body.as_str());
+            }
+            query.execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 }
 

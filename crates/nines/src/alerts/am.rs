@@ -232,7 +232,7 @@ pub async fn post_alerts(
         match input.into_alert(now, state.routing().resolve_timeout) {
             Ok(alert) => {
                 let service = service_of(catalog, &alert.labels);
-                held.push(Held { alert, service });
+                held.push(Held::new(alert, service));
             }
             Err(e) => errors.push(format!("alert {i}: {e}")),
         }

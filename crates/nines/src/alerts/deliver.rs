@@ -36,7 +36,7 @@ pub fn client() -> reqwest::Client {
         .expect("an HTTP client with rustls")
 }
 
-async fn send(http: &reqwest::Client, n: &Notification, body: String) -> Result<(), String> {
+async fn send(http: &reqwest::Client, n: &Notification, body: Vec<u8>) -> Result<(), String> {
     let response = http
         .post(&n.target)
         .header("Content-Type", "application/json")
@@ -67,12 +67,14 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
     let sends = due.into_iter().map(|note| {
         let http = http.clone();
         // A webhook's body is rendered now from the decision kept in the outbox.
-        let body = match serde_json::from_str::<serde_json::Value>(&note.body) {
-            Ok(decision) if note.channel == "webhook" && decision.get("firing").is_some() => state
+        let rendered = if note.channel == "webhook" {
+            state
                 .alerts
-                .read(|st| super::incidents::render_webhook(st, &decision)),
-            _ => note.body.clone(),
+                .read(|st| super::incidents::render_webhook(st, &note.body))
+        } else {
+            None
         };
+        let body = rendered.unwrap_or_else(|| note.body.clone().into_bytes());
         async move {
             let outcome = send(&http, &note, body).await;
             (note, outcome)
@@ -164,6 +166,179 @@ pub async fn next_attempt(state: &AppState) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerts::{Held, HubState, LabelMap};
+    use nines_core::alerting::labels::LabelSet;
+    use nines_core::alerting::model::{AlertInput, Source};
+    use serde_json::Value;
+
+    /// The body as it was rendered before fragments were cached, through
+    /// derived serializers; the fast path must give the same bytes.
+    fn reference(st: &HubState, decision: &Value) -> String {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct WebhookOut<'a> {
+            receiver: &'a Value,
+            status: &'static str,
+            alerts: Vec<AlertOut<'a>>,
+            group_labels: &'a Value,
+            common_labels: LabelMap<'a>,
+            common_annotations: LabelMap<'a>,
+            #[serde(rename = "externalURL")]
+            external_url: &'a Value,
+            version: &'static str,
+            group_key: &'a Value,
+            truncated_alerts: usize,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct AlertOut<'a> {
+            status: &'static str,
+            labels: LabelMap<'a>,
+            annotations: LabelMap<'a>,
+            starts_at: String,
+            ends_at: String,
+            #[serde(rename = "generatorURL")]
+            generator_url: &'a str,
+            fingerprint: String,
+        }
+        fn of(h: &Held, firing: bool) -> AlertOut<'_> {
+            let a = &h.alert;
+            AlertOut {
+                status: if firing { "firing" } else { "resolved" },
+                labels: LabelMap(&a.labels),
+                annotations: LabelMap(&a.annotations),
+                starts_at: crate::alerts::am::format_time(a.starts_at),
+                ends_at: if firing {
+                    "0001-01-01T00:00:00Z".to_owned()
+                } else {
+                    crate::alerts::am::format_time(a.ends_at)
+                },
+                generator_url: &a.generator_url,
+                fingerprint: a.fingerprint.to_string(),
+            }
+        }
+        let held = |key: &str| -> Vec<&Held> {
+            decision[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| {
+                    v.as_str()?
+                        .parse::<nines_core::alerting::labels::Fingerprint>()
+                        .ok()
+                })
+                .filter_map(|fp| st.alerts.get(&fp.0))
+                .collect()
+        };
+        let firing = held("firing");
+        let resolved = held("resolved");
+        let mut alerts: Vec<AlertOut<'_>> = firing.iter().map(|h| of(h, true)).collect();
+        alerts.extend(resolved.iter().map(|h| of(h, false)));
+        let common_labels =
+            LabelSet::common(firing.iter().chain(&resolved).map(|h| &h.alert.labels));
+        let common_annotations =
+            LabelSet::common(firing.iter().chain(&resolved).map(|h| &h.alert.annotations));
+        let max_alerts = decision["maxAlerts"].as_u64().unwrap_or(0) as usize;
+        let total = alerts.len();
+        let truncated = if max_alerts > 0 && total > max_alerts {
+            alerts.truncate(max_alerts);
+            total - max_alerts
+        } else {
+            0
+        };
+        serde_json::to_string(&WebhookOut {
+            receiver: &decision["receiver"],
+            status: if firing.is_empty() {
+                "resolved"
+            } else {
+                "firing"
+            },
+            alerts,
+            group_labels: &decision["groupLabels"],
+            common_labels: LabelMap(&common_labels),
+            common_annotations: LabelMap(&common_annotations),
+            external_url: &decision["externalURL"],
+            version: "4",
+            group_key: &decision["groupKey"],
+            truncated_alerts: truncated,
+        })
+        .unwrap()
+    }
+
+    fn alert(i: u32, ends: Option<&str>) -> Held {
+        let labels = LabelSet::new([
+            ("alertname".to_owned(), "Bench \"quoted\" \\ é".to_owned()),
+            ("service".to_owned(), "svc-01".to_owned()),
+            ("id".to_owned(), format!("a-{i}")),
+        ])
+        .unwrap();
+        let mut annotations = vec![("summary".to_owned(), format!("line\nbreak {i}"))];
+        if i.is_multiple_of(2) {
+            annotations.push(("runbook".to_owned(), "http://x/</script>".to_owned()));
+        }
+        let a = AlertInput {
+            labels,
+            annotations: LabelSet::free(annotations),
+            starts_at: Some("2026-11-21T10:00:00.123456Z".parse().unwrap()),
+            ends_at: ends.map(|e| e.parse().unwrap()),
+            generator_url: if i.is_multiple_of(3) {
+                String::new()
+            } else {
+                format!("http://prom/graph?g0={i}")
+            },
+            source: Source::Alertmanager,
+        }
+        .into_alert(
+            "2026-11-21T10:00:01Z".parse().unwrap(),
+            SignedDuration::from_secs(300),
+        )
+        .unwrap();
+        Held::new(a, "svc-01".to_owned())
+    }
+
+    #[test]
+    fn webhook_bodies_from_cached_fragments_are_byte_for_byte_what_they_were() {
+        let mut st = HubState::default();
+        let mut fps = Vec::new();
+        for i in 0..7 {
+            let ends = (i >= 5).then_some("2026-11-21T10:00:30.5Z");
+            let h = alert(i, ends);
+            fps.push(h.alert.fingerprint.to_string());
+            st.alerts.insert(h.alert.fingerprint.0, h);
+        }
+        let group_labels = serde_json::json!({"service": "svc-01", "alertname": "x"});
+        for (firing, resolved, max) in [
+            (&fps[..5], &fps[5..], 0),
+            (&fps[..5], &fps[5..], 3),
+            (&fps[..0], &fps[5..], 0),
+            (&fps[..1], &fps[..0], 0),
+            (&fps[..0], &fps[..0], 0),
+        ] {
+            let mut firing = firing.to_vec();
+            // Unknown and invalid fingerprints are left out.
+            firing.push("00000000000000ff".to_owned());
+            firing.push("not hex".to_owned());
+            let decision = serde_json::json!({
+                "receiver": "web \"hook\"",
+                "groupKey": "{}:{alertname=\"x\"}",
+                "groupLabels": group_labels,
+                "externalURL": "http://nines:9093",
+                "firing": firing,
+                "resolved": resolved,
+                "maxAlerts": max,
+            });
+            let text = decision.to_string();
+            // Twice: the second render comes from the cached fragments.
+            for _ in 0..2 {
+                let body = crate::alerts::incidents::render_webhook(&st, &text).unwrap();
+                assert_eq!(String::from_utf8(body).unwrap(), reference(&st, &decision));
+            }
+        }
+        // What is not a decision is sent as it is.
+        let st = HubState::default();
+        assert!(crate::alerts::incidents::render_webhook(&st, "{\"alerts\":[]}").is_none());
+        assert!(crate::alerts::incidents::render_webhook(&st, "not json").is_none());
+    }
 
     #[test]
     fn backoff_doubles_up_to_five_minutes_with_jitter_below() {

@@ -795,104 +795,167 @@ fn notifications_of(
     out
 }
 
+/// A notification decided for a webhook, as `notifications_of` writes it
+/// into the outbox. Fingerprints are hex digits, so they are borrowed from
+/// the stored text rather than copied.
+#[derive(serde::Deserialize)]
+struct Decision<'a> {
+    #[serde(default)]
+    receiver: Value,
+    #[serde(rename = "groupKey", default)]
+    group_key: Value,
+    #[serde(rename = "groupLabels", default)]
+    group_labels: Value,
+    #[serde(rename = "externalURL", default)]
+    external_url: Value,
+    #[serde(borrow)]
+    firing: Vec<&'a str>,
+    #[serde(borrow, default)]
+    resolved: Vec<&'a str>,
+    #[serde(rename = "maxAlerts", default)]
+    max_alerts: Option<u64>,
+}
+
 /// The Alertmanager webhook body (version 4) of a notification decided as
-/// `decision` (see `notifications_of`), from the alerts as held now. Alerts
-/// forgotten since (long resolved) are left out.
-pub fn render_webhook(st: &HubState, decision: &Value) -> String {
-    let held = |key: &str| -> Vec<&Held> {
-        decision[key]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| {
-                v.as_str()?
-                    .parse::<nines_core::alerting::labels::Fingerprint>()
-                    .ok()
-            })
+/// `decision` (see `notifications_of`), from the alerts as held now, or
+/// `None` when `decision` is not such a decision (then the stored body is
+/// sent as it is). Alerts forgotten since (long resolved) are left out.
+pub fn render_webhook(st: &HubState, decision: &str) -> Option<Vec<u8>> {
+    let decision: Decision<'_> = serde_json::from_str(decision).ok()?;
+    let held = |fps: &[&str]| -> Vec<&Held> {
+        fps.iter()
+            .filter_map(|v| v.parse::<nines_core::alerting::labels::Fingerprint>().ok())
             .filter_map(|fp| st.alerts.get(&fp.0))
             .collect()
     };
-    let firing = held("firing");
-    let resolved = held("resolved");
-    let mut alerts: Vec<AlertOut<'_>> = firing.iter().map(|h| AlertOut::of(h, true)).collect();
-    alerts.extend(resolved.iter().map(|h| AlertOut::of(h, false)));
+    let firing = held(&decision.firing);
+    let resolved = held(&decision.resolved);
     let all = firing.iter().chain(&resolved).map(|h| &h.alert.labels);
     let anns = firing.iter().chain(&resolved).map(|h| &h.alert.annotations);
     let common_labels = LabelSet::common(all);
     let common_annotations = LabelSet::common(anns);
-    let max_alerts = decision["maxAlerts"].as_u64().unwrap_or(0) as usize;
-    let total = alerts.len();
-    let truncated = if max_alerts > 0 && total > max_alerts {
-        alerts.truncate(max_alerts);
-        total - max_alerts
+    let max_alerts = decision.max_alerts.unwrap_or(0) as usize;
+    let total = firing.len() + resolved.len();
+    let (shown, truncated) = if max_alerts > 0 && total > max_alerts {
+        (max_alerts, total - max_alerts)
     } else {
-        0
+        (total, 0)
     };
-    let body = WebhookOut {
-        receiver: &decision["receiver"],
-        status: if firing.is_empty() {
-            "resolved"
-        } else {
-            "firing"
-        },
-        alerts,
-        group_labels: &decision["groupLabels"],
-        common_labels: super::LabelMap(&common_labels),
-        common_annotations: super::LabelMap(&common_annotations),
-        external_url: &decision["externalURL"],
-        version: "4",
-        group_key: &decision["groupKey"],
-        truncated_alerts: truncated,
-    };
-    serde_json::to_string(&body).unwrap_or_default()
+    // Written piece by piece in Alertmanager's key order; each alert's
+    // part comes from its cached fragment (see `Fragment`).
+    let mut out: Vec<u8> = Vec::with_capacity(256 + shown * 320);
+    out.extend_from_slice(b"{\"receiver\":");
+    put(&mut out, &decision.receiver);
+    out.extend_from_slice(if firing.is_empty() {
+        b",\"status\":\"resolved\",\"alerts\":["
+    } else {
+        b",\"status\":\"firing\",\"alerts\":["
+    });
+    let alerts = firing
+        .iter()
+        .map(|h| (h, true))
+        .chain(resolved.iter().map(|h| (h, false)))
+        .take(shown);
+    for (i, (h, is_firing)) in alerts.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        h.fragment().write(&mut out, &h.alert, is_firing);
+    }
+    out.extend_from_slice(b"],\"groupLabels\":");
+    put(&mut out, &decision.group_labels);
+    out.extend_from_slice(b",\"commonLabels\":");
+    put(&mut out, &super::LabelMap(&common_labels));
+    out.extend_from_slice(b",\"commonAnnotations\":");
+    put(&mut out, &super::LabelMap(&common_annotations));
+    out.extend_from_slice(b",\"externalURL\":");
+    put(&mut out, &decision.external_url);
+    out.extend_from_slice(b",\"version\":\"4\",\"groupKey\":");
+    put(&mut out, &decision.group_key);
+    out.extend_from_slice(b",\"truncatedAlerts\":");
+    out.extend_from_slice(truncated.to_string().as_bytes());
+    out.push(b'}');
+    Some(out)
 }
 
-/// Alertmanager's webhook body, version 4, serialized without a `Value` tree.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct WebhookOut<'a> {
-    receiver: &'a Value,
-    status: &'static str,
-    alerts: Vec<AlertOut<'a>>,
-    group_labels: &'a Value,
-    common_labels: super::LabelMap<'a>,
-    common_annotations: super::LabelMap<'a>,
-    #[serde(rename = "externalURL")]
-    external_url: &'a Value,
-    version: &'static str,
-    group_key: &'a Value,
-    truncated_alerts: usize,
+/// Appends `v` as JSON.
+fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    // Writing into a Vec cannot fail, and these values always serialize.
+    let _ = serde_json::to_writer(out, v);
 }
 
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AlertOut<'a> {
-    status: &'static str,
-    labels: super::LabelMap<'a>,
-    annotations: super::LabelMap<'a>,
-    starts_at: String,
-    ends_at: String,
-    #[serde(rename = "generatorURL")]
-    generator_url: &'a str,
-    fingerprint: String,
+/// An alert's part of a webhook body, rendered once per version of the
+/// alert (a held alert is replaced, never changed, when it changes) and
+/// kept with it: everything but `status` and `endsAt`, which depend on
+/// whether it fires when the body is rendered.
+#[derive(Debug, Clone)]
+pub struct Fragment {
+    /// `"labels":…,"annotations":…,"startsAt":"…"` then
+    /// `"generatorURL":"…","fingerprint":"…"`, split at `split`.
+    text: Box<str>,
+    split: usize,
 }
 
-impl<'a> AlertOut<'a> {
-    fn of(h: &'a Held, firing: bool) -> AlertOut<'a> {
-        let a = &h.alert;
-        AlertOut {
-            status: if firing { "firing" } else { "resolved" },
+impl Fragment {
+    pub fn of(a: &nines_core::alerting::model::Alert) -> Fragment {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Head<'a> {
+            labels: super::LabelMap<'a>,
+            annotations: super::LabelMap<'a>,
+            starts_at: String,
+        }
+        #[derive(serde::Serialize)]
+        struct Tail<'a> {
+            #[serde(rename = "generatorURL")]
+            generator_url: &'a str,
+            fingerprint: String,
+        }
+        let mut buf = serde_json::to_vec(&Head {
             labels: super::LabelMap(&a.labels),
             annotations: super::LabelMap(&a.annotations),
             starts_at: format_time(a.starts_at),
-            ends_at: if firing {
-                "0001-01-01T00:00:00Z".to_owned()
-            } else {
-                format_time(a.ends_at)
-            },
+        })
+        .unwrap_or_default();
+        let tail = serde_json::to_vec(&Tail {
             generator_url: &a.generator_url,
             fingerprint: a.fingerprint.to_string(),
+        })
+        .unwrap_or_default();
+        // Both are objects: keep what is between their braces.
+        let head = buf.get(1..buf.len().saturating_sub(1)).unwrap_or_default();
+        let tail = tail
+            .get(1..tail.len().saturating_sub(1))
+            .unwrap_or_default();
+        let split = head.len();
+        let mut text = Vec::with_capacity(head.len() + tail.len());
+        text.extend_from_slice(head);
+        text.extend_from_slice(tail);
+        buf.clear();
+        Fragment {
+            text: String::from_utf8(text).unwrap_or_default().into_boxed_str(),
+            split,
         }
+    }
+
+    /// Writes the alert's object, `status` and `endsAt` as of now.
+    fn write(&self, out: &mut Vec<u8>, a: &nines_core::alerting::model::Alert, firing: bool) {
+        let (head, tail) = self.text.as_bytes().split_at(self.split);
+        out.extend_from_slice(if firing {
+            b"{\"status\":\"firing\","
+        } else {
+            b"{\"status\":\"resolved\","
+        });
+        out.extend_from_slice(head);
+        out.extend_from_slice(b",\"endsAt\":\"");
+        if firing {
+            out.extend_from_slice(b"0001-01-01T00:00:00Z");
+        } else {
+            out.extend_from_slice(format_time(a.ends_at).as_bytes());
+        }
+        out.extend_from_slice(b"\",");
+        out.extend_from_slice(tail);
+        out.push(b'}');
     }
 }
 

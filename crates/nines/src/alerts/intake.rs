@@ -39,10 +39,9 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                     let fp = h.alert.fingerprint.0;
                     let now = h.alert.updated_at;
                     let next = match merged.get(&fp).or_else(|| st.alerts.get(&fp)) {
-                        Some(old) => Held {
-                            alert: old.alert.merge(h.alert.clone(), now),
-                            service: h.service.clone(),
-                        },
+                        Some(old) => {
+                            Held::new(old.alert.merge(h.alert.clone(), now), h.service.clone())
+                        }
                         None => h.clone(),
                     };
                     if merged.insert(fp, next).is_none() {

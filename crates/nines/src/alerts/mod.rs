@@ -43,6 +43,25 @@ const KEEP_RESOLVED: SignedDuration = SignedDuration::from_secs(3600);
 pub struct Held {
     pub alert: Alert,
     pub service: String,
+    /// Its part of webhook bodies, rendered when first needed. A held alert
+    /// is replaced, never changed in place, so this is never stale.
+    fragment: std::sync::OnceLock<incidents::Fragment>,
+}
+
+impl Held {
+    pub fn new(alert: Alert, service: String) -> Held {
+        Held {
+            alert,
+            service,
+            fragment: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The alert's part of webhook bodies (see [`incidents::Fragment`]).
+    pub fn fragment(&self) -> &incidents::Fragment {
+        self.fragment
+            .get_or_init(|| incidents::Fragment::of(&self.alert))
+    }
 }
 
 #[derive(Default)]
@@ -256,6 +275,17 @@ fn unmap(v: Option<&Value>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// An alert's stored body, serialized straight from the alert (no `Value`
+/// tree): `{"labels", "annotations", "generatorURL", "timeout"}`.
+#[derive(serde::Serialize)]
+struct AlertBody<'a> {
+    labels: LabelMap<'a>,
+    annotations: LabelMap<'a>,
+    #[serde(rename = "generatorURL")]
+    generator_url: &'a str,
+    timeout: bool,
+}
+
 pub fn encode_alert(h: &Held) -> AlertRow {
     let a = &h.alert;
     AlertRow {
@@ -265,21 +295,21 @@ pub fn encode_alert(h: &Held) -> AlertRow {
         starts_at: a.starts_at,
         ends_at: a.ends_at,
         updated_at: a.updated_at,
-        body: json!({
-            "labels": map(&a.labels),
-            "annotations": map(&a.annotations),
-            "generatorURL": a.generator_url,
-            "timeout": a.timeout,
+        body: serde_json::to_string(&AlertBody {
+            labels: LabelMap(&a.labels),
+            annotations: LabelMap(&a.annotations),
+            generator_url: &a.generator_url,
+            timeout: a.timeout,
         })
-        .to_string(),
+        .unwrap_or_default(),
     }
 }
 
 fn decode_alert(row: &AlertRow) -> Result<Held, String> {
     let body: Value = serde_json::from_str(&row.body).map_err(|e| e.to_string())?;
     let labels = LabelSet::any(unmap(body.get("labels"))).map_err(|e| e.to_string())?;
-    Ok(Held {
-        alert: Alert {
+    Ok(Held::new(
+        Alert {
             fingerprint: nines_core::alerting::labels::Fingerprint(row.fingerprint),
             labels,
             annotations: LabelSet::free(unmap(body.get("annotations"))),
@@ -298,8 +328,8 @@ fn decode_alert(row: &AlertRow) -> Result<Held, String> {
             source: Source::parse(&row.source)
                 .ok_or_else(|| format!("unknown source {:?}", row.source))?,
         },
-        service: row.service.clone(),
-    })
+        row.service.clone(),
+    ))
 }
 
 fn encode_silence(s: &Silence) -> SilenceRow {
@@ -360,4 +390,52 @@ fn decode_silence(row: &SilenceRow) -> Result<Silence, String> {
         created_by: text("createdBy"),
         comment: text("comment"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn held() -> Held {
+        let labels = LabelSet::new([
+            ("service".to_owned(), "checkout".to_owned()),
+            ("alertname".to_owned(), "Quote \" and \\ é".to_owned()),
+        ])
+        .unwrap();
+        let alert = nines_core::alerting::model::AlertInput {
+            labels,
+            annotations: LabelSet::free([
+                ("summary".to_owned(), "line\nbreak".to_owned()),
+                ("a".to_owned(), String::new()),
+            ]),
+            starts_at: Some("2026-11-21T10:00:00Z".parse().unwrap()),
+            ends_at: None,
+            generator_url: "http://prometheus/graph?g0.expr=up".to_owned(),
+            source: Source::Alertmanager,
+        }
+        .into_alert(
+            "2026-11-21T10:00:01Z".parse().unwrap(),
+            DEFAULT_RESOLVE_TIMEOUT,
+        )
+        .unwrap();
+        Held::new(alert, "checkout".to_owned())
+    }
+
+    #[test]
+    fn a_stored_alert_body_is_what_it_was_as_a_value_tree_and_reads_back() {
+        let h = held();
+        let row = encode_alert(&h);
+        let a = &h.alert;
+        let as_value = json!({
+            "labels": map(&a.labels),
+            "annotations": map(&a.annotations),
+            "generatorURL": a.generator_url,
+            "timeout": a.timeout,
+        })
+        .to_string();
+        assert_eq!(row.body, as_value);
+        let back = decode_alert(&row).unwrap();
+        assert_eq!(back.alert, h.alert);
+        assert_eq!(back.service, h.service);
+    }
 }

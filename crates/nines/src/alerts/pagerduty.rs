@@ -244,7 +244,7 @@ pub async fn enqueue(
         Err(e) => return invalid(vec![e.to_string()]),
     };
     alert.fingerprint = fingerprint(&routing_key, &dedup_key);
-    if let Err(e) = state.alerts.submit(vec![Held { alert, service }]).await {
+    if let Err(e) = state.alerts.submit(vec![Held::new(alert, service)]).await {
         tracing::error!(error = %e, "cannot store a PagerDuty event");
         return reply(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -284,10 +284,7 @@ async fn ack_or_resolve(
         alert.updated_at = now;
         if let Err(e) = state
             .alerts
-            .submit(vec![Held {
-                alert,
-                service: held.service,
-            }])
+            .submit(vec![Held::new(alert, held.service)])
             .await
         {
             return reply(
