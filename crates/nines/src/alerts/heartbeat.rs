@@ -171,10 +171,7 @@ fn input(
     }
     .into_alert(now, SignedDuration::ZERO)
     .ok()?;
-    Some(Held {
-        alert,
-        service: service.to_owned(),
-    })
+    Some(Held::new(alert, service.to_owned()))
 }
 
 fn row_json(service: &str, h: &Heartbeat, row: Option<&HeartbeatRow>, now: Timestamp) -> Value {

@@ -38,10 +38,7 @@ fn labels(slo: &str, service: &str, objective: usize, urgency: Urgency) -> Label
 fn held(service: &str, input: AlertInput, now: Timestamp) -> Option<Held> {
     // Burn alerts carry an end after their start, so none is refused.
     let alert = input.into_alert(now, SignedDuration::ZERO).ok()?;
-    Some(Held {
-        alert,
-        service: service.to_owned(),
-    })
+    Some(Held::new(alert, service.to_owned()))
 }
 
 /// The burn alerts to send after an evaluation at `now`: every objective
