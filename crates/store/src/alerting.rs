@@ -363,8 +363,9 @@ pub trait AlertStore: Send + Sync + 'static {
 
 /// Implements [`AlertStore`] for an engine that provides `write_tx()`,
 /// `read_pool()`, `error(op)`, `sql(&str) -> Cow<str>` and
-/// `upsert_alerts(tx, rows)`; only the placeholder style and the multi-row
-/// alert upsert differ between the engines.
+/// `write_alert_rows(rows)` and `write_incident_updates(writes)`; only the
+/// placeholder style, the alert write and the write of incident updates
+/// (each one transaction) differ between the engines.
 macro_rules! alert_store_impl {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -376,13 +377,11 @@ macro_rules! alert_store_impl {
                 if rows.is_empty() {
                     return Ok(());
                 }
-                let error = self.error("writing alerts");
-                let mut tx = self.write_tx().await.map_err(&error)?;
-                // Many rows per statement (see each engine's
-                // `upsert_alerts`): per-statement overhead, not SQL, was
-                // most of the cost of a batch.
-                Self::upsert_alerts(&mut tx, rows).await.map_err(&error)?;
-                tx.commit().await.map_err(&error)
+                // Many rows per statement, and each engine's way of making
+                // the transaction cheap (see its `write_alert_rows`).
+                self.write_alert_rows(rows)
+                    .await
+                    .map_err(self.error("writing alerts"))
             }
 
             async fn alerts_ending_after(
@@ -470,6 +469,11 @@ macro_rules! alert_store_impl {
                     $crate::alerting::check_incident(&w.incident)?;
                 }
                 let error = self.error("writing incidents");
+                // The common case (incidents updated, their timeline and
+                // notifications) may have a cheaper way in this engine.
+                if let Some(ids) = self.write_incident_updates(writes).await.map_err(&error)? {
+                    return Ok(ids);
+                }
                 let insert = Self::sql(
                     "INSERT INTO incidents (group_key, service, state, urgency, opened_at, updated_at, resolved_at, body)
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",

@@ -1005,6 +1005,118 @@ fn event(kind: &str) -> crate::NewIncidentEvent {
     }
 }
 
+async fn incident_updates_of_one_pass_are_written_together_or_not_at_all(h: Harness) {
+    let store = h.open().await.unwrap();
+    let opened = |g: &str| crate::IncidentWrite {
+        incident: incident(0, g, "triggered"),
+        events: vec![event("opened")],
+        notifications: vec![],
+    };
+    let ids = store
+        .write_incidents(&[opened("g1"), opened("g2")])
+        .await
+        .unwrap();
+    let note = |key: &str| crate::NewNotification {
+        idempotency_key: key.to_owned(),
+        channel: "webhook".to_owned(),
+        target: "http://127.0.0.1:1/hook".to_owned(),
+        body: format!("{{\"key\":\"{key}\"}}"),
+        created_at: at("2026-01-01T10:00:00Z"),
+    };
+    // One pass updates both: timeline entries and notifications of each.
+    let mut acked = incident(ids[1], "g2", "acknowledged");
+    acked.urgency = "low".to_owned();
+    let back = store
+        .write_incidents(&[
+            crate::IncidentWrite {
+                incident: incident(ids[0], "g1", "triggered"),
+                events: vec![event("alerts_joined"), event("alerts_left")],
+                notifications: vec![note("a"), note("b")],
+            },
+            crate::IncidentWrite {
+                incident: acked.clone(),
+                events: vec![event("acknowledged")],
+                notifications: vec![note("c")],
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(back, ids);
+    assert_eq!(store.incident(ids[1]).await.unwrap(), Some(acked));
+    let kinds = |id| {
+        let store = store.clone();
+        async move {
+            store
+                .incident_events(id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.kind)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        kinds(ids[0]).await,
+        vec!["opened", "alerts_joined", "alerts_left"]
+    );
+    assert_eq!(kinds(ids[1]).await, vec!["opened", "acknowledged"]);
+    let due = store
+        .due_notifications(at("2026-01-01T10:00:00Z"), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|n| (n.idempotency_key.as_str(), n.incident_id))
+            .collect::<Vec<_>>(),
+        vec![
+            ("a", Some(ids[0])),
+            ("b", Some(ids[0])),
+            ("c", Some(ids[1]))
+        ]
+    );
+    // A pass that fails half-way (g2's incident cannot become g1's while
+    // g1 has one open) writes nothing, not even its first update.
+    let failed = store
+        .write_incidents(&[
+            crate::IncidentWrite {
+                incident: incident(ids[0], "g1", "acknowledged"),
+                events: vec![event("acknowledged")],
+                notifications: vec![note("d")],
+            },
+            crate::IncidentWrite {
+                incident: incident(ids[1], "g1", "triggered"),
+                events: vec![],
+                notifications: vec![],
+            },
+        ])
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(
+        store.incident(ids[0]).await.unwrap().unwrap().state,
+        "triggered"
+    );
+    assert_eq!(kinds(ids[0]).await.len(), 3);
+    assert_eq!(
+        store
+            .due_notifications(at("2026-01-01T10:00:00Z"), 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // The store still writes after the failure.
+    store
+        .write_incidents(&[crate::IncidentWrite {
+            incident: incident(ids[0], "g1", "resolved"),
+            events: vec![event("resolved")],
+            notifications: vec![],
+        }])
+        .await
+        .unwrap();
+    assert_eq!(kinds(ids[0]).await.len(), 4);
+    store.close().await;
+}
+
 async fn one_open_incident_per_group_with_its_timeline_and_outbox(h: Harness) {
     let store = h.open().await.unwrap();
     let note = crate::NewNotification {
@@ -1240,6 +1352,7 @@ contract!(
     a_large_alert_batch_is_written_whole_and_a_repeated_fingerprint_keeps_its_last_row,
     silences_are_kept_by_id,
     one_open_incident_per_group_with_its_timeline_and_outbox,
+    incident_updates_of_one_pass_are_written_together_or_not_at_all,
     changes_are_listed_per_service_since_a_time,
     heartbeats_are_known_from_first_sight_and_keep_their_latest_ping,
 );

@@ -104,14 +104,20 @@ impl PostgresStore {
         sqlx::AssertSqlSafe(crate::alerting::numbered(sql)).into_sql_str()
     }
 
-    /// Writes alert rows (insert or replace by fingerprint) in one statement,
-    /// the columns bound as arrays. PostgreSQL refuses to update one row
+    /// Incident updates take the general path here (see SQLite's).
+    async fn write_incident_updates(
+        &self,
+        _writes: &[crate::IncidentWrite],
+    ) -> Result<Option<Vec<i64>>, sqlx::Error> {
+        Ok(None)
+    }
+
+    /// Writes alert rows (insert or replace by fingerprint) in one
+    /// transaction and one statement, the columns bound as arrays. PostgreSQL refuses to update one row
     /// twice in a statement, so a fingerprint written twice keeps only its
     /// last row, as separate statements would leave it.
-    async fn upsert_alerts(
-        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-        rows: &[crate::AlertRow],
-    ) -> Result<(), sqlx::Error> {
+    async fn write_alert_rows(&self, rows: &[crate::AlertRow]) -> Result<(), sqlx::Error> {
+        let mut tx = self.write_tx().await?;
         let mut last = std::collections::HashMap::with_capacity(rows.len());
         for (i, r) in rows.iter().enumerate() {
             last.insert(r.fingerprint, i);
@@ -152,9 +158,9 @@ impl PostgresStore {
         .bind(ends_at)
         .bind(updated_at)
         .bind(body)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await
     }
 }
 

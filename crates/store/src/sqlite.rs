@@ -35,6 +35,12 @@ pub(crate) const LOCK_FILE: &str = "nines.lock";
 /// a reader's during a checkpoint, before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The writer's page cache, in KiB (SQLite's default is 2,000).
+const WRITER_CACHE_KIB: u32 = 16_384;
+
+/// WAL pages between automatic checkpoints (SQLite's default is 1,000).
+const WRITER_WAL_PAGES: u32 = 4_000;
+
 /// Readers run in parallel under WAL; a handful covers the API and the
 /// evaluator without holding many file descriptors.
 const READERS: u32 = 4;
@@ -80,14 +86,14 @@ fn upsert_for(buckets: usize) -> (&'static str, usize) {
     (UPSERT_SQL[index].as_str(), UPSERT_CHUNKS[index])
 }
 
-/// How many alerts one upsert statement writes; as for buckets, a batch is
-/// written with the largest that fit, so the statement cache holds only these.
-/// 256 rows bind 1,792 parameters, far below SQLite's limit (32,766).
-const ALERT_CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+/// How many alerts one upsert statement writes: a power of two, the rows
+/// padded up to it by repeating the last one (writing a row again in the
+/// same statement changes nothing), so that the writer's statement cache
+/// holds a handful of statements rather than one per batch size. 256 rows
+/// bind 1,792 parameters, far below SQLite's limit (32,766).
+const ALERT_CHUNK_MAX: usize = 256;
 
-static ALERT_SQL: LazyLock<[String; ALERT_CHUNKS.len()]> =
-    LazyLock::new(|| ALERT_CHUNKS.map(alert_upsert_sql));
-
+/// `INSERT ... VALUES (...) x rows ... ON CONFLICT DO UPDATE`.
 fn alert_upsert_sql(rows: usize) -> String {
     let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
     // Rows of one statement are applied in order, so a fingerprint written
@@ -102,10 +108,41 @@ fn alert_upsert_sql(rows: usize) -> String {
     )
 }
 
+/// The statements of an alert write, by chunk size (index = log2 of it):
+/// a whole transaction in one (`BEGIN IMMEDIATE; upsert; COMMIT`), its
+/// last chunk (`upsert; COMMIT`), and for a first and middle chunks of
+/// [`ALERT_CHUNK_MAX`] rows, `BEGIN IMMEDIATE; upsert` and `upsert`.
+struct AlertSql {
+    whole: Vec<String>,
+    last: Vec<String>,
+    first: String,
+    middle: String,
+}
+
+static ALERT_SQL: LazyLock<AlertSql> = LazyLock::new(|| {
+    let sizes = (0..=ALERT_CHUNK_MAX.trailing_zeros()).map(|p| 1_usize << p);
+    AlertSql {
+        whole: sizes
+            .clone()
+            .map(|n| format!("{BEGIN_WRITE}; {}; COMMIT", alert_upsert_sql(n)))
+            .collect(),
+        last: sizes
+            .map(|n| format!("{}; COMMIT", alert_upsert_sql(n)))
+            .collect(),
+        first: format!("{BEGIN_WRITE}; {}", alert_upsert_sql(ALERT_CHUNK_MAX)),
+        middle: alert_upsert_sql(ALERT_CHUNK_MAX),
+    }
+});
+
 pub(crate) struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     target: String,
+    /// Set while a transaction begun in SQL text (not through sqlx, which
+    /// would not know of it) may be open on the writer: a write whose future
+    /// was dropped half-way leaves it set, and the next write rolls back
+    /// what it left before beginning its own.
+    raw_tx_open: std::sync::atomic::AtomicBool,
     /// Held, not read: the lock lasts as long as this file stays open.
     lock: Mutex<Option<File>>,
 }
@@ -139,17 +176,30 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full);
 
         // The writer keeps its one connection for the store's lifetime so a
-        // write never pays for opening the file.
+        // write never pays for opening the file, and is not pinged before
+        // each use (a round trip to its worker thread per transaction).
+        //
+        // Its settings trade memory for the cost of writes, not durability
+        // (synchronous stays FULL): statement journals (needed by multi-row
+        // upserts) stay in memory instead of a temporary file; a larger page
+        // cache keeps the pages that random fingerprints touch instead of
+        // reading them again and spilling mid-transaction; and the WAL is
+        // checkpointed every WRITER_WAL_PAGES pages instead of 1,000, so a
+        // page written by many commits is copied back to the database once.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .test_before_acquire(false)
             .connect_with(
                 options
                     .clone()
                     .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal),
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .pragma("temp_store", "MEMORY")
+                    .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
+                    .pragma("wal_autocheckpoint", WRITER_WAL_PAGES.to_string()),
             )
             .await
             .map_err(unavailable)?;
@@ -167,6 +217,7 @@ impl SqliteStore {
             writer,
             reader,
             target,
+            raw_tx_open: std::sync::atomic::AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
         })
     }
@@ -176,6 +227,14 @@ impl SqliteStore {
     }
 
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        use std::sync::atomic::Ordering;
+        if self.raw_tx_open.load(Ordering::Acquire) {
+            // See `write_alert_rows`: undo what a dropped write left open.
+            let mut conn = self.writer.acquire().await?;
+            if self.raw_tx_open.swap(false, Ordering::AcqRel) {
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            }
+        }
         self.writer.begin_with(BEGIN_WRITE).await
     }
 
@@ -188,22 +247,61 @@ impl SqliteStore {
         sqlx::AssertSqlSafe(sql).into_sql_str()
     }
 
-    /// Writes alert rows (insert or replace by fingerprint) in statements of
-    /// up to [`ALERT_CHUNKS`]`[0]` rows.
-    async fn upsert_alerts(
-        tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        rows: &[crate::AlertRow],
+    /// Runs `queries` on the writer, in order, as one transaction that the
+    /// first of them begins and the last commits in its SQL text; a failure
+    /// rolls back before this returns.
+    ///
+    /// sqlx's own `BEGIN` and `COMMIT` are each a round trip to the
+    /// connection's worker thread that waits for an acknowledgement, and
+    /// thread wake-ups were most of the cost of a small write: this way a
+    /// small write is one round trip.
+    async fn raw_tx(
+        &self,
+        queries: Vec<sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>>,
     ) -> Result<(), sqlx::Error> {
-        let mut rest = rows;
-        while !rest.is_empty() {
-            let index = ALERT_CHUNKS
-                .iter()
-                .position(|&size| size <= rest.len())
-                .unwrap_or(ALERT_CHUNKS.len() - 1);
-            let (chunk, tail) = rest.split_at(ALERT_CHUNKS[index]);
-            rest = tail;
-            let mut query = sqlx::query(ALERT_SQL[index].as_str());
-            for r in chunk {
+        use std::sync::atomic::Ordering;
+        let mut conn = self.writer.acquire().await?;
+        if self.raw_tx_open.swap(true, Ordering::AcqRel) {
+            // A write before this one was dropped half-way: undo what it
+            // left open (if it committed, there is nothing to undo).
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        }
+        let mut outcome = Ok(());
+        for query in queries {
+            if let Err(e) = query.execute(&mut *conn).await {
+                outcome = Err(e);
+                break;
+            }
+        }
+        if outcome.is_err() {
+            // Whatever step failed, nothing of this write stays (an error
+            // here means that no transaction was open).
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        }
+        self.raw_tx_open.store(false, Ordering::Release);
+        outcome
+    }
+
+    /// Writes alert rows (insert or replace by fingerprint) in one
+    /// transaction, committed before it returns; up to [`ALERT_CHUNK_MAX`]
+    /// rows take one round trip (see [`Self::raw_tx`]).
+    async fn write_alert_rows(&self, rows: &[crate::AlertRow]) -> Result<(), sqlx::Error> {
+        let sql = &*ALERT_SQL;
+        let chunks = rows.chunks(ALERT_CHUNK_MAX);
+        let count = chunks.len();
+        let queries = chunks.enumerate().map(|(i, chunk)| {
+            let n = chunk.len();
+            let size = n.next_power_of_two();
+            let log = size.trailing_zeros() as usize;
+            let text = match (i == 0, i + 1 == count) {
+                (true, true) => &sql.whole[log],
+                (false, true) => &sql.last[log],
+                (true, false) => &sql.first,
+                (false, false) => &sql.middle,
+            };
+            let mut query = sqlx::query(text.as_str());
+            let padding = std::iter::repeat_n(&chunk[n - 1], size - n);
+            for r in chunk.iter().chain(padding) {
                 query = query
                     .bind(r.fingerprint as i64)
                     .bind(r.source.as_str())
@@ -213,9 +311,88 @@ impl SqliteStore {
                     .bind(r.updated_at.as_microsecond())
                     .bind(r.body.as_str());
             }
-            query.execute(&mut **tx).await?;
+            query
+        });
+        let queries: Vec<_> = queries.collect();
+        self.raw_tx(queries).await
+    }
+
+    /// Writes incident updates (no new incident: those need their ids back
+    /// one by one), their timeline entries and notifications as one
+    /// transaction in one round trip (see [`Self::raw_tx`]); `None` when
+    /// `writes` is not such a batch, for the general path to write.
+    async fn write_incident_updates(
+        &self,
+        writes: &[crate::IncidentWrite],
+    ) -> Result<Option<Vec<i64>>, sqlx::Error> {
+        use sqlx::SqlSafeStr;
+        let events: usize = writes.iter().map(|w| w.events.len()).sum();
+        let notes: usize = writes.iter().map(|w| w.notifications.len()).sum();
+        // Far below SQLite's limit of 32,766 bound parameters.
+        let params = writes.len() * 9 + events * 5 + notes * 7;
+        if writes.is_empty() || writes.iter().any(|w| w.incident.id == 0) || params > 16_000 {
+            return Ok(None);
         }
-        Ok(())
+        let mut sql = String::from(BEGIN_WRITE);
+        for _ in writes {
+            sql.push_str(
+                "; UPDATE incidents SET group_key = ?, service = ?, state = ?, urgency = ?,
+                   opened_at = ?, updated_at = ?, resolved_at = ?, body = ? WHERE id = ?",
+            );
+        }
+        if events > 0 {
+            sql.push_str(
+                "; INSERT INTO incident_events (incident_id, at, kind, actor, body) VALUES ",
+            );
+            sql.push_str(&vec!["(?, ?, ?, ?, ?)"; events].join(", "));
+        }
+        if notes > 0 {
+            sql.push_str(
+                "; INSERT INTO outbox (idempotency_key, incident_id, channel, target, body,
+                   created_at, next_attempt_at) VALUES ",
+            );
+            sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, ?)"; notes].join(", "));
+            sql.push_str(" ON CONFLICT (idempotency_key) DO NOTHING");
+        }
+        sql.push_str("; COMMIT");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql).into_sql_str());
+        for w in writes {
+            let i = &w.incident;
+            query = query
+                .bind(i.group_key.as_str())
+                .bind(i.service.as_str())
+                .bind(i.state.as_str())
+                .bind(i.urgency.as_str())
+                .bind(i.opened_at.as_microsecond())
+                .bind(i.updated_at.as_microsecond())
+                .bind(i.resolved_at.map(|t| t.as_microsecond()))
+                .bind(i.body.as_str())
+                .bind(i.id);
+        }
+        for w in writes {
+            for e in &w.events {
+                query = query
+                    .bind(w.incident.id)
+                    .bind(e.at.as_microsecond())
+                    .bind(e.kind.as_str())
+                    .bind(e.actor.as_str())
+                    .bind(e.body.as_str());
+            }
+        }
+        for w in writes {
+            for n in &w.notifications {
+                query = query
+                    .bind(n.idempotency_key.as_str())
+                    .bind(w.incident.id)
+                    .bind(n.channel.as_str())
+                    .bind(n.target.as_str())
+                    .bind(n.body.as_str())
+                    .bind(n.created_at.as_microsecond())
+                    .bind(n.created_at.as_microsecond());
+            }
+        }
+        self.raw_tx(vec![query]).await?;
+        Ok(Some(writes.iter().map(|w| w.incident.id).collect()))
     }
 }
 
@@ -562,6 +739,16 @@ mod tests {
             assert_eq!(pragma(pool, "busy_timeout").await, "5000");
         }
         assert_eq!(pragma(&store.writer, "query_only").await, "0");
+        assert_eq!(pragma(&store.writer, "temp_store").await, "2", "MEMORY");
+        assert_eq!(
+            pragma(&store.writer, "cache_size").await,
+            format!("-{WRITER_CACHE_KIB}")
+        );
+        assert_eq!(
+            pragma(&store.writer, "wal_autocheckpoint").await,
+            WRITER_WAL_PAGES.to_string()
+        );
+        assert!(!store.writer.options().get_test_before_acquire());
         assert_eq!(pragma(&store.reader, "query_only").await, "1");
 
         let write_on_reader = sqlx::query("DELETE FROM config_revisions")
@@ -588,6 +775,63 @@ mod tests {
         assert_eq!(sizes(64), [64]);
         assert_eq!(sizes(100), [64, 32, 4]);
         assert_eq!(sizes(200), [64, 64, 64, 8]);
+    }
+
+    #[tokio::test]
+    async fn a_write_dropped_half_way_is_rolled_back_before_the_next() {
+        use crate::alerting::AlertStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+        let row = |fp: u64| crate::AlertRow {
+            fingerprint: fp,
+            source: "alertmanager".to_owned(),
+            service: "api".to_owned(),
+            starts_at: jiff::Timestamp::UNIX_EPOCH,
+            ends_at: "2030-01-01T00:00:00Z".parse().unwrap(),
+            updated_at: jiff::Timestamp::UNIX_EPOCH,
+            body: "{}".to_owned(),
+        };
+        // What a write dropped after its first statement leaves: a
+        // transaction begun in SQL text, still open on the writer.
+        let leave_open = || async {
+            store
+                .raw_tx_open
+                .store(true, std::sync::atomic::Ordering::Release);
+            sqlx::query(
+                "BEGIN IMMEDIATE; INSERT INTO alerts (fingerprint, source, service, starts_at,
+                 ends_at, updated_at, body) VALUES (666, 'x', 'x', 0, 0, 0, '{}')",
+            )
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        };
+        leave_open().await;
+        store.write_alerts(&[row(1)]).await.unwrap();
+        // Through sqlx's own transactions too.
+        leave_open().await;
+        store
+            .put_silence(&crate::SilenceRow {
+                id: "s".to_owned(),
+                starts_at: jiff::Timestamp::UNIX_EPOCH,
+                ends_at: "2030-01-01T00:00:00Z".parse().unwrap(),
+                updated_at: jiff::Timestamp::UNIX_EPOCH,
+                body: "{}".to_owned(),
+            })
+            .await
+            .unwrap();
+        store.write_alerts(&[row(2), row(3)]).await.unwrap();
+        let fps: Vec<u64> = store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.fingerprint)
+            .collect();
+        assert_eq!(fps, vec![1, 2, 3]);
+        assert_eq!(store.silences().await.unwrap().len(), 1);
+        store.close().await;
     }
 
     #[tokio::test]
