@@ -3,6 +3,7 @@
 
 pub mod inhibit;
 pub mod labels;
+pub mod maintenance;
 pub mod matcher;
 pub mod model;
 pub mod route;
