@@ -1306,6 +1306,45 @@ async fn heartbeats_are_known_from_first_sight_and_keep_their_latest_ping(h: Har
     assert_eq!(rows[2].last_ping_at, Some(t(200)));
 }
 
+async fn maintenance_windows_are_kept_and_an_idempotency_key_opens_one(h: Harness) {
+    let store = h.open().await.unwrap();
+    let t = |s: i64| Timestamp::from_second(1_790_000_000 + s).unwrap();
+    let row = |id: &str, key: Option<&str>, body: &str| crate::WindowRow {
+        id: id.to_owned(),
+        idempotency_key: key.map(str::to_owned),
+        created_at: t(0),
+        updated_at: t(0),
+        body: body.to_owned(),
+    };
+    let first = row("w1", Some("deploy-42"), r#"{"description":"deploy"}"#);
+    assert_eq!(store.create_window(&first).await.unwrap(), first);
+    // The same key again (a retried script): the first window comes back
+    // and nothing new is stored.
+    let retry = row("w2", Some("deploy-42"), r#"{"description":"again"}"#);
+    assert_eq!(store.create_window(&retry).await.unwrap(), first);
+    // Windows without a key never collide.
+    let a = row("w3", None, "{}");
+    let b = row("w4", None, "{}");
+    store.create_window(&a).await.unwrap();
+    store.create_window(&b).await.unwrap();
+    let mut ended = first.clone();
+    ended.updated_at = t(60);
+    ended.body = r#"{"description":"deploy","stoppedAt":"x"}"#.to_owned();
+    assert!(store.update_window(&ended).await.unwrap());
+    assert!(!store.update_window(&row("nope", None, "{}")).await.unwrap());
+    store.close().await;
+    let store = h.open().await.unwrap();
+    let ids: Vec<String> = store
+        .windows()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(ids, ["w1", "w3", "w4"]);
+    assert_eq!(store.windows().await.unwrap()[0], ended);
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod sqlite_contract {
@@ -1355,6 +1394,7 @@ contract!(
     incident_updates_of_one_pass_are_written_together_or_not_at_all,
     changes_are_listed_per_service_since_a_time,
     heartbeats_are_known_from_first_sight_and_keep_their_latest_ping,
+    maintenance_windows_are_kept_and_an_idempotency_key_opens_one,
 );
 
 fn sqlite_harness() -> Harness {

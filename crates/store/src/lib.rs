@@ -19,7 +19,8 @@
 //! - `alerts`, `silences`, `incidents`, `incident_events`, `changes`, `outbox`:
 //!   alert intake, incidents and their timelines, notifications to deliver
 //!   ([`AlertStore`], `alerting.rs`); heartbeats ([`HeartbeatStore`],
-//!   `heartbeat.rs`).
+//!   `heartbeat.rs`); maintenance windows ([`MaintenanceStore`],
+//!   `maintenance.rs`).
 //! - `schema_migrations`: which migrations have been applied (`migrate.rs`).
 //!
 //! # Adding a table and a method
@@ -43,6 +44,7 @@ mod error;
 mod gate_override;
 mod heartbeat;
 mod location;
+mod maintenance;
 mod migrate;
 mod postgres;
 mod sli_bucket;
@@ -57,6 +59,7 @@ pub use error::{Cause, StoreError};
 pub use gate_override::{GateOverride, NewGateOverride};
 pub use heartbeat::{HeartbeatRow, HeartbeatStore};
 pub use location::StoreLocation;
+pub use maintenance::{MaintenanceStore, WindowRow};
 pub use sli_bucket::{BatchOutcome, BucketRow};
 
 /// The database engine behind a [`Store`].
@@ -82,7 +85,7 @@ impl fmt::Display for Engine {
 /// Every method that writes has committed its write when it returns `Ok`, so
 /// an acknowledged change survives a crash of nines or of the machine.
 #[async_trait::async_trait]
-pub trait Store: AlertStore + HeartbeatStore + Send + Sync + 'static {
+pub trait Store: AlertStore + HeartbeatStore + MaintenanceStore + Send + Sync + 'static {
     /// Which engine this store runs on.
     fn engine(&self) -> Engine;
 

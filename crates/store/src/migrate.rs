@@ -48,6 +48,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "heartbeats",
         sql: include_str!("../migrations/sqlite/0005_heartbeats.sql"),
     },
+    Migration {
+        version: 6,
+        name: "maintenance_windows",
+        sql: include_str!("../migrations/sqlite/0006_maintenance_windows.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -75,6 +80,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 5,
         name: "heartbeats",
         sql: include_str!("../migrations/postgres/0005_heartbeats.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "maintenance_windows",
+        sql: include_str!("../migrations/postgres/0006_maintenance_windows.sql"),
     },
 ];
 
