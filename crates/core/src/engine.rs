@@ -756,6 +756,59 @@ impl Engine {
     pub fn status(&self, now: Timestamp) -> Vec<ObjectiveStatus> {
         self.objectives.iter().map(|o| o.status(now)).collect()
     }
+
+    /// What some spans of time (a maintenance window's occurrences) cost
+    /// each objective of `service`'s SLOs: the events (or slices) counted
+    /// in them, maintenance included, and the share of the objective's
+    /// budget (over the window in force at `now`) their bad ones spent.
+    /// Spans are taken to the minute; only the part up to `now` counts.
+    pub fn cost(
+        &self,
+        service: &str,
+        spans: &[(Timestamp, Timestamp)],
+        now: Timestamp,
+    ) -> Vec<SpanCost> {
+        self.objectives
+            .iter()
+            .filter(|o| o.service == service)
+            .map(|o| {
+                let mut counts = Counts::ZERO;
+                for &(s, e) in spans {
+                    let e = e.min(now);
+                    if e <= s {
+                        continue;
+                    }
+                    let c = o.counts(false, minute_of(s), window_minutes(e, 60).1);
+                    counts = Counts::new(counts.good + c.good, counts.total + c.total);
+                }
+                let budget = o.budget(false, now);
+                let allowed = budget.total_events();
+                SpanCost {
+                    slo: o.slo.clone(),
+                    objective: o.index,
+                    display_name: o.display_name.clone(),
+                    counts,
+                    budget_share: if allowed > 0.0 {
+                        counts.bad() / allowed
+                    } else {
+                        0.0
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+/// See [`Engine::cost`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpanCost {
+    pub slo: String,
+    pub objective: usize,
+    pub display_name: Option<String>,
+    pub counts: Counts,
+    /// The share of the objective's error budget the spans' bad events
+    /// spent (0.25 = a quarter of it).
+    pub budget_share: f64,
 }
 
 /// A window's length for scaling burn-rate thresholds: calendar months,
@@ -977,6 +1030,38 @@ mod tests {
         assert_eq!(st.with_maintenance.counts, Counts::new(900.0, 2000.0));
         assert_eq!(st.without_maintenance.counts, Counts::new(900.0, 1000.0));
         assert_eq!(st.budget, st.with_maintenance);
+    }
+
+    #[test]
+    fn a_span_costs_the_bad_events_in_it_as_a_share_of_the_budget() {
+        let mut e = Engine::new(&catalog("99", "1d"));
+        let now = at(3600);
+        for (t, good) in [(0, 1000.0), (60, 950.0), (120, 990.0), (180, 1000.0)] {
+            e.record(
+                "requests",
+                at(t),
+                Observation::Counts {
+                    good,
+                    total: 1000.0,
+                },
+                t == 60,
+                now,
+            )
+            .unwrap();
+        }
+        // The window covered minutes 1 and 2: 60 bad events. The day's
+        // budget is 1 % of 4000 = 40 events: the window spent 1.5 of it.
+        let cost = e.cost("api", &[(at(60), at(180))], now);
+        assert_eq!(cost.len(), 1);
+        assert_eq!(cost[0].counts, Counts::new(1940.0, 2000.0));
+        assert!((cost[0].budget_share - 1.5).abs() < 1e-9, "{cost:?}");
+        // The part of a span after now does not count; other services have
+        // no objectives here.
+        assert_eq!(
+            e.cost("api", &[(at(3600), at(7200))], now)[0].counts,
+            Counts::ZERO
+        );
+        assert!(e.cost("web", &[(at(0), at(60))], now).is_empty());
     }
 
     #[test]

@@ -32,6 +32,7 @@ fn main() {
                 store_url: None,
                 listen: "127.0.0.1:0".parse().unwrap(),
                 max_body_bytes: 64 * 1024 * 1024,
+                max_maintenance: nines::serve::DEFAULT_MAX_MAINTENANCE,
                 eval_interval: None,
                 alertmanager_config: None,
             },

@@ -197,6 +197,43 @@ Exit codes: 0 done, 1 refused (no such incident, already resolved),
         json: bool,
     },
 
+    /// Open, end, extend, cancel and list maintenance windows: while one is
+    /// active, its services' alerts are recorded but page nobody.
+    #[command(after_help = "\
+Examples:
+  nines maintenance start --service api,worker --for 5m --reason \"deploy v1.4\"
+  ID=$(nines maintenance start --service api --for 10m --reason deploy --key \"deploy-$CI_PIPELINE_ID\")
+  nines maintenance end \"$ID\"
+  nines maintenance start --team payments --at 2026-12-01T22:00:00Z --until 2026-12-01T23:30:00Z --reason \"database upgrade\"
+  nines maintenance start --service db-primary --every 'FREQ=WEEKLY;BYDAY=SU' --tz Europe/Paris \\
+      --at 2026-11-22T02:00:00+01:00 --for 1h --reason \"weekly vacuum\"
+  nines maintenance start --match 'cluster=~\"eu-.*\"' --for 2h --reason \"EU network work\"
+  nines maintenance list
+  nines maintenance extend \"$ID\" --for 15m
+  nines maintenance cancel \"$ID\"
+
+`start` prints the window's id alone on standard output, so a deploy
+script can keep it and end the window when it is done; the window also
+ends by itself (after one hour unless --for or --until says otherwise).
+With --key, a retried `start` finds the window the first one opened
+instead of opening a second.
+
+Exit codes: 0 done; 1 refused (no such window, or not in a state that
+allows it: ending one that is not active, extending one that is over);
+2 bad usage, or a window nines will not open (unknown service, ends
+before it starts, longer than the server's --max-maintenance, a rule
+that never occurs); 3 the server could not be reached or answered with
+an error.")]
+    Maintenance {
+        #[command(subcommand)]
+        action: MaintenanceAction,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print the server's JSON answer as it is.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+
     /// Show a running server's status: version, configuration, store.
     #[command(after_help = "\
 Examples:
@@ -261,6 +298,19 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes; larger ones get a 413.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// The longest maintenance window (or occurrence of a recurring one)
+    /// that may be opened.
+    #[arg(long, default_value = "7d", value_parser = parse_max_maintenance)]
+    pub max_maintenance: jiff::SignedDuration,
+}
+
+fn parse_max_maintenance(s: &str) -> Result<jiff::SignedDuration, String> {
+    let d = nines_core::duration::DurationShorthand::parse(s).map_err(|e| e.to_string())?;
+    let secs = d
+        .seconds()
+        .filter(|s| (60..=366 * 86_400).contains(s))
+        .ok_or("the longest maintenance window must be between 1m and 366d")?;
+    Ok(jiff::SignedDuration::from_secs(secs as i64))
 }
 
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
@@ -334,4 +384,67 @@ pub enum IncidentAction {
         #[arg(long, env = "USER")]
         by: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceAction {
+    /// Open a window (now unless --at says when); prints its id.
+    Start {
+        /// Services it covers (comma-separated or repeated).
+        #[arg(long = "service", value_delimiter = ',')]
+        services: Vec<String>,
+        /// Every service of these teams (comma-separated or repeated).
+        #[arg(long = "team", value_delimiter = ',')]
+        teams: Vec<String>,
+        /// Alerts matching this label selector, such as 'cluster="eu-1"'.
+        #[arg(long = "match")]
+        selector: Option<String>,
+        /// How long it lasts, such as 5m or 2h (default 1h).
+        #[arg(long = "for", conflicts_with = "until")]
+        for_: Option<String>,
+        /// When it ends (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// When it starts (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Repeat with an RFC 5545 rule, such as 'FREQ=WEEKLY;BYDAY=SU'.
+        #[arg(long)]
+        every: Option<String>,
+        /// The time zone the rule follows (IANA name; default UTC).
+        #[arg(long, requires = "every")]
+        tz: Option<String>,
+        /// Why: shown on every alert the window holds.
+        #[arg(long)]
+        reason: String,
+        /// Who opens it.
+        #[arg(long, env = "USER")]
+        by: Option<String>,
+        /// An idempotency key: a retry with the same key opens no second window.
+        #[arg(long, env = "NINES_MAINTENANCE_KEY")]
+        key: Option<String>,
+    },
+    /// End the window (its occurrence in progress) now.
+    End { id: String },
+    /// Move a one-off window's end: later by --for, or to --until.
+    Extend {
+        id: String,
+        #[arg(
+            long = "for",
+            conflicts_with = "until",
+            required_unless_present = "until"
+        )]
+        for_: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Cancel a window not yet started, or stop a recurring one for good.
+    Cancel { id: String },
+    /// The windows active or to come (--all for every one).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// One window: its occurrences, the alerts it holds, its budget cost.
+    Show { id: String },
 }

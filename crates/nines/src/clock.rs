@@ -32,6 +32,11 @@ impl ManualClock {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *now = now.saturating_add(by).unwrap_or(*now);
     }
+
+    /// Moves the clock to `t` (forward or back).
+    pub fn set(&self, t: Timestamp) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = t;
+    }
 }
 
 impl Clock for ManualClock {

@@ -92,6 +92,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             store_url: None,
             listen: args.listen,
             max_body_bytes: 8 * 1024 * 1024,
+            max_maintenance: crate::serve::DEFAULT_MAX_MAINTENANCE,
             eval_interval: Some(Duration::from_secs(5)),
             alertmanager_config: None,
         },

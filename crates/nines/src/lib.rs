@@ -11,6 +11,7 @@ pub mod clock;
 pub mod demo;
 pub mod http;
 pub mod logging;
+pub mod maintenance_cmd;
 pub mod metrics;
 pub mod pull;
 pub mod serve;

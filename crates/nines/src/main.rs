@@ -79,6 +79,13 @@ fn main() -> ExitCode {
             server,
             json,
         } => runtime(incident_main(server.server, action, json)),
+        Command::Maintenance {
+            action,
+            server,
+            json,
+        } => runtime(async move {
+            ExitCode::from(nines::maintenance_cmd::run(&server.server, action, json).await)
+        }),
         Command::Status { server, json } => runtime(status_main(server.server, json)),
         Command::Reload { server } => runtime(reload_main(server.server)),
     }
@@ -105,6 +112,7 @@ async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
         store_url: args.store,
         listen: args.listen,
         max_body_bytes: args.max_body_bytes,
+        max_maintenance: args.max_maintenance,
         eval_interval: Some(args.eval_every),
         alertmanager_config: args.alertmanager_config,
     };

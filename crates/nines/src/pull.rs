@@ -352,11 +352,12 @@ async fn record(state: &AppState, sli: &str, minute: i64, obs: Observation) -> R
     let slo = state.slo();
     let rows: Vec<BucketRow> = {
         let incs = slo.plan(sli, at, obs, now).map_err(|e| e.to_string())?;
+        let mut maintenance = crate::alerts::maintenance::MaintenanceOf::new(state);
         incs.into_iter()
             .map(|(series, inc)| BucketRow {
+                maintenance: maintenance.at(&series, inc.minute),
                 series,
                 minute: inc.minute,
-                maintenance: false,
                 good: inc.counts.good,
                 total: inc.counts.total,
             })

@@ -39,6 +39,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub started_at: jiff::Timestamp,
     pub max_body_bytes: usize,
+    pub max_maintenance: jiff::SignedDuration,
     slo: std::sync::RwLock<Arc<SloRuntime>>,
     /// Ingest holds it shared from the store write to the engine update; a
     /// reload holds it exclusively while it replays the store into a new
@@ -59,12 +60,18 @@ pub struct AppState {
     pub outbox_wake: tokio::sync::Notify,
 }
 
+/// The longest maintenance window by default (`serve --max-maintenance`).
+pub const DEFAULT_MAX_MAINTENANCE: jiff::SignedDuration =
+    jiff::SignedDuration::from_secs(7 * 86_400);
+
 pub struct Options {
     pub config_path: PathBuf,
     pub data_dir: PathBuf,
     pub store_url: Option<String>,
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
+    /// The longest maintenance window that may be opened.
+    pub max_maintenance: jiff::SignedDuration,
     /// How often the SLO engine evaluates; `None` leaves it to the caller
     /// (tests drive evaluation with an injected clock).
     pub eval_interval: Option<std::time::Duration>,
@@ -383,6 +390,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         clock,
         started_at: now,
         max_body_bytes: opts.max_body_bytes,
+        max_maintenance: opts.max_maintenance,
         slo: std::sync::RwLock::new(Arc::new(slo)),
         ingest_gate: tokio::sync::RwLock::new(()),
         puller: crate::pull::Puller::default(),

@@ -153,6 +153,16 @@ impl SloRuntime {
         lock(&self.engine).status(now)
     }
 
+    /// What spans of time cost the objectives of `service`'s SLOs.
+    pub fn cost(
+        &self,
+        service: &str,
+        spans: &[(Timestamp, Timestamp)],
+        now: Timestamp,
+    ) -> Vec<nines_core::engine::SpanCost> {
+        lock(&self.engine).cost(service, spans, now)
+    }
+
     /// What an observation adds to each series it feeds, by series key.
     pub fn plan(
         &self,
@@ -772,12 +782,13 @@ pub async fn ingest(
             }
         }
     }
+    let mut maintenance = crate::alerts::maintenance::MaintenanceOf::new(&state);
     let rows: Vec<BucketRow> = buckets
         .iter()
         .map(|((series, minute), c)| BucketRow {
             series: series.clone(),
             minute: *minute,
-            maintenance: false,
+            maintenance: maintenance.at(series, *minute),
             good: c.good,
             total: c.total,
         })

@@ -180,6 +180,7 @@ async fn slis_are_pulled_from_a_real_prometheus() {
             store_url: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             max_body_bytes: 1 << 20,
+            max_maintenance: nines::serve::DEFAULT_MAX_MAINTENANCE,
             eval_interval: None,
             alertmanager_config: None,
         },

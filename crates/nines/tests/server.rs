@@ -42,6 +42,7 @@ async fn start_in(tmp: tempfile::TempDir, clock: Arc<ManualClock>) -> App {
             store_url: None,
             listen: "127.0.0.1:0".parse().unwrap(),
             max_body_bytes: 1024,
+            max_maintenance: nines::serve::DEFAULT_MAX_MAINTENANCE,
             eval_interval: None,
             alertmanager_config: None,
         },
@@ -169,8 +170,21 @@ async fn the_openapi_document_describes_the_served_api() {
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 8);
+    // A maintenance window for the `{id}` of its paths.
+    let window = app
+        .http
+        .post(format!("{}/api/v1/maintenance", app.base))
+        .json(&serde_json::json!({"services": ["checkout"], "description": "openapi test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(window.status(), 201);
+    let window: Value = window.json().await.unwrap();
+    let window_id = window["id"].as_str().unwrap();
     for (template, ops) in paths {
-        let path = if template.contains("/heartbeats/") {
+        let path = if template.contains("/maintenance/") {
+            template.replace("{id}", window_id)
+        } else if template.contains("/heartbeats/") {
             // The example's heartbeat.
             template
                 .replace("{service}", "postgres-primary")

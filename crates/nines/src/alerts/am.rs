@@ -18,12 +18,14 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use nines_core::alerting::inhibit::InhibitRule;
 use nines_core::alerting::labels::{Fingerprint, LabelSet};
+use nines_core::alerting::maintenance::Window;
 use nines_core::alerting::matcher::{Matcher, matches_all, parse_matchers};
 use nines_core::alerting::model::{AlertInput, Source};
 use nines_core::alerting::silence::{Change, Silence};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::routing::Routing;
 use super::{AlertHub, Held, HubState, service_of};
 use crate::serve::AppState;
 
@@ -349,6 +351,7 @@ fn gettable(
     f: &AlertFilter,
     receivers: &[String],
     inhibit: (&[InhibitRule], &[(Fingerprint, &LabelSet)]),
+    windows: (&[&Window], &Routing),
     now: Timestamp,
 ) -> Option<Value> {
     let a = &h.alert;
@@ -360,7 +363,8 @@ fn gettable(
     {
         return None;
     }
-    let silenced_by = AlertHub::silenced_by(st, &a.labels, now);
+    // Silences, then the maintenance windows holding the alert.
+    let silenced_by = AlertHub::suppressed_by(st, windows.0, windows.1, h, now);
     let inhibited_by: Vec<String> = if inhibit.1.is_empty() {
         Vec::new()
     } else {
@@ -412,6 +416,7 @@ pub async fn get_alerts(
     let routing = state.routing();
     let mut out: Vec<(u64, Value)> = state.alerts.read(|st| {
         let sources = st.inhibit_sources(&routing.inhibit_rules, now);
+        let windows = super::maintenance::active(st, now);
         st.alerts
             .iter()
             .filter_map(|(fp, h)| {
@@ -422,6 +427,7 @@ pub async fn get_alerts(
                     &f,
                     &receivers,
                     (&routing.inhibit_rules, &sources),
+                    (&windows, &routing),
                     now,
                 )
                 .map(|v| (*fp, v))
@@ -446,6 +452,7 @@ pub async fn get_groups(
     let mut groups: BTreeMap<(String, String), Shown> = BTreeMap::new();
     state.alerts.read(|st| {
         let sources = st.inhibit_sources(&routing.inhibit_rules, now);
+        let windows = super::maintenance::active(st, now);
         for (fp, h) in &st.alerts {
             for g in routing.groups(&h.alert.labels, &h.service) {
                 let receivers = vec![g.receiver.clone()];
@@ -455,6 +462,7 @@ pub async fn get_groups(
                     &f,
                     &receivers,
                     (&routing.inhibit_rules, &sources),
+                    (&windows, &routing),
                     now,
                 ) {
                     groups

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
 use nines_core::alerting::labels::LabelSet;
+use nines_core::alerting::maintenance::Window;
 use nines_core::alerting::model::Severity;
 use nines_store::{IncidentRow, IncidentWrite, NewIncidentEvent, NewNotification, StoreError};
 use serde_json::{Value, json};
@@ -45,6 +46,9 @@ struct Group {
     /// The members firing now (not resolved, silenced or inhibited), kept
     /// up to date from the alerts that change.
     firing: BTreeSet<u64>,
+    /// The members still firing but held by a maintenance window: they page
+    /// nobody, and keep an open incident open (it resolves when they do).
+    held: BTreeSet<u64>,
     /// Adopted at start-up: the first pass takes the firing alerts as known
     /// and notified, without writing them again.
     restored: bool,
@@ -94,6 +98,7 @@ impl Group {
             due: None,
             touched: false,
             firing: BTreeSet::new(),
+            held: BTreeSet::new(),
             restored: false,
             unack: false,
             incident: None,
@@ -133,6 +138,7 @@ impl Group {
         &mut self,
         st: &HubState,
         routing: &Routing,
+        windows: &[&Window],
         external_url: &str,
         due: bool,
         now: Timestamp,
@@ -152,10 +158,12 @@ impl Group {
                 .incident
                 .as_ref()
                 .is_some_and(|i| i.state == "acknowledged");
+        // Alerts held by a maintenance window keep their incident open.
+        let all_quiet = self.firing.is_empty() && self.held.is_empty();
         let record = unack
             || !self.joined.is_empty()
             || !self.left.is_empty()
-            || (self.firing.is_empty() && self.incident.is_some() && self.r.auto_resolve);
+            || (all_quiet && self.incident.is_some() && self.r.auto_resolve);
         let notify_change = due && self.dirty;
         // An acknowledged incident does not remind: someone is on it.
         let acknowledged = self
@@ -218,13 +226,22 @@ impl Group {
         };
         // One timeline entry per pass for the alerts that joined, one for
         // those that left (resolved, silenced or inhibited).
+        let held = &self.held;
         let describe = |fps: Vec<u64>| {
             let shown: Vec<Value> = fps
                 .iter()
                 .take(20)
                 .map(|fp| {
-                    let labels = st.alerts.get(fp).map(|h| super::map(&h.alert.labels));
-                    json!({"fingerprint": format!("{fp:016x}"), "labels": labels})
+                    let h = st.alerts.get(fp);
+                    let labels = h.map(|h| super::map(&h.alert.labels));
+                    let mut v = json!({"fingerprint": format!("{fp:016x}"), "labels": labels});
+                    // Left because a maintenance window holds it: say which.
+                    if let Some(h) = h.filter(|_| held.contains(fp)) {
+                        let by: Vec<String> =
+                            super::maintenance::holding(windows, routing, h).collect();
+                        v["heldBy"] = json!(by);
+                    }
+                    v
                 })
                 .collect();
             json!({"count": fps.len(), "alerts": shown})
@@ -256,7 +273,7 @@ impl Group {
                 json!({"reason": format!("acknowledged but not resolved within its acknowledgement timeout ({after})")}),
             ));
         }
-        if self.firing.is_empty() && inc.state != "resolved" && self.r.auto_resolve {
+        if all_quiet && inc.state != "resolved" && self.r.auto_resolve {
             inc.state = "resolved".to_owned();
             inc.resolved_at = Some(now);
             events.push(event(
@@ -428,6 +445,7 @@ impl Incidents {
                     due: None,
                     touched: true,
                     firing: BTreeSet::new(),
+                    held: BTreeSet::new(),
                     restored: true,
                     unack: false,
                     incident: Some(row),
@@ -487,7 +505,7 @@ impl Incidents {
     /// up to date, and schedules the groups. Only the alerts that changed
     /// are looked at, unless silences changed, a silence starts or ends, or
     /// an alert that may inhibit others changed: then every alert is.
-    fn regroup(&mut self, st: &HubState, routing: &Routing, now: Timestamp) {
+    fn regroup(&mut self, st: &HubState, routing: &Routing, windows: &[&Window], now: Timestamp) {
         let mut full =
             std::mem::take(&mut self.all_changed) || self.next_full.is_some_and(|t| t <= now);
         let mut changed: Vec<u64> = std::mem::take(&mut self.changed).into_iter().collect();
@@ -518,11 +536,13 @@ impl Incidents {
                 .filter(|(_, h)| !h.alert.resolved_at(now) && is_source(h))
                 .map(|(fp, _)| *fp)
                 .collect();
+            let windows = super::maintenance::next_change(st, now);
             self.next_full = st
                 .silences
                 .values()
                 .flat_map(|s| [s.starts_at, s.ends_at])
                 .filter(|t| *t > now)
+                .chain(windows)
                 .min();
             for g in self.groups.values_mut() {
                 let gone: Vec<u64> = g
@@ -534,6 +554,7 @@ impl Incidents {
                 for fp in gone {
                     g.set_firing(fp, false);
                 }
+                g.held.retain(|fp| st.alerts.contains_key(fp));
                 g.touched = true;
             }
         }
@@ -546,14 +567,19 @@ impl Incidents {
         for fp in changed {
             let Some(h) = st.alerts.get(&fp) else {
                 for g in self.groups.values_mut() {
-                    if g.set_firing(fp, false) {
+                    if g.set_firing(fp, false) | g.held.remove(&fp) {
                         g.touched = true;
                     }
                 }
                 continue;
             };
             let resolved = h.alert.resolved_at(now);
+            let held = !resolved
+                && super::maintenance::holding(windows, routing, h)
+                    .next()
+                    .is_some();
             let firing = !resolved
+                && !held
                 && AlertHub::silenced_by(st, &h.alert.labels, now).is_empty()
                 && (sources.is_empty()
                     || !nines_core::alerting::inhibit::is_inhibited(
@@ -575,6 +601,11 @@ impl Incidents {
                 g.members.insert(fp);
                 g.touched = true;
                 g.set_firing(fp, firing);
+                if held {
+                    g.held.insert(fp);
+                } else {
+                    g.held.remove(&fp);
+                }
                 if g.last_flush.is_none() && g.due.is_none() {
                     g.due = Some(now.saturating_add(g.r.group_wait).unwrap_or(now));
                 }
@@ -598,14 +629,15 @@ impl Incidents {
         let external_url = self.external_url.clone();
         let expired = self.expire_acks(now);
         hub.read(|st| {
-            self.regroup(st, routing, now);
+            let windows = super::maintenance::active(st, now);
+            self.regroup(st, routing, &windows, now);
             for (id, g) in self.groups.iter_mut() {
                 let due = g.due.is_some_and(|d| d <= now);
                 if !g.touched && !due {
                     continue;
                 }
                 g.touched = false;
-                match g.pass(st, routing, &external_url, due, now) {
+                match g.pass(st, routing, &windows, &external_url, due, now) {
                     Some(w) => writes.push((id.clone(), w.0, w.1)),
                     None => {
                         if g.incident.is_none() {

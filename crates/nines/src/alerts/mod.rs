@@ -13,6 +13,7 @@ pub mod deliver;
 pub mod heartbeat;
 pub mod incidents;
 mod intake;
+pub mod maintenance;
 pub mod pagerduty;
 pub mod routing;
 pub mod slo;
@@ -22,6 +23,7 @@ use std::sync::{Arc, RwLock};
 
 use jiff::{SignedDuration, Timestamp};
 use nines_core::alerting::labels::LabelSet;
+use nines_core::alerting::maintenance::Window;
 use nines_core::alerting::model::{Alert, Source};
 use nines_core::alerting::silence::Silence;
 use nines_core::model::Catalog;
@@ -68,6 +70,9 @@ impl Held {
 pub struct HubState {
     pub alerts: HashMap<u64, Held>,
     pub silences: BTreeMap<String, Silence>,
+    /// Maintenance windows, by id (every one ever opened: they are few,
+    /// and each keeps its cost in error budget).
+    pub windows: BTreeMap<String, Window>,
 }
 
 pub struct AlertHub {
@@ -80,6 +85,8 @@ pub struct AlertHub {
     pub wake: tokio::sync::Notify,
     intake: mpsc::Sender<intake::Job>,
     store: Arc<dyn Store>,
+    /// Serialises changes to maintenance windows (read, change, write).
+    pub window_lock: tokio::sync::Mutex<()>,
 }
 
 impl AlertHub {
@@ -108,9 +115,20 @@ impl AlertHub {
                 }
             }
         }
+        for row in store.windows().await? {
+            match maintenance::decode_window(&row) {
+                Ok(w) => {
+                    state.windows.insert(w.id.clone(), w);
+                }
+                Err(e) => {
+                    tracing::error!(id = %row.id, error = %e, "skipping an unreadable stored maintenance window")
+                }
+            }
+        }
         tracing::info!(
             alerts = state.alerts.len(),
             silences = state.silences.len(),
+            windows = state.windows.len(),
             "alert state loaded"
         );
         let (tx, rx) = mpsc::channel(4096);
@@ -121,6 +139,7 @@ impl AlertHub {
             wake: tokio::sync::Notify::new(),
             intake: tx,
             store,
+            window_lock: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(intake::run(hub.clone(), rx));
         Ok(hub)
@@ -166,6 +185,40 @@ impl AlertHub {
         Ok(())
     }
 
+    /// Stores a maintenance window (a new one, or a change to one), then
+    /// makes it count. A new window whose idempotency key is taken is not
+    /// stored: the window opened with that key is returned instead, with
+    /// `false`.
+    pub async fn put_window(&self, w: &Window, new: bool) -> Result<(Window, bool), StoreError> {
+        let row = maintenance::encode_window(w);
+        let (w, created) = if new {
+            let stored = self.store.create_window(&row).await?;
+            if stored.id == w.id {
+                (w.clone(), true)
+            } else {
+                let found =
+                    maintenance::decode_window(&stored).map_err(|e| StoreError::Corrupt {
+                        what: format!("maintenance window {}: {e}", stored.id),
+                    })?;
+                return Ok((found, false));
+            }
+        } else {
+            if !self.store.update_window(&row).await? {
+                return Err(StoreError::Corrupt {
+                    what: format!("maintenance window {} is missing", w.id),
+                });
+            }
+            (w.clone(), false)
+        };
+        self.write(|st| {
+            st.windows.insert(w.id.clone(), w.clone());
+        });
+        self.all_changed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
+        Ok((w, created))
+    }
+
     /// Records that these alerts were committed, and wakes the dispatcher.
     fn changed(&self, fps: impl IntoIterator<Item = u64>) {
         self.changed
@@ -196,6 +249,21 @@ impl AlertHub {
             .filter(|s| s.mutes(labels, now))
             .map(|s| s.id.clone())
             .collect()
+    }
+
+    /// The ids of the silences muting an alert, then of the maintenance
+    /// windows (among `active`) holding it: what Alertmanager's API shows
+    /// in `silencedBy`.
+    pub fn suppressed_by(
+        state: &HubState,
+        active: &[&Window],
+        routing: &routing::Routing,
+        h: &Held,
+        now: Timestamp,
+    ) -> Vec<String> {
+        let mut ids = Self::silenced_by(state, &h.alert.labels, now);
+        ids.extend(maintenance::holding(active, routing, h));
+        ids
     }
 
     /// Forgets alerts resolved long ago and silences expired long ago.

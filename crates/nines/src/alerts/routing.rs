@@ -64,6 +64,8 @@ pub struct ServiceRouting {
     pub policy: IncidentPolicy,
     /// The service's webhooks, then its owner team's.
     pub targets: Vec<Target>,
+    /// The team that owns the service (maintenance windows over a team).
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -200,11 +202,17 @@ impl Routing {
                 let routing = ServiceRouting {
                     policy: svc.incidents.clone(),
                     targets,
+                    owner: svc.owner.clone(),
                 };
                 (name.clone(), routing)
             })
             .collect();
         self
+    }
+
+    /// The team owning `service`, if any.
+    pub fn owner(&self, service: &str) -> Option<&str> {
+        self.services.get(service).and_then(|s| s.owner.as_deref())
     }
 
     /// The groups (incidents) an alert of `service` joins: one per route it

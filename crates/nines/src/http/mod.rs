@@ -66,6 +66,22 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/heartbeats/{service}/{name}/ping",
             get(crate::alerts::heartbeat::ping).post(crate::alerts::heartbeat::ping),
         )
+        .route(
+            "/api/v1/maintenance",
+            get(crate::alerts::maintenance::list).post(crate::alerts::maintenance::open),
+        )
+        .route(
+            "/api/v1/maintenance/{id}",
+            get(crate::alerts::maintenance::show).delete(crate::alerts::maintenance::cancel),
+        )
+        .route(
+            "/api/v1/maintenance/{id}/end",
+            post(crate::alerts::maintenance::end),
+        )
+        .route(
+            "/api/v1/maintenance/{id}/extend",
+            post(crate::alerts::maintenance::extend),
+        )
         .route("/api/v1/incidents", get(crate::alerts::api::list))
         .route("/api/v1/incidents/{id}", get(crate::alerts::api::show))
         .route("/api/v1/incidents/{id}/ack", post(crate::alerts::api::ack))
