@@ -353,9 +353,21 @@ impl Recurrence {
     /// Refuses a rule that never occurs from there.
     pub fn new(rule: Rule, zone: TimeZone, start: Timestamp) -> Result<Recurrence, RecurError> {
         let local = start.to_zoned(zone.clone()).datetime();
+        Recurrence::from_local(rule, zone, local)
+    }
+
+    /// Anchors `rule` at a local date-time of `zone` (RFC 5545's DTSTART
+    /// with a TZID). The wall-clock time is kept as written even when it
+    /// does not exist on the first day (a spring-forward gap): later
+    /// occurrences are at that time of day.
+    pub fn from_local(
+        rule: Rule,
+        zone: TimeZone,
+        local: DateTime,
+    ) -> Result<Recurrence, RecurError> {
         // Sub-second precision is not part of a calendar.
         let local = local.with().subsec_nanosecond(0).build().unwrap_or(local);
-        let start_at = instant(&zone, local).unwrap_or(start);
+        let start_at = instant(&zone, local).ok_or_else(|| RecurError::Never(local.to_string()))?;
         let until = match rule.until {
             None => None,
             Some(Until::Instant(t)) => Some(t),

@@ -419,7 +419,7 @@ async fn a_recurring_window_holds_pages_every_sunday_at_two_in_paris_across_dst(
         &format!("{url}/api/v1/maintenance"),
         json!({
             "services": ["api"],
-            "startsAt": "2026-10-11T02:00:00+02:00",
+            "startsAt": "2026-10-11T02:00:00",
             "duration": "1h",
             "rrule": "FREQ=WEEKLY;BYDAY=SU",
             "timeZone": "Europe/Paris",

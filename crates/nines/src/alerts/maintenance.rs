@@ -69,6 +69,9 @@ pub fn encode_window(w: &Window) -> WindowRow {
         "endsAt": w.ends_at.to_string(),
         "rrule": w.recurrence.as_ref().map(|r| r.rule.text.clone()),
         "timeZone": w.recurrence.as_ref().map(|r| zone_name(&r.zone)),
+        // The rule's anchor on the zone's wall clock, as written (it may be
+        // a time that does not exist on its first day).
+        "localStart": w.recurrence.as_ref().map(|r| r.start.to_string()),
         "stoppedAt": time_text(w.stopped_at),
         "cut": w.cut.map(|(s, e)| json!([s.to_string(), e.to_string()])),
         "description": w.description,
@@ -112,7 +115,14 @@ pub fn decode_window(row: &WindowRow) -> Result<Window, String> {
             let zone = TimeZone::get(b["timeZone"].as_str().unwrap_or("UTC"))
                 .map_err(|e| e.to_string())?;
             let rule = Rule::parse(r).map_err(|e| e.to_string())?;
-            Some(Recurrence::new(rule, zone, starts_at).map_err(|e| e.to_string())?)
+            let r = match b["localStart"].as_str() {
+                Some(l) => {
+                    let local = l.parse().map_err(|e: jiff::Error| e.to_string())?;
+                    Recurrence::from_local(rule, zone, local)
+                }
+                None => Recurrence::new(rule, zone, starts_at),
+            };
+            Some(r.map_err(|e| e.to_string())?)
         }
         None => None,
     };
@@ -293,9 +303,42 @@ pub async fn open(
         None | Some("") => Vec::new(),
         Some(s) => parse_matchers(s).map_err(|e| bad(format!("selector: {e}")))?,
     };
-    let starts_at = match &req.starts_at {
-        Some(s) => parse_time("startsAt", s)?,
-        None => now,
+    // A recurring window may start at a local time of its zone (no
+    // offset): that wall-clock time is the rule's anchor.
+    let local_start = match (&req.starts_at, &req.rrule) {
+        (Some(s), Some(_)) if s.parse::<Timestamp>().is_err() => {
+            Some(s.parse::<jiff::civil::DateTime>().map_err(|_| {
+                bad(format!(
+                    "startsAt: `{s}` is not a time: write RFC 3339 (2026-11-22T02:00:00+01:00), or a local time of timeZone (2026-11-22T02:00:00)"
+                ))
+            })?)
+        }
+        _ => None,
+    };
+    let zone = match (&req.rrule, &req.time_zone) {
+        (Some(_), z) => {
+            let zone_name = z.as_deref().unwrap_or("UTC");
+            Some(TimeZone::get(zone_name).map_err(|_| {
+                bad(format!(
+                    "timeZone: `{zone_name}` is not a known time zone: write an IANA name such as Europe/Paris"
+                ))
+            })?)
+        }
+        (None, Some(_)) => {
+            return Err(bad(
+                "timeZone applies to recurring windows: give rrule too, or leave timeZone out",
+            ));
+        }
+        (None, None) => None,
+    };
+    let starts_at = match (&req.starts_at, local_start, &zone) {
+        (_, Some(local), Some(z)) => z
+            .to_ambiguous_zoned(local)
+            .compatible()
+            .map_err(|e| bad(format!("startsAt: {e}")))?
+            .timestamp(),
+        (Some(s), _, _) => parse_time("startsAt", s)?,
+        (None, _, _) => now,
     };
     let ends_at = match (&req.ends_at, &req.duration) {
         (Some(_), Some(_)) => {
@@ -312,23 +355,16 @@ pub async fn open(
                 .map_err(|_| bad("duration: the window would end after the year 9999"))?
         }
     };
-    let recurrence = match (&req.rrule, &req.time_zone) {
-        (None, None) => None,
-        (None, Some(_)) => {
-            return Err(bad(
-                "timeZone applies to recurring windows: give rrule too, or leave timeZone out",
-            ));
-        }
-        (Some(r), z) => {
-            let zone_name = z.as_deref().unwrap_or("UTC");
-            let zone = TimeZone::get(zone_name).map_err(|_| {
-                bad(format!(
-                    "timeZone: `{zone_name}` is not a known time zone: write an IANA name such as Europe/Paris"
-                ))
-            })?;
+    let recurrence = match (&req.rrule, zone) {
+        (Some(r), Some(zone)) => {
             let rule = Rule::parse(r).map_err(|e| bad(format!("rrule: {e}")))?;
-            Some(Recurrence::new(rule, zone, starts_at).map_err(|e| bad(format!("rrule: {e}")))?)
+            let r = match local_start {
+                Some(local) => Recurrence::from_local(rule, zone, local),
+                None => Recurrence::new(rule, zone, starts_at),
+            };
+            Some(r.map_err(|e| bad(format!("rrule: {e}")))?)
         }
+        _ => None,
     };
     let header_key = headers
         .get("idempotency-key")
