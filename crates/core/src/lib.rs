@@ -12,5 +12,6 @@ pub mod duration;
 pub mod engine;
 pub mod graph;
 pub mod model;
+pub mod oncall;
 pub mod series;
 pub mod simulate;
