@@ -20,6 +20,8 @@
 //!   alert intake, incidents and their timelines, notifications to deliver
 //!   ([`AlertStore`], `alerting.rs`); heartbeats ([`HeartbeatStore`],
 //!   `heartbeat.rs`).
+//! - `schedule_overrides`: on-call overrides added at run time
+//!   ([`ScheduleOverrideStore`], `schedule_override.rs`).
 //! - `schema_migrations`: which migrations have been applied (`migrate.rs`).
 //!
 //! # Adding a table and a method
@@ -45,6 +47,7 @@ mod heartbeat;
 mod location;
 mod migrate;
 mod postgres;
+mod schedule_override;
 mod sli_bucket;
 mod sqlite;
 
@@ -57,6 +60,7 @@ pub use error::{Cause, StoreError};
 pub use gate_override::{GateOverride, NewGateOverride};
 pub use heartbeat::{HeartbeatRow, HeartbeatStore};
 pub use location::StoreLocation;
+pub use schedule_override::{NewScheduleOverride, ScheduleOverride, ScheduleOverrideStore};
 pub use sli_bucket::{BatchOutcome, BucketRow};
 
 /// The database engine behind a [`Store`].
@@ -82,7 +86,9 @@ impl fmt::Display for Engine {
 /// Every method that writes has committed its write when it returns `Ok`, so
 /// an acknowledged change survives a crash of nines or of the machine.
 #[async_trait::async_trait]
-pub trait Store: AlertStore + HeartbeatStore + Send + Sync + 'static {
+pub trait Store:
+    AlertStore + HeartbeatStore + ScheduleOverrideStore + Send + Sync + 'static
+{
     /// Which engine this store runs on.
     fn engine(&self) -> Engine;
 
