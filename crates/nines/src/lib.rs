@@ -12,6 +12,8 @@ pub mod demo;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod oncall;
+pub mod oncall_cli;
 pub mod pull;
 pub mod serve;
 pub mod simulate;

@@ -79,6 +79,14 @@ fn main() -> ExitCode {
             server,
             json,
         } => runtime(incident_main(server.server, action, json)),
+        Command::Oncall { at, server, json } => {
+            runtime(nines::oncall_cli::oncall(server.server, at, json))
+        }
+        Command::Schedule {
+            action,
+            server,
+            json,
+        } => runtime(nines::oncall_cli::schedule(server.server, action, json)),
         Command::Status { server, json } => runtime(status_main(server.server, json)),
         Command::Reload { server } => runtime(reload_main(server.server)),
     }

@@ -170,7 +170,12 @@ async fn the_openapi_document_describes_the_served_api() {
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 8);
     for (template, ops) in paths {
-        let path = if template.contains("/heartbeats/") {
+        let path = if template.contains("/schedules/") {
+            // The example's schedule (an override id stays `{id}`: a 400).
+            template.replace("{name}", "payments-primary")
+        } else if template.contains("/people/") {
+            template.replace("{name}", "alice")
+        } else if template.contains("/heartbeats/") {
             // The example's heartbeat.
             template
                 .replace("{service}", "postgres-primary")
