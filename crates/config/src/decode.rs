@@ -8,14 +8,18 @@ use std::path::{Path, PathBuf};
 use nines_core::availability::Target;
 use nines_core::duration::{DurationShorthand, DurationUnit};
 use nines_core::model::{
-    AlertCondition, AlertPolicy, BudgetingMethod, BurnRateCondition, ContactKind, ContactMethod,
-    DataSource, Dependency, Heartbeat, IncidentPolicy, Integration, Member, Meta, MetricSource,
+    AlertCondition, AlertPolicy, BudgetingMethod, BurnRateCondition, ContactKind, DataSource,
+    Dependency, Heartbeat, IncidentPolicy, Integration, Member, Meta, MetricSource,
     NotificationTarget, Numerator, Objective, Op, RawType, Service, Sli, SliMetric, Slo, Team,
     Tier, TimeWindow, Value, Webhook,
 };
 
 use crate::diag::{Diagnostic, Pos, closest};
 use crate::yaml::{Node, NodeKind};
+
+#[path = "decode_oncall.rs"]
+mod oncall;
+pub use oncall::{CoverageDraft, ScheduleDraft};
 
 pub const OPENSLO_V1: &str = "openslo/v1";
 pub const NINES_V1: &str = "nines/v1";
@@ -28,7 +32,7 @@ const OPENSLO_KINDS: [&str; 7] = [
     "AlertCondition",
     "AlertNotificationTarget",
 ];
-const NINES_KINDS: [&str; 2] = ["Service", "Team"];
+const NINES_KINDS: [&str; 4] = ["Service", "Team", "Person", "Schedule"];
 
 /// Where something was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,6 +97,11 @@ pub struct Drafts {
     pub conditions: Vec<(AlertCondition, Loc)>,
     pub targets: Vec<(NotificationTarget, Loc)>,
     pub teams: Vec<(Team, Loc)>,
+    pub people: Vec<(nines_core::model::Person, Loc)>,
+    pub schedules: Vec<(ScheduleDraft, Loc)>,
+    /// Files read on the way (imported calendars), for the digest and for
+    /// showing their lines in diagnostics.
+    pub extra_sources: Vec<(PathBuf, String)>,
 }
 
 pub struct Decoder<'a> {
@@ -451,6 +460,16 @@ impl<'a> Decoder<'a> {
             (NINES_V1, "Team") => {
                 if let Some(d) = self.team(spec, meta) {
                     out.teams.push((d, loc));
+                }
+            }
+            (NINES_V1, "Person") => {
+                if let Some(d) = self.person(spec, meta) {
+                    out.people.push((d, loc));
+                }
+            }
+            (NINES_V1, "Schedule") => {
+                if let Some(d) = self.schedule(spec, meta, out) {
+                    out.schedules.push((d, loc));
                 }
             }
             _ => unreachable!("kinds are checked above"),
@@ -1616,36 +1635,10 @@ impl<'a> Decoder<'a> {
                 let tz = mf
                     .get("timeZone")
                     .and_then(|n| self.time_zone(n, "member timeZone"));
-                let mut contacts = Vec::new();
-                if let Some(cl) = mf.get("contacts") {
-                    for c in self.list(cl, "member contacts") {
-                        let cw = "a contact method";
-                        let Some(cf) = self.fields(c, cw, &["type", "address"]) else {
-                            continue;
-                        };
-                        let (Some(kind_s), Some(address)) = (
-                            self.req_string(&cf, "type", cw),
-                            self.req_string(&cf, "address", cw),
-                        ) else {
-                            continue;
-                        };
-                        let kind_pos = cf.get("type").map_or(c.pos, |n| n.pos);
-                        let Some(kind) = ContactKind::parse(&kind_s) else {
-                            self.error_help(
-                                kind_pos,
-                                format!("unknown contact type `{kind_s}`"),
-                                format!("contact types: {}", ContactKind::NAMES.join(", ")),
-                            );
-                            continue;
-                        };
-                        let addr_pos = cf.get("address").map_or(c.pos, |n| n.pos);
-                        if let Some(problem) = contact_problem(kind, &address) {
-                            self.error(addr_pos, problem);
-                            continue;
-                        }
-                        contacts.push(ContactMethod { kind, address });
-                    }
-                }
+                let contacts = mf
+                    .get("contacts")
+                    .map(|cl| self.contacts(cl))
+                    .unwrap_or_default();
                 members.push(Member {
                     name,
                     time_zone: tz,

@@ -8,6 +8,7 @@
 pub mod alertmanager;
 mod decode;
 pub mod diag;
+pub mod ical;
 mod link;
 pub mod scenario;
 mod yaml;
@@ -176,7 +177,16 @@ fn load_texts(
             }
         }
     }
-    let sources: BTreeMap<PathBuf, String> = inputs.into_iter().collect();
+    // Files the configuration reads (imported calendars) count in its digest,
+    // so a changed calendar is a changed configuration.
+    for (file, text) in &drafts.extra_sources {
+        digest.write(file.to_string_lossy().as_bytes());
+        digest.write(&[0]);
+        digest.write(text.as_bytes());
+        digest.write(&[0]);
+    }
+    let mut sources: BTreeMap<PathBuf, String> = inputs.into_iter().collect();
+    sources.extend(std::mem::take(&mut drafts.extra_sources));
     // Cross-references are only worth checking once every object could be
     // read: an unknown reference to an object that failed to parse would
     // only repeat the first error.

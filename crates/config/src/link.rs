@@ -10,6 +10,9 @@ use nines_core::model::{AlertCondition, AlertPolicy, Catalog, NotificationTarget
 use crate::decode::{Drafts, Inline, Loc, PolicyDraft, Ref, SliDraft};
 use crate::diag::{Diagnostic, closest};
 
+#[path = "link_oncall.rs"]
+mod oncall;
+
 struct Linker {
     diags: Vec<Diagnostic>,
 }
@@ -149,7 +152,9 @@ pub fn link(drafts: Drafts) -> (Catalog, Vec<Diagnostic>) {
     let targets = l.unique("AlertNotificationTarget", drafts.targets, |d| &d.meta.name);
     let policies = l.unique("AlertPolicy", drafts.policies, |d| &d.policy.meta.name);
     let slos = l.unique("SLO", drafts.slos, |d| &d.slo.meta.name);
-    let teams = l.unique("Team", drafts.teams, |d| &d.meta.name);
+    let mut teams = l.unique("Team", drafts.teams, |d| &d.meta.name);
+    let people = l.unique("Person", drafts.people, |p| &p.meta.name);
+    let schedules = l.unique("Schedule", drafts.schedules, |s| &s.meta.name);
     let openslo_services = l.unique("Service", drafts.openslo_services, |m| &m.name);
     let nines_services = l.unique("nines Service", drafts.nines_services, |d| {
         &d.service.meta.name
@@ -274,9 +279,11 @@ pub fn link(drafts: Drafts) -> (Catalog, Vec<Diagnostic>) {
             }
         }
     }
+    l.people(people, &mut teams, &mut catalog);
     for (name, (t, _)) in teams {
         catalog.teams.insert(name, t);
     }
+    l.schedules(schedules, &mut catalog);
     for (name, (d, _)) in sources {
         catalog.data_sources.insert(name, d);
     }

@@ -19,7 +19,9 @@ fn the_shipped_example_is_valid_and_complete() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/shop");
     let loaded = load(&root).unwrap_or_else(|e| panic!("{}", e.render()));
     let c = &loaded.catalog;
-    assert_eq!(loaded.files.len(), 3);
+    assert_eq!(loaded.files.len(), 4);
+    assert_eq!(c.schedules["payments-primary"].zone_name, "Europe/Paris");
+    assert_eq!(c.people["dave"].teams, vec!["platform"]);
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     assert_eq!(c.slos.len(), 3);
     assert_eq!(c.teams["payments"].members.len(), 2);

@@ -12,6 +12,7 @@ pub mod duration;
 pub mod engine;
 pub mod graph;
 pub mod model;
+pub mod oncall;
 pub mod recur;
 pub mod series;
 pub mod simulate;

@@ -59,6 +59,10 @@ pub struct Catalog {
     pub alert_conditions: BTreeMap<String, AlertCondition>,
     pub notification_targets: BTreeMap<String, NotificationTarget>,
     pub teams: BTreeMap<String, Team>,
+    /// Everyone who can be on call: `Person` objects and the people written
+    /// inline as team members.
+    pub people: BTreeMap<String, Person>,
+    pub schedules: BTreeMap<String, crate::oncall::Schedule>,
 }
 
 impl Catalog {
@@ -73,6 +77,8 @@ impl Catalog {
             ("alert_conditions", self.alert_conditions.len()),
             ("notification_targets", self.notification_targets.len()),
             ("teams", self.teams.len()),
+            ("people", self.people.len()),
+            ("schedules", self.schedules.len()),
         ]
     }
 
@@ -372,11 +378,35 @@ pub struct Team {
     pub notify: Vec<Webhook>,
 }
 
+/// A team member. One written with only a name may stand for a [`Person`]
+/// declared on its own; linking fills in that person's zone and contacts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Member {
     pub name: String,
     pub time_zone: Option<String>,
     pub contacts: Vec<ContactMethod>,
+}
+
+/// Someone who can be paged: how to reach them, and their own time zone
+/// (for showing them their shifts; schedules follow their own zone).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Person {
+    pub meta: Meta,
+    /// IANA zone name, checked against the time zone database.
+    pub time_zone: Option<String>,
+    pub contacts: Vec<ContactMethod>,
+    /// The teams that list this person, in name order.
+    pub teams: Vec<String>,
+}
+
+impl Person {
+    /// The address of their first contact method of `kind`, if any.
+    pub fn contact(&self, kind: ContactKind) -> Option<&str> {
+        self.contacts
+            .iter()
+            .find(|c| c.kind == kind)
+            .map(|c| c.address.as_str())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

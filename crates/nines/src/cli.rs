@@ -197,6 +197,54 @@ Exit codes: 0 done, 1 refused (no such incident, already resolved),
         json: bool,
     },
 
+    /// Who is on call now (or at --at) in every schedule, why, and until when.
+    #[command(after_help = "\
+Examples:
+  nines oncall
+  nines oncall --at 2026-12-25T03:00            (your local time)
+  nines oncall --at 2026-12-25T03:00:00+01:00 --json
+
+Each line: the schedule, the person on call, why (their layer, or an
+override) and when their shift ends, in the schedule's time zone.")]
+    Oncall {
+        /// An instant: RFC 3339 with an offset, or a date and time on this machine's clock.
+        #[arg(long)]
+        at: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print the server's JSON answer as it is.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// On-call schedules: their shifts and handoffs, and overrides.
+    #[command(after_help = "\
+Examples:
+  nines schedule list
+  nines schedule show payments-primary
+  nines schedule show payments-primary --from 2026-12-21T00:00 --until 2027-01-04T00:00
+  nines schedule override add payments-primary --person dave --start 2026-12-24T18:00 --for 15h --reason \"covers Christmas\"
+  nines schedule override list payments-primary
+  nines schedule override remove payments-primary 3
+
+Times are RFC 3339 with an offset, or a date and time on this machine's
+clock; shifts are shown in the schedule's time zone. Subscribe to a
+schedule's shifts in a calendar app at
+SERVER/api/v1/schedules/NAME/calendar.ics (one person's:
+SERVER/api/v1/people/NAME/calendar.ics).
+
+Exit codes: 0 done, 1 refused (unknown schedule, person or override, an
+override that ends before it starts), 3 the server could not be reached.")]
+    Schedule {
+        #[command(subcommand)]
+        action: ScheduleAction,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print the server's JSON answer as it is.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+
     /// Open, end, extend, cancel and list maintenance windows: while one is
     /// active, its services' alerts are recorded but page nobody.
     #[command(after_help = "\
@@ -384,6 +432,55 @@ pub enum IncidentAction {
         #[arg(long, env = "USER")]
         by: Option<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleAction {
+    /// Every schedule, and who is on call in it now.
+    List,
+    /// A schedule's shifts and upcoming handoffs (two weeks from now by default).
+    Show {
+        name: String,
+        /// From this instant (default now).
+        #[arg(long)]
+        from: Option<String>,
+        /// Until this instant (default two weeks after --from; at most 366 days).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Someone covers a schedule for a span: add, list or remove overrides.
+    #[command(subcommand)]
+    Override(OverrideAction),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OverrideAction {
+    /// The schedule's overrides that are not over yet.
+    List { schedule: String },
+    /// Add one; --end or --for says when it ends.
+    Add {
+        schedule: String,
+        /// Who covers.
+        #[arg(long)]
+        person: String,
+        /// From (default now).
+        #[arg(long)]
+        start: Option<String>,
+        /// Until.
+        #[arg(long, required_unless_present = "for_", conflicts_with = "for_")]
+        end: Option<String>,
+        /// How long, such as 4h or 2d.
+        #[arg(long = "for")]
+        for_: Option<String>,
+        /// Why; kept with it.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Who adds it.
+        #[arg(long, env = "USER")]
+        by: Option<String>,
+    },
+    /// Remove one added at run time, by its id.
+    Remove { schedule: String, id: i64 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,6 +13,8 @@ pub mod http;
 pub mod logging;
 pub mod maintenance_cmd;
 pub mod metrics;
+pub mod oncall;
+pub mod oncall_cli;
 pub mod pull;
 pub mod serve;
 pub mod simulate;

@@ -86,6 +86,14 @@ fn main() -> ExitCode {
         } => runtime(async move {
             ExitCode::from(nines::maintenance_cmd::run(&server.server, action, json).await)
         }),
+        Command::Oncall { at, server, json } => {
+            runtime(nines::oncall_cli::oncall(server.server, at, json))
+        }
+        Command::Schedule {
+            action,
+            server,
+            json,
+        } => runtime(nines::oncall_cli::schedule(server.server, action, json)),
         Command::Status { server, json } => runtime(status_main(server.server, json)),
         Command::Reload { server } => runtime(reload_main(server.server)),
     }

@@ -798,7 +798,7 @@ fn check_the_shipped_example() {
     assert_eq!(out.stderr, "");
     assert_eq!(
         out.stdout,
-        "ok: 3 file(s), 5 services, 3 slos, 1 slis, 1 data sources, 1 alert policies, 1 notification targets, 2 teams; 0 warning(s)\n"
+        "ok: 4 file(s), 5 services, 3 slos, 1 slis, 1 data sources, 1 alert policies, 1 notification targets, 2 teams, 4 people, 2 schedules; 0 warning(s)\n"
     );
 
     let out = run(["check", "--quiet", "examples/shop"]);
@@ -810,7 +810,7 @@ fn check_the_shipped_example() {
     // One file on its own is checked too.
     assert_eq!(
         stdout_of(["check", "examples/shop/teams.yaml"]),
-        "ok: 1 file(s), 2 teams; 0 warning(s)\n"
+        "ok: 1 file(s), 2 teams, 4 people; 0 warning(s)\n"
     );
 }
 
@@ -1252,7 +1252,7 @@ fn nines_reload_reports_an_unreadable_config_readably() {
     let first = revision(addr);
     let aside = dir.path().join("aside");
     std::fs::create_dir(&aside).unwrap();
-    for name in ["services.yaml", "slos.yaml", "teams.yaml"] {
+    for name in ["services.yaml", "slos.yaml", "teams.yaml", "oncall.yaml"] {
         std::fs::rename(config.join(name), aside.join(name)).unwrap();
     }
     let out = run(["reload", "--server", &format!("http://{addr}")]);
@@ -1493,4 +1493,134 @@ fn check_reads_an_alertmanager_config_and_says_what_is_not_carried_over() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn oncall_and_schedule_commands_ask_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::spawn(&shop(), &dir.path().join("data"));
+    let addr = server.wait_until_up();
+    let url = format!("http://{addr}");
+
+    // Christmas night: the configured override puts dave on payments.
+    let out = run([
+        "oncall",
+        "--at",
+        "2026-12-25T03:00:00+01:00",
+        "--server",
+        &url,
+    ]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    assert_eq!(
+        out.stdout,
+        "on call at 2026-12-25T02:00:00Z:\n  \
+         payments-primary     dave         (override (configuration)) until Sat 2026-12-26 09:00 CET\n  \
+         platform-primary     dave         (layer daily) until Fri 2026-12-25 10:00 CET\n"
+    );
+    let bad = run(["oncall", "--at", "christmas", "--server", &url]);
+    assert_eq!(bad.code, Some(2), "{bad:#?}");
+    assert!(
+        bad.stderr.contains("`christmas` is not a time"),
+        "{}",
+        bad.stderr
+    );
+
+    // Shifts across the spring change, shown on the schedule's clock; the
+    // line about now depends on the real clock and is left out.
+    let out = run([
+        "schedule",
+        "show",
+        "payments-primary",
+        "--from",
+        "2026-03-27T00:00:00+01:00",
+        "--until",
+        "2026-03-31T00:00:00+02:00",
+        "--server",
+        &url,
+    ]);
+    assert_eq!(out.code, Some(0), "{out:#?}");
+    let shown: String = out
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("on call now:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    insta::assert_snapshot!("schedule_show", shown);
+
+    let unknown = run(["schedule", "show", "nope", "--server", &url]);
+    assert_eq!(unknown.code, Some(1), "{unknown:#?}");
+    assert!(
+        unknown.stderr.contains("no schedule named `nope`"),
+        "{}",
+        unknown.stderr
+    );
+
+    // Overrides: refused with the problem named, added, listed, removed.
+    let override_cmd = |extra: &[&str]| {
+        let mut args = vec!["schedule", "override"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--server", &url]);
+        run(args)
+    };
+    let zoe = override_cmd(&["add", "payments-primary", "--person", "zoe", "--for", "2h"]);
+    assert_eq!(zoe.code, Some(1), "{zoe:#?}");
+    assert!(
+        zoe.stderr.contains("no person named `zoe`"),
+        "{}",
+        zoe.stderr
+    );
+    let backwards = override_cmd(&[
+        "add",
+        "payments-primary",
+        "--person",
+        "chloe",
+        "--start",
+        "2030-01-02T00:00:00Z",
+        "--end",
+        "2030-01-01T00:00:00Z",
+    ]);
+    assert_eq!(backwards.code, Some(1), "{backwards:#?}");
+    assert!(
+        backwards.stderr.contains("before it starts"),
+        "{}",
+        backwards.stderr
+    );
+    let added = override_cmd(&[
+        "add",
+        "payments-primary",
+        "--person",
+        "chloe",
+        "--start",
+        "2030-01-01T00:00:00Z",
+        "--for",
+        "1d",
+        "--reason",
+        "swap",
+        "--by",
+        "alice",
+    ]);
+    assert_eq!(added.code, Some(0), "{added:#?}");
+    assert_eq!(
+        added.stdout,
+        "override added to payments-primary: #1    chloe        2030-01-01T00:00:00Z - 2030-01-02T00:00:00Z  swap (by alice)\n"
+    );
+    let listed = override_cmd(&["list", "payments-primary"]);
+    assert!(listed.stdout.contains("#1    chloe"), "{}", listed.stdout);
+    let (_, v) = get(addr, "/api/v1/oncall?at=2030-01-01T12:00:00Z");
+    let v: Value = serde_json::from_str(&v).unwrap();
+    assert_eq!(v["schedules"][0]["on_call"]["name"], "chloe");
+    let removed = override_cmd(&["remove", "payments-primary", "1"]);
+    assert_eq!(removed.code, Some(0), "{removed:#?}");
+    assert_eq!(
+        removed.stdout,
+        "override #1 removed from payments-primary\n"
+    );
+    let again = override_cmd(&["remove", "payments-primary", "1"]);
+    assert_eq!(again.code, Some(1), "{again:#?}");
+    assert!(
+        again.stderr.contains("has no override #1"),
+        "{}",
+        again.stderr
+    );
+    server.stop_gracefully("TERM");
 }

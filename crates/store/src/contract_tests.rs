@@ -1345,6 +1345,86 @@ async fn maintenance_windows_are_kept_and_an_idempotency_key_opens_one(h: Harnes
     assert_eq!(store.windows().await.unwrap()[0], ended);
 }
 
+async fn schedule_overrides_are_kept_listed_in_order_and_deleted(h: Harness) {
+    use crate::NewScheduleOverride;
+    let store = h.open().await.unwrap();
+    let t = |s: i64| Timestamp::from_second(1_790_000_000 + s).unwrap();
+    let new = |schedule: &str, person: &str, from: i64, to: i64| NewScheduleOverride {
+        schedule: schedule.to_owned(),
+        person: person.to_owned(),
+        starts_at: t(from),
+        ends_at: t(to),
+        reason: format!("{person} covers"),
+        created_by: "alice".to_owned(),
+        created_at: t(0),
+    };
+    let a = store
+        .add_schedule_override(&new("primary", "bob", 100, 200))
+        .await
+        .unwrap();
+    assert_eq!(a.person, "bob");
+    assert_eq!(
+        (a.starts_at, a.ends_at, a.created_at),
+        (t(100), t(200), t(0))
+    );
+    let b = store
+        .add_schedule_override(&new("primary", "carol", 150, 400))
+        .await
+        .unwrap();
+    store
+        .add_schedule_override(&new("secondary", "dave", 0, 50))
+        .await
+        .unwrap();
+    assert!(b.id > a.id);
+    // An override that ends before it starts is refused before any SQL.
+    let err = store
+        .add_schedule_override(&new("primary", "bob", 300, 300))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput { .. }), "{err:?}");
+
+    let listed = store
+        .schedule_overrides(Some("primary"), t(0))
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![a.clone(), b.clone()], "oldest first");
+    // Those that ended by then are left out.
+    let listed = store
+        .schedule_overrides(Some("primary"), t(200))
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![b.clone()]);
+    assert_eq!(store.schedule_overrides(None, t(0)).await.unwrap().len(), 3);
+
+    // Kept across a restart; deleted once, by its schedule and id.
+    store.close().await;
+    let store = h.open().await.unwrap();
+    assert!(
+        !store
+            .delete_schedule_override("secondary", a.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_schedule_override("primary", a.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_schedule_override("primary", a.id)
+            .await
+            .unwrap()
+    );
+    let listed = store
+        .schedule_overrides(Some("primary"), t(0))
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![b]);
+    store.close().await;
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod sqlite_contract {
@@ -1395,6 +1475,7 @@ contract!(
     changes_are_listed_per_service_since_a_time,
     heartbeats_are_known_from_first_sight_and_keep_their_latest_ping,
     maintenance_windows_are_kept_and_an_idempotency_key_opens_one,
+    schedule_overrides_are_kept_listed_in_order_and_deleted,
 );
 
 fn sqlite_harness() -> Harness {

@@ -21,6 +21,8 @@
 //!   ([`AlertStore`], `alerting.rs`); heartbeats ([`HeartbeatStore`],
 //!   `heartbeat.rs`); maintenance windows ([`MaintenanceStore`],
 //!   `maintenance.rs`).
+//! - `schedule_overrides`: on-call overrides added at run time
+//!   ([`ScheduleOverrideStore`], `schedule_override.rs`).
 //! - `schema_migrations`: which migrations have been applied (`migrate.rs`).
 //!
 //! # Adding a table and a method
@@ -47,6 +49,7 @@ mod location;
 mod maintenance;
 mod migrate;
 mod postgres;
+mod schedule_override;
 mod sli_bucket;
 mod sqlite;
 
@@ -60,6 +63,7 @@ pub use gate_override::{GateOverride, NewGateOverride};
 pub use heartbeat::{HeartbeatRow, HeartbeatStore};
 pub use location::StoreLocation;
 pub use maintenance::{MaintenanceStore, WindowRow};
+pub use schedule_override::{NewScheduleOverride, ScheduleOverride, ScheduleOverrideStore};
 pub use sli_bucket::{BatchOutcome, BucketRow};
 
 /// The database engine behind a [`Store`].
@@ -85,7 +89,9 @@ impl fmt::Display for Engine {
 /// Every method that writes has committed its write when it returns `Ok`, so
 /// an acknowledged change survives a crash of nines or of the machine.
 #[async_trait::async_trait]
-pub trait Store: AlertStore + HeartbeatStore + MaintenanceStore + Send + Sync + 'static {
+pub trait Store:
+    AlertStore + HeartbeatStore + MaintenanceStore + ScheduleOverrideStore + Send + Sync + 'static
+{
     /// Which engine this store runs on.
     fn engine(&self) -> Engine;
 

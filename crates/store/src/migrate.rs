@@ -53,6 +53,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "maintenance_windows",
         sql: include_str!("../migrations/sqlite/0006_maintenance_windows.sql"),
     },
+    Migration {
+        version: 7,
+        name: "schedule_overrides",
+        sql: include_str!("../migrations/sqlite/0007_schedule_overrides.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -85,6 +90,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 6,
         name: "maintenance_windows",
         sql: include_str!("../migrations/postgres/0006_maintenance_windows.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "schedule_overrides",
+        sql: include_str!("../migrations/postgres/0007_schedule_overrides.sql"),
     },
 ];
 

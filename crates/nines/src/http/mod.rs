@@ -93,6 +93,25 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/incidents/{id}/notes",
             post(crate::alerts::api::note),
         )
+        .route("/api/v1/oncall", get(crate::oncall::now))
+        .route("/api/v1/schedules", get(crate::oncall::list))
+        .route("/api/v1/schedules/{name}", get(crate::oncall::one))
+        .route(
+            "/api/v1/schedules/{name}/overrides",
+            get(crate::oncall::list_overrides).post(crate::oncall::add_override),
+        )
+        .route(
+            "/api/v1/schedules/{name}/overrides/{id}",
+            axum::routing::delete(crate::oncall::delete_override),
+        )
+        .route(
+            "/api/v1/schedules/{name}/calendar.ics",
+            get(crate::oncall::schedule_calendar),
+        )
+        .route(
+            "/api/v1/people/{name}/calendar.ics",
+            get(crate::oncall::person_calendar),
+        )
         .route("/v2/enqueue", post(crate::alerts::pagerduty::enqueue))
         .route("/v2/change/enqueue", post(crate::alerts::pagerduty::change))
         .fallback(not_found)
