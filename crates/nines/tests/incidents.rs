@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{receiver, start_with_config};
+use common::{get, post_alerts, receiver, start_with_config};
 use jiff::{SignedDuration, Timestamp};
 use nines::clock::{Clock as _, ManualClock};
 use nines::serve::Running;
@@ -16,20 +16,6 @@ use serde_json::{Value, json};
 
 async fn start(dir: &Path, config: &str, clock: Arc<ManualClock>) -> Running {
     start_with_config(dir, config, None, clock).await
-}
-
-async fn post_alerts(url: &str, body: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/v2/alerts"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-}
-
-async fn get(url: &str) -> Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
 async fn act(url: &str, id: i64, what: &str) -> (u16, Value) {

@@ -9,7 +9,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{receiver, start_with_config};
+use common::{get, post_alerts, receiver, start_with_config};
 use jiff::{SignedDuration, Timestamp};
 use nines::clock::ManualClock;
 use nines::serve::Running;
@@ -98,20 +98,6 @@ fn args(url: &str, a: &[&str]) -> Vec<String> {
     v.push("--server".to_owned());
     v.push(url.to_owned());
     v
-}
-
-async fn post_alerts(url: &str, body: Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{url}/api/v2/alerts"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-}
-
-async fn get(url: &str) -> Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
 async fn send(method: reqwest::Method, url: &str, body: Value) -> (u16, Value) {

@@ -165,3 +165,19 @@ pub async fn start_with_config(
     .await
     .unwrap()
 }
+
+/// Posts alerts to Alertmanager's API v2 and expects them accepted.
+pub async fn post_alerts(url: &str, body: Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v2/alerts"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// GETs a URL and reads its JSON.
+pub async fn get(url: &str) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
