@@ -6,8 +6,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 
 use nines::clock::ManualClock;
@@ -273,19 +273,6 @@ async fn overrides_are_checked_kept_across_a_restart_and_removed() {
     app.running.shutdown().await.unwrap();
 }
 
-fn python() -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
-    let py = std::env::var_os("NINES_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or(venv);
-    let ok = Command::new(&py)
-        .args(["-c", "import icalendar"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    ok.then_some(py)
-}
-
 /// Every VEVENT of `ics` as the `icalendar` library reads it.
 fn parse_with_icalendar(py: &Path, ics: &str, dir: &Path) -> Vec<Value> {
     let file = dir.join("feed.ics");
@@ -338,7 +325,7 @@ async fn calendar_feeds_are_read_by_a_real_icalendar_parser() {
     let (status, v) = app.get("/api/v1/people/zoe/calendar.ics").await;
     assert_eq!((status, v["code"].as_str()), (404, Some("unknown_person")));
 
-    let Some(py) = python() else {
+    let Some(py) = common::python_with("icalendar") else {
         eprintln!(
             "SKIPPED: iCalendar parser check: no Python with the `icalendar` package (scripts/test installs it in target/test-venv)"
         );

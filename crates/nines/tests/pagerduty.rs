@@ -2,8 +2,10 @@
 //! library (PyPI `pagerduty`, installed into `target/test-venv` by
 //! scripts/test). Skipped, and said so, where it is missing.
 
+mod common;
+
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
@@ -12,19 +14,6 @@ use nines::serve::{self, Options, Running};
 use serde_json::Value;
 
 const KEY: &str = "0123456789abcdef0123456789abcdef";
-
-fn python() -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
-    let py = std::env::var_os("NINES_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or(venv);
-    let ok = Command::new(&py)
-        .args(["-c", "import pagerduty"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    ok.then_some(py)
-}
 
 async fn start(dir: &Path) -> Running {
     let config = dir.join("config");
@@ -71,7 +60,7 @@ async fn after_dispatch(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pagerduty_client_library_triggers_acknowledges_and_resolves() {
-    let Some(py) = python() else {
+    let Some(py) = common::python_with("pagerduty") else {
         eprintln!(
             "SKIPPED: PagerDuty client test: no Python with the `pagerduty` package (scripts/test installs it in target/test-venv)"
         );

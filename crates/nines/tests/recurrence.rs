@@ -5,8 +5,9 @@
 //! without daylight saving, starting on both sides of DST transitions; the
 //! first occurrences of each must be the same instants.
 
+mod common;
+
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use jiff::Timestamp;
@@ -84,17 +85,12 @@ fn rule(g: &mut Lcg) -> String {
 
 #[test]
 fn rules_give_the_same_instants_as_python_dateutil() {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
-    let usable = Command::new(&python)
-        .args(["-c", "import dateutil.rrule, zoneinfo"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !usable {
+    let Some(python) = common::python_with("dateutil.rrule, zoneinfo") else {
         eprintln!(
             "SKIPPED: RRULE reference test: no Python with python-dateutil (scripts/test installs it in target/test-venv)"
         );
         return;
-    }
+    };
     let zones = [
         "Europe/Paris",
         "America/New_York",

@@ -672,6 +672,17 @@ pub struct MaintenanceOf {
 
 impl MaintenanceOf {
     pub fn new(state: &AppState) -> MaintenanceOf {
+        let windows: Vec<Window> = state
+            .alerts
+            .read(|st| st.windows.values().cloned().collect());
+        if windows.is_empty() {
+            // The usual case: nothing to look up per bucket.
+            return MaintenanceOf {
+                windows,
+                slos: HashMap::new(),
+                seen: HashMap::new(),
+            };
+        }
         let config = state.current();
         let catalog = &config.catalog;
         let slos = catalog
@@ -686,9 +697,7 @@ impl MaintenanceOf {
             })
             .collect();
         MaintenanceOf {
-            windows: state
-                .alerts
-                .read(|st| st.windows.values().cloned().collect()),
+            windows,
             slos,
             seen: HashMap::new(),
         }

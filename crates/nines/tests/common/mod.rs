@@ -4,7 +4,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use std::path::Path;
@@ -60,6 +60,8 @@ pub fn spawn_prometheus(binary: &Path, config: &Path, dir: &Path, port: u16) -> 
 pub struct Receiver {
     pub port: u16,
     pub got: Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+    /// Signalled by the receiver thread after each delivery it records.
+    arrived: Arc<tokio::sync::Notify>,
 }
 
 pub fn receiver(fail_first: usize) -> Receiver {
@@ -67,6 +69,8 @@ pub fn receiver(fail_first: usize) -> Receiver {
     let port = listener.local_addr().unwrap().port();
     let got: Arc<std::sync::Mutex<Vec<(String, Value)>>> = Arc::default();
     let log = got.clone();
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let signal = arrived.clone();
     std::thread::spawn(move || {
         let mut seen = 0;
         for stream in listener.incoming() {
@@ -104,6 +108,7 @@ pub fn receiver(fail_first: usize) -> Receiver {
                 log.lock()
                     .unwrap()
                     .push((key, serde_json::from_slice(&body).unwrap()));
+                signal.notify_waiters();
             }
             let mut stream = stream;
             let _ = write!(
@@ -112,23 +117,25 @@ pub fn receiver(fail_first: usize) -> Receiver {
             );
         }
     });
-    Receiver { port, got }
+    Receiver { port, got, arrived }
 }
 
 impl Receiver {
-    /// Waits for the `n`th delivery (nines' delivery worker runs on its own).
+    /// Waits for the `n`th delivery (nines' delivery worker runs on its
+    /// own): woken by each delivery the receiver records, not by polling.
     pub async fn nth(&self, n: usize) -> (String, Value) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
+            // Registered before looking, so a delivery in between still wakes it.
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
             if let Some(x) = self.got.lock().unwrap().get(n - 1) {
                 return x.clone();
             }
-            assert!(
-                Instant::now() < deadline,
-                "no delivery #{n}: {:?}",
-                self.got.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                panic!("no delivery #{n}: {:?}", self.got.lock().unwrap());
+            }
         }
     }
 
@@ -180,4 +187,19 @@ pub async fn post_alerts(url: &str, body: Value) {
 /// GETs a URL and reads its JSON.
 pub async fn get(url: &str) -> Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// The test virtualenv's Python (scripts/test makes it), or
+/// `NINES_TEST_PYTHON`, if it can import `modules` (comma-separated).
+pub fn python_with(modules: &str) -> Option<std::path::PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/python");
+    let py = std::env::var_os("NINES_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or(venv);
+    let ok = Command::new(&py)
+        .args(["-c", &format!("import {modules}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(py)
 }
