@@ -1679,6 +1679,7 @@ impl<'a> Decoder<'a> {
                 "repeatInterval",
                 "ackTimeout",
                 "autoResolve",
+                "correlationWindow",
             ],
         ) else {
             return p;
@@ -1707,6 +1708,7 @@ impl<'a> Decoder<'a> {
         p.group_interval = timing("groupInterval", false);
         p.repeat_interval = timing("repeatInterval", false);
         p.ack_timeout = timing("ackTimeout", false);
+        p.correlation_window = timing("correlationWindow", true);
         if let Some(b) = self.opt_bool(&f, "autoResolve", what) {
             p.auto_resolve = b;
         }

@@ -162,6 +162,11 @@ pub struct IncidentPolicy {
     pub ack_timeout: Option<jiff::SignedDuration>,
     /// Whether an incident resolves by itself once none of its alerts fires.
     pub auto_resolve: bool,
+    /// How long an alert of this service waits for one of its dependencies
+    /// to alert too (then the dependency's owner is paged instead), and how
+    /// long a dependency that recovered still counts as the cause. Only
+    /// services with dependencies wait; unset, one minute.
+    pub correlation_window: Option<jiff::SignedDuration>,
 }
 
 impl Default for IncidentPolicy {
@@ -173,6 +178,7 @@ impl Default for IncidentPolicy {
             repeat_interval: None,
             ack_timeout: None,
             auto_resolve: true,
+            correlation_window: None,
         }
     }
 }

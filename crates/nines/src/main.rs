@@ -265,6 +265,17 @@ async fn incident_main(
                 }
                 A::Show { .. } => {
                     println!("{}", line(&v));
+                    for h in v["held_back"].as_array().into_iter().flatten() {
+                        println!(
+                            "  not paged: {} ({}, {} alert(s)): {}",
+                            h["service"].as_str().unwrap_or("?"),
+                            h["owner"]
+                                .as_str()
+                                .map_or_else(|| "no owner".to_owned(), |o| format!("team {o}")),
+                            h["alerts"],
+                            h["reason"].as_str().unwrap_or("")
+                        );
+                    }
                     for c in v["changes"].as_array().into_iter().flatten() {
                         println!(
                             "  change   {}  {}",

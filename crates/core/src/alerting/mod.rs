@@ -1,6 +1,7 @@
 //! Alerts from every source, in one model: labels and fingerprints,
 //! matchers and silences, routing and grouping, incidents.
 
+pub mod dependency;
 pub mod inhibit;
 pub mod labels;
 pub mod maintenance;

@@ -29,6 +29,9 @@ use super::routing::Routing;
 use super::{AlertHub, Held, HubState, service_of};
 use crate::serve::AppState;
 
+/// Possible root causes by service (dependency-aware routing).
+type Causes = BTreeMap<String, Vec<nines_core::alerting::dependency::CauseAlert>>;
+
 /// An Alertmanager-style error response.
 pub struct AmError(StatusCode, Value);
 
@@ -351,7 +354,7 @@ fn gettable(
     f: &AlertFilter,
     receivers: &[String],
     inhibit: (&[InhibitRule], &[(Fingerprint, &LabelSet)]),
-    windows: (&[&Window], &Routing),
+    windows: (&[&Window], &Routing, &Causes),
     now: Timestamp,
 ) -> Option<Value> {
     let a = &h.alert;
@@ -365,7 +368,7 @@ fn gettable(
     }
     // Silences, then the maintenance windows holding the alert.
     let silenced_by = AlertHub::suppressed_by(st, windows.0, windows.1, h, now);
-    let inhibited_by: Vec<String> = if inhibit.1.is_empty() {
+    let mut inhibited_by: Vec<String> = if inhibit.1.is_empty() {
         Vec::new()
     } else {
         nines_core::alerting::inhibit::inhibited_by(inhibit.0, &a.labels, inhibit.1.iter().copied())
@@ -373,6 +376,15 @@ fn gettable(
             .map(|fp| fp.to_string())
             .collect()
     };
+    // Held back by dependency-aware routing: the root causes' alerts.
+    for cause in HubState::impacted_by(h, windows.1, windows.2, now) {
+        for fp in cause.alerts {
+            let fp = fp.to_string();
+            if !inhibited_by.contains(&fp) {
+                inhibited_by.push(fp);
+            }
+        }
+    }
     let suppressed = !silenced_by.is_empty() || !inhibited_by.is_empty();
     if (!f.silenced && !silenced_by.is_empty())
         || (!f.inhibited && !inhibited_by.is_empty())
@@ -417,6 +429,7 @@ pub async fn get_alerts(
     let mut out: Vec<(u64, Value)> = state.alerts.read(|st| {
         let sources = st.inhibit_sources(&routing.inhibit_rules, now);
         let windows = super::maintenance::active(st, now);
+        let causes = st.dependency_causes(&routing, None, now);
         st.alerts
             .iter()
             .filter_map(|(fp, h)| {
@@ -427,7 +440,7 @@ pub async fn get_alerts(
                     &f,
                     &receivers,
                     (&routing.inhibit_rules, &sources),
-                    (&windows, &routing),
+                    (&windows, &routing, &causes),
                     now,
                 )
                 .map(|v| (*fp, v))
@@ -453,6 +466,7 @@ pub async fn get_groups(
     state.alerts.read(|st| {
         let sources = st.inhibit_sources(&routing.inhibit_rules, now);
         let windows = super::maintenance::active(st, now);
+        let causes = st.dependency_causes(&routing, None, now);
         for (fp, h) in &st.alerts {
             for g in routing.groups(&h.alert.labels, &h.service) {
                 let receivers = vec![g.receiver.clone()];
@@ -462,7 +476,7 @@ pub async fn get_groups(
                     &f,
                     &receivers,
                     (&routing.inhibit_rules, &sources),
-                    (&windows, &routing),
+                    (&windows, &routing, &causes),
                     now,
                 ) {
                     groups

@@ -25,6 +25,9 @@ fn incident_json(i: &IncidentRow) -> Value {
         "urgency": i.urgency,
         "group_key": i.group_key,
         "receiver": body["receiver"],
+        // Dependency-aware routing: the dependents this incident's alerts
+        // hold back, whose owners were not paged, and why.
+        "held_back": body.get("heldBack").cloned().unwrap_or_else(|| json!([])),
         "opened_at": i.opened_at.to_string(),
         "updated_at": i.updated_at.to_string(),
         "resolved_at": i.resolved_at.map(|t| t.to_string()),

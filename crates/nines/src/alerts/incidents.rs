@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
+use nines_core::alerting::dependency::Cause;
 use nines_core::alerting::labels::LabelSet;
 use nines_core::alerting::maintenance::Window;
 use nines_core::alerting::model::Severity;
@@ -49,6 +50,13 @@ struct Group {
     /// The members still firing but held by a maintenance window: they page
     /// nobody, and keep an open incident open (it resolves when they do).
     held: BTreeSet<u64>,
+    /// The members still firing but impacted by a dependency that fails
+    /// (dependency-aware routing): they page nobody, and keep an open
+    /// incident open, as held ones do.
+    impacted: BTreeSet<u64>,
+    /// Alerts of dependent services that this group's alerts hold back, as
+    /// the incident's timeline last recorded them.
+    held_back: BTreeSet<u64>,
     /// Adopted at start-up: the first pass takes the firing alerts as known
     /// and notified, without writing them again.
     restored: bool,
@@ -56,12 +64,30 @@ struct Group {
     /// again.
     unack: bool,
     incident: Option<IncidentRow>,
+    /// The incident that resolved while alerts told as firing had not yet
+    /// been told as resolved: the next notification (at `group_interval`)
+    /// tells of them, as Alertmanager's would.
+    resolved: Option<IncidentRow>,
 }
 
 /// What a pass over one group decided, applied once it is written.
 struct Outcome {
     notified: bool,
     forget: Vec<u64>,
+    /// The dependents held back, as now recorded.
+    held_back: BTreeSet<u64>,
+}
+
+/// What every group's pass reads.
+struct PassCx<'a> {
+    st: &'a HubState,
+    routing: &'a Routing,
+    windows: &'a [&'a Window],
+    external_url: &'a str,
+    /// Impacted alerts and their root causes.
+    impacts: &'a BTreeMap<u64, Vec<Cause>>,
+    /// The open incident of each root-cause alert.
+    root_incidents: &'a BTreeMap<u64, i64>,
 }
 
 impl Group {
@@ -99,9 +125,12 @@ impl Group {
             touched: false,
             firing: BTreeSet::new(),
             held: BTreeSet::new(),
+            impacted: BTreeSet::new(),
+            held_back: BTreeSet::new(),
             restored: false,
             unack: false,
             incident: None,
+            resolved: None,
         }
     }
 
@@ -136,13 +165,11 @@ impl Group {
 
     fn pass(
         &mut self,
-        st: &HubState,
-        routing: &Routing,
-        windows: &[&Window],
-        external_url: &str,
+        cx: &PassCx<'_>,
         due: bool,
         now: Timestamp,
     ) -> Option<(IncidentWrite, Outcome)> {
+        let (st, routing, windows) = (cx.st, cx.routing, cx.windows);
         if std::mem::take(&mut self.restored) {
             // After a restart: what fires now is what the incident knew
             // (every decided notification is already in the outbox).
@@ -158,11 +185,28 @@ impl Group {
                 .incident
                 .as_ref()
                 .is_some_and(|i| i.state == "acknowledged");
-        // Alerts held by a maintenance window keep their incident open.
-        let all_quiet = self.firing.is_empty() && self.held.is_empty();
+        // Alerts held by a maintenance window, or impacted by a failing
+        // dependency, keep their incident open.
+        let all_quiet = self.firing.is_empty() && self.held.is_empty() && self.impacted.is_empty();
+        // The dependents this group's alerts hold back now.
+        let holding: BTreeSet<u64> = if cx.impacts.is_empty() {
+            BTreeSet::new()
+        } else {
+            cx.impacts
+                .iter()
+                .filter(|(_, causes)| {
+                    causes
+                        .iter()
+                        .flat_map(|c| &c.alerts)
+                        .any(|fp| self.members.contains(&fp.0))
+                })
+                .map(|(fp, _)| *fp)
+                .collect()
+        };
         let record = unack
             || !self.joined.is_empty()
             || !self.left.is_empty()
+            || (holding != self.held_back && (self.incident.is_some() || !self.firing.is_empty()))
             || (all_quiet && self.incident.is_some() && self.r.auto_resolve);
         let notify_change = due && self.dirty;
         // An acknowledged incident does not remind: someone is on it.
@@ -195,6 +239,15 @@ impl Group {
         let mut events = Vec::new();
         let mut inc = match self.incident.clone() {
             Some(inc) => inc,
+            // A service with dependencies opens its incident only once its
+            // correlation window is over (its group_wait is at least that
+            // long): a dependency that alerts meanwhile takes the page.
+            None if !self.firing.is_empty()
+                && !due
+                && routing.graph.has_dependencies(&self.r.service) =>
+            {
+                return None;
+            }
             None if !self.firing.is_empty() => {
                 let firing = all_firing();
                 let first = firing.first()?;
@@ -221,12 +274,17 @@ impl Group {
                     body: json!({"title": title}).to_string(),
                 }
             }
-            // Nothing fires and no incident is open.
-            None => return None,
+            // Nothing fires and no incident is open: only a resolution may
+            // still be owed.
+            None => match self.resolved.clone() {
+                Some(inc) if notify => inc,
+                _ => return None,
+            },
         };
         // One timeline entry per pass for the alerts that joined, one for
         // those that left (resolved, silenced or inhibited).
         let held = &self.held;
+        let impacted = &self.impacted;
         let describe = |fps: Vec<u64>| {
             let shown: Vec<Value> = fps
                 .iter()
@@ -241,6 +299,20 @@ impl Group {
                             super::maintenance::holding(windows, routing, h).collect();
                         v["heldBy"] = json!(by);
                     }
+                    // Left because a dependency fails: say which, and link
+                    // its incident.
+                    if let Some(causes) = cx.impacts.get(fp).filter(|_| impacted.contains(fp)) {
+                        v["impactedBy"] =
+                            json!(causes.iter().map(Cause::describe).collect::<Vec<_>>());
+                        let roots: BTreeSet<i64> = causes
+                            .iter()
+                            .flat_map(|c| &c.alerts)
+                            .filter_map(|a| cx.root_incidents.get(&a.0).copied())
+                            .collect();
+                        if !roots.is_empty() {
+                            v["rootIncidents"] = json!(roots);
+                        }
+                    }
                     v
                 })
                 .collect();
@@ -253,6 +325,9 @@ impl Group {
         let left: Vec<u64> = self.left.iter().copied().collect();
         if !left.is_empty() {
             events.push(event(now, "alerts_left", "nines", describe(left)));
+        }
+        if holding != self.held_back {
+            record_held_back(cx, &mut inc, &mut events, &self.held_back, &holding, now);
         }
         if unack {
             inc.state = "triggered".to_owned();
@@ -303,7 +378,7 @@ impl Group {
         };
         let notifications = if notify {
             notifications_of(
-                external_url,
+                cx.external_url,
                 routing,
                 self,
                 &all_firing(),
@@ -319,6 +394,9 @@ impl Group {
             self.members
                 .iter()
                 .filter(|fp| st.alerts.get(fp).is_none_or(|h| h.alert.resolved_at(now)))
+                // One told as firing waits for the notification that tells
+                // it resolved.
+                .filter(|fp| notify || !self.notified.contains(fp))
                 .copied()
                 .collect()
         } else {
@@ -333,6 +411,7 @@ impl Group {
             Outcome {
                 notified: notify,
                 forget,
+                held_back: holding,
             },
         ))
     }
@@ -343,6 +422,11 @@ pub struct Incidents {
     groups: BTreeMap<(String, String), Group>,
     /// Firing alerts that match some inhibit rule's source matchers.
     sources: BTreeSet<u64>,
+    /// Alerts that may be root causes for dependency-aware routing (see
+    /// `HubState::may_cause`).
+    dep_sources: BTreeSet<u64>,
+    /// Alerts impacted by a failing dependency, with their root causes.
+    impacts: BTreeMap<u64, Vec<Cause>>,
     /// Firing alerts by the time they stop firing unless refreshed.
     expiry: BTreeSet<(Timestamp, u64)>,
     /// When a silence starts or ends next: everything is looked at again.
@@ -371,6 +455,122 @@ pub enum ActionError {
     Conflict { id: i64, state: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Records on a root cause's incident which alerts of dependent services it
+/// now holds back (their owners are not paged, and why) and which it no
+/// longer does, and keeps the current list in the incident's body
+/// (`heldBack`: who was not paged and why).
+fn record_held_back(
+    cx: &PassCx<'_>,
+    inc: &mut IncidentRow,
+    events: &mut Vec<NewIncidentEvent>,
+    before: &BTreeSet<u64>,
+    holding: &BTreeSet<u64>,
+    now: Timestamp,
+) {
+    let reason = |fp: &u64| -> String {
+        cx.impacts.get(fp).map_or_else(String::new, |cs| {
+            let causes: Vec<String> = cs.iter().map(Cause::describe).collect();
+            format!("depends on {}, which is failing", causes.join(" and "))
+        })
+    };
+    let service_of = |fp: &u64| cx.st.alerts.get(fp).map_or("?", |h| h.service.as_str());
+    let entry = |fp: &u64| -> Value {
+        let service = service_of(fp);
+        json!({
+            "fingerprint": format!("{fp:016x}"),
+            "service": service,
+            "owner": cx.routing.owner(service),
+            "labels": cx.st.alerts.get(fp).map(|h| super::map(&h.alert.labels)),
+            "reason": reason(fp),
+        })
+    };
+    // Per service: its owner, how many of its alerts, why.
+    let per_service = |fps: &mut dyn Iterator<Item = &u64>| {
+        let mut out: BTreeMap<&str, (Option<&str>, usize, String)> = BTreeMap::new();
+        for fp in fps {
+            let service = service_of(fp);
+            let e = out
+                .entry(service)
+                .or_insert_with(|| (cx.routing.owner(service), 0, reason(fp)));
+            e.1 += 1;
+        }
+        out
+    };
+    let added: Vec<&u64> = holding.difference(before).collect();
+    if !added.is_empty() {
+        let text: Vec<String> = per_service(&mut added.iter().copied())
+            .into_iter()
+            .map(|(service, (owner, n, why))| {
+                let owner = owner.map_or_else(|| "no owner".to_owned(), |o| format!("team {o}"));
+                format!(
+                    "{service} ({owner}, {n} alert{}): {why}",
+                    if n == 1 { "" } else { "s" }
+                )
+            })
+            .collect();
+        events.push(event(
+            now,
+            "held_back",
+            "nines",
+            json!({
+                "count": added.len(),
+                "alerts": added.iter().take(20).map(|fp| entry(fp)).collect::<Vec<_>>(),
+                "text": format!("not paged: {}", text.join("; ")),
+            }),
+        ));
+    }
+    let released: Vec<&u64> = before.difference(holding).collect();
+    if !released.is_empty() {
+        let services: Vec<&str> = per_service(&mut released.iter().copied())
+            .into_keys()
+            .collect();
+        events.push(event(
+            now,
+            "released",
+            "nines",
+            json!({
+                "count": released.len(),
+                "alerts": released.iter().take(20).map(|fp| json!({
+                    "fingerprint": format!("{fp:016x}"),
+                    "service": service_of(fp),
+                })).collect::<Vec<_>>(),
+                "text": format!(
+                    "no longer held back: {} (resolved, or no longer impacted: an alert still firing pages its own owner)",
+                    services.join(", ")
+                ),
+            }),
+        ));
+    }
+    let mut body = body_of(inc);
+    let list: Vec<Value> = per_service(&mut holding.iter())
+        .into_iter()
+        .map(|(service, (owner, n, why))| {
+            json!({"service": service, "owner": owner, "alerts": n, "reason": why})
+        })
+        .collect();
+    if let Some(o) = body.as_object_mut() {
+        if list.is_empty() {
+            o.remove("heldBack");
+            o.remove("heldBackAlerts");
+        } else {
+            o.insert("heldBack".to_owned(), Value::Array(list));
+            let fps: Vec<String> = holding.iter().map(|fp| format!("{fp:016x}")).collect();
+            o.insert("heldBackAlerts".to_owned(), json!(fps));
+        }
+    }
+    inc.body = body.to_string();
+}
+
+/// The dependents an incident recorded as held back (after a restart).
+fn body_held_back(body: &Value) -> BTreeSet<u64> {
+    body["heldBackAlerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| u64::from_str_radix(v.as_str()?, 16).ok())
+        .collect()
 }
 
 fn event(at: Timestamp, kind: &str, actor: &str, body: Value) -> NewIncidentEvent {
@@ -446,9 +646,12 @@ impl Incidents {
                     touched: true,
                     firing: BTreeSet::new(),
                     held: BTreeSet::new(),
+                    impacted: BTreeSet::new(),
+                    held_back: body_held_back(&body),
                     restored: true,
                     unack: false,
                     incident: Some(row),
+                    resolved: None,
                 },
             );
         }
@@ -528,6 +731,20 @@ impl Incidents {
                 .iter()
                 .any(|fp| st.alerts.get(fp).is_some_and(&is_source) || self.sources.contains(fp));
         }
+        // A possible root cause that changed changes what its dependents'
+        // alerts are impacted by: every alert is looked at again.
+        let graph = &routing.graph;
+        let longest = routing
+            .correlation_windows()
+            .last()
+            .copied()
+            .unwrap_or_default();
+        let may_cause = |h: &Held| HubState::may_cause(h, routing, longest, now);
+        if !full && !graph.is_empty() {
+            full = changed.iter().any(|fp| {
+                st.alerts.get(fp).is_some_and(may_cause) || self.dep_sources.contains(fp)
+            });
+        }
         if full {
             changed = st.alerts.keys().copied().collect();
             self.sources = st
@@ -536,6 +753,30 @@ impl Incidents {
                 .filter(|(_, h)| !h.alert.resolved_at(now) && is_source(h))
                 .map(|(fp, _)| *fp)
                 .collect();
+            self.dep_sources = if graph.is_empty() {
+                BTreeSet::new()
+            } else {
+                st.alerts
+                    .iter()
+                    .filter(|(_, h)| may_cause(h))
+                    .map(|(fp, _)| *fp)
+                    .collect()
+            };
+            // A root cause that resolved stops holding its dependents back
+            // one correlation window later: look again then.
+            let windows_of_deps = routing.correlation_windows();
+            let recovered = self
+                .dep_sources
+                .iter()
+                .filter_map(|fp| st.alerts.get(fp))
+                .filter(|h| h.alert.resolved_at(now))
+                .flat_map(|h| {
+                    windows_of_deps
+                        .iter()
+                        .filter_map(|w| h.alert.ends_at.checked_add(*w).ok())
+                })
+                .filter(|t| *t > now)
+                .min();
             let windows = super::maintenance::next_change(st, now);
             self.next_full = st
                 .silences
@@ -543,6 +784,7 @@ impl Incidents {
                 .flat_map(|s| [s.starts_at, s.ends_at])
                 .filter(|t| *t > now)
                 .chain(windows)
+                .chain(recovered)
                 .min();
             for g in self.groups.values_mut() {
                 let gone: Vec<u64> = g
@@ -555,9 +797,14 @@ impl Incidents {
                     g.set_firing(fp, false);
                 }
                 g.held.retain(|fp| st.alerts.contains_key(fp));
+                g.impacted.retain(|fp| st.alerts.contains_key(fp));
                 g.touched = true;
             }
+            self.impacts.retain(|fp, _| st.alerts.contains_key(fp));
         }
+        let causes = st.dependency_causes(routing, Some(&self.dep_sources), now);
+        // Root-cause alerts whose dependents changed: their groups record it.
+        let mut touch_causes: BTreeSet<u64> = BTreeSet::new();
         let sources: Vec<(nines_core::alerting::labels::Fingerprint, &LabelSet)> = self
             .sources
             .iter()
@@ -567,9 +814,12 @@ impl Incidents {
         for fp in changed {
             let Some(h) = st.alerts.get(&fp) else {
                 for g in self.groups.values_mut() {
-                    if g.set_firing(fp, false) | g.held.remove(&fp) {
+                    if g.set_firing(fp, false) | g.held.remove(&fp) | g.impacted.remove(&fp) {
                         g.touched = true;
                     }
+                }
+                if let Some(old) = self.impacts.remove(&fp) {
+                    touch_causes.extend(old.iter().flat_map(|c| &c.alerts).map(|a| a.0));
                 }
                 continue;
             };
@@ -578,8 +828,30 @@ impl Incidents {
                 && super::maintenance::holding(windows, routing, h)
                     .next()
                     .is_some();
+            let causes = if held || causes.is_empty() {
+                Vec::new()
+            } else {
+                HubState::impacted_by(h, routing, &causes, now)
+            };
+            let impacted = !causes.is_empty();
+            let before = if impacted {
+                self.impacts.insert(fp, causes.clone())
+            } else {
+                self.impacts.remove(&fp)
+            };
+            if before.as_ref() != impacted.then_some(&causes) {
+                touch_causes.extend(
+                    before
+                        .iter()
+                        .flatten()
+                        .chain(&causes)
+                        .flat_map(|c| &c.alerts)
+                        .map(|a| a.0),
+                );
+            }
             let firing = !resolved
                 && !held
+                && !impacted
                 && AlertHub::silenced_by(st, &h.alert.labels, now).is_empty()
                 && (sources.is_empty()
                     || !nines_core::alerting::inhibit::is_inhibited(
@@ -606,8 +878,20 @@ impl Incidents {
                 } else {
                     g.held.remove(&fp);
                 }
+                if impacted {
+                    g.impacted.insert(fp);
+                } else {
+                    g.impacted.remove(&fp);
+                }
                 if g.last_flush.is_none() && g.due.is_none() {
                     g.due = Some(now.saturating_add(g.r.group_wait).unwrap_or(now));
+                }
+            }
+        }
+        if !touch_causes.is_empty() {
+            for g in self.groups.values_mut() {
+                if g.members.iter().any(|fp| touch_causes.contains(fp)) {
+                    g.touched = true;
                 }
             }
         }
@@ -631,13 +915,40 @@ impl Incidents {
         hub.read(|st| {
             let windows = super::maintenance::active(st, now);
             self.regroup(st, routing, &windows, now);
+            // The open incident of each root-cause alert, to link the
+            // incidents of the alerts it holds back.
+            let mut root_incidents = BTreeMap::new();
+            if !self.impacts.is_empty() {
+                let roots: BTreeSet<u64> = self
+                    .impacts
+                    .values()
+                    .flatten()
+                    .flat_map(|c| &c.alerts)
+                    .map(|a| a.0)
+                    .collect();
+                for g in self.groups.values() {
+                    if let Some(inc) = &g.incident {
+                        for fp in g.members.intersection(&roots) {
+                            root_incidents.entry(*fp).or_insert(inc.id);
+                        }
+                    }
+                }
+            }
+            let cx = PassCx {
+                st,
+                routing,
+                windows: &windows,
+                external_url: &external_url,
+                impacts: &self.impacts,
+                root_incidents: &root_incidents,
+            };
             for (id, g) in self.groups.iter_mut() {
                 let due = g.due.is_some_and(|d| d <= now);
                 if !g.touched && !due {
                     continue;
                 }
                 g.touched = false;
-                match g.pass(st, routing, &windows, &external_url, due, now) {
+                match g.pass(&cx, due, now) {
                     Some(w) => writes.push((id.clone(), w.0, w.1)),
                     None => {
                         if g.incident.is_none() {
@@ -680,7 +991,15 @@ impl Incidents {
                 for fp in outcome.forget {
                     g.members.remove(&fp);
                 }
-                g.incident = (inc.state != "resolved").then_some(inc);
+                g.held_back = outcome.held_back;
+                let owed = !outcome.notified && g.notified.iter().any(|fp| !g.firing.contains(fp));
+                if inc.state == "resolved" {
+                    g.resolved = owed.then(|| inc.clone());
+                    g.incident = None;
+                } else {
+                    g.resolved = None;
+                    g.incident = Some(inc);
+                }
                 g.schedule(now);
             }
         }

@@ -280,6 +280,81 @@ impl AlertHub {
 }
 
 impl HubState {
+    /// Whether `h` may be a root cause for dependency-aware routing at
+    /// `now`: an alert that pages, of a service others depend on, firing or
+    /// resolved less than the longest correlation window ago.
+    pub fn may_cause(
+        h: &Held,
+        routing: &routing::Routing,
+        longest: SignedDuration,
+        now: Timestamp,
+    ) -> bool {
+        routing.graph.is_depended_on(&h.service)
+            && nines_core::alerting::dependency::can_cause(h.alert.labels.get("severity"))
+            && h.alert
+                .ends_at
+                .saturating_add(longest)
+                .unwrap_or(h.alert.ends_at)
+                > now
+    }
+
+    /// The possible root causes among `fps` (or every alert), by service.
+    pub fn dependency_causes(
+        &self,
+        routing: &routing::Routing,
+        fps: Option<&std::collections::BTreeSet<u64>>,
+        now: Timestamp,
+    ) -> BTreeMap<String, Vec<nines_core::alerting::dependency::CauseAlert>> {
+        let mut out: BTreeMap<String, Vec<_>> = BTreeMap::new();
+        if routing.graph.is_empty() {
+            return out;
+        }
+        let longest = routing
+            .correlation_windows()
+            .last()
+            .copied()
+            .unwrap_or_default();
+        let mut add = |h: &Held| {
+            if Self::may_cause(h, routing, longest, now) {
+                out.entry(h.service.clone()).or_default().push(
+                    nines_core::alerting::dependency::CauseAlert {
+                        fingerprint: h.alert.fingerprint,
+                        starts_at: h.alert.starts_at,
+                        ends_at: h.alert.ends_at,
+                    },
+                );
+            }
+        };
+        match fps {
+            Some(fps) => fps
+                .iter()
+                .filter_map(|fp| self.alerts.get(fp))
+                .for_each(&mut add),
+            None => self.alerts.values().for_each(&mut add),
+        }
+        out
+    }
+
+    /// The root causes an alert is impacted by, given `causes` (see
+    /// [`HubState::dependency_causes`]); empty when it is not.
+    pub fn impacted_by(
+        h: &Held,
+        routing: &routing::Routing,
+        causes: &BTreeMap<String, Vec<nines_core::alerting::dependency::CauseAlert>>,
+        now: Timestamp,
+    ) -> Vec<nines_core::alerting::dependency::Cause> {
+        if causes.is_empty() || h.alert.resolved_at(now) {
+            return Vec::new();
+        }
+        routing.graph.root_causes(
+            &h.service,
+            h.alert.starts_at,
+            causes,
+            routing.correlation_window(&h.service),
+            now,
+        )
+    }
+
     /// The firing alerts that could inhibit others under `rules` (those
     /// matching some rule's source matchers), computed once per pass.
     pub fn inhibit_sources(

@@ -5,16 +5,23 @@
 //! `incidents.groupBy`), with the service's timings, and incidents go to the
 //! webhooks of the service's and its owner team's `notify:`; with one
 //! (`serve --alertmanager-config`), its route tree and receivers decide.
-//! A service's acknowledgement timeout and auto-resolve apply either way.
+//! A service's acknowledgement timeout and auto-resolve apply either way,
+//! and so does dependency-aware routing: a service with dependencies
+//! waits at least its correlation window before its first notification,
+//! so that a dependency alerting a little later still takes the page.
 
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
+use nines_core::alerting::dependency::DependencyGraph;
 use nines_core::alerting::inhibit::InhibitRule;
 use nines_core::alerting::labels::LabelSet;
 use nines_core::alerting::route::RouteTree;
 use nines_core::alerting::timeinterval::TimeInterval;
 use nines_core::model::{Catalog, IncidentPolicy};
+
+/// A service's correlation window when its configuration sets none.
+pub const DEFAULT_CORRELATION_WINDOW: SignedDuration = SignedDuration::from_secs(60);
 
 /// The receiver every alert reaches when no route tree is configured.
 pub const DEFAULT_RECEIVER: &str = "nines";
@@ -83,6 +90,8 @@ pub struct Routing {
     pub original: String,
     /// Per service, from nines' own configuration (see [`Routing::with_catalog`]).
     pub services: BTreeMap<String, ServiceRouting>,
+    /// Who depends on whom, for dependency-aware routing.
+    pub graph: DependencyGraph,
 }
 
 impl Default for Routing {
@@ -102,6 +111,7 @@ impl Default for Routing {
             repeat_interval: SignedDuration::from_secs(4 * 3600),
             original: "# no alertmanager.yml: every alert goes to the receiver \"nines\", grouped by service\n".to_owned(),
             services: BTreeMap::new(),
+            graph: DependencyGraph::default(),
         }
     }
 }
@@ -158,6 +168,7 @@ impl Routing {
             repeat_interval: SignedDuration::ZERO,
             original,
             services: BTreeMap::new(),
+            graph: DependencyGraph::default(),
         };
         (routing, warnings)
     }
@@ -207,7 +218,40 @@ impl Routing {
                 (name.clone(), routing)
             })
             .collect();
+        self.graph = DependencyGraph::from_catalog(catalog);
         self
+    }
+
+    /// How long an alert of `service` may wait for a dependency to alert,
+    /// and how long a recovered dependency still counts as its cause.
+    pub fn correlation_window(&self, service: &str) -> SignedDuration {
+        self.services
+            .get(service)
+            .and_then(|s| s.policy.correlation_window)
+            .unwrap_or(DEFAULT_CORRELATION_WINDOW)
+    }
+
+    /// The distinct correlation windows of services with dependencies.
+    pub fn correlation_windows(&self) -> Vec<SignedDuration> {
+        let mut out: Vec<SignedDuration> = self
+            .services
+            .keys()
+            .filter(|s| self.graph.has_dependencies(s))
+            .map(|s| self.correlation_window(s))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// A group's `group_wait`, lengthened to the correlation window for a
+    /// service with dependencies.
+    fn wait(&self, service: &str, group_wait: SignedDuration) -> SignedDuration {
+        if self.graph.has_dependencies(service) {
+            group_wait.max(self.correlation_window(service))
+        } else {
+            group_wait
+        }
     }
 
     /// The team owning `service`, if any.
@@ -231,7 +275,7 @@ impl Routing {
                         receiver: r.options.receiver.clone(),
                         key: r.group_key(&group_labels),
                         labels: group_labels,
-                        group_wait: r.options.group_wait,
+                        group_wait: self.wait(service, r.options.group_wait),
                         group_interval: r.options.group_interval,
                         repeat_interval: r.options.repeat_interval,
                         mute_time_intervals: r.options.mute_time_intervals.clone(),
@@ -262,7 +306,7 @@ impl Routing {
             receiver: self.receivers[0].name.clone(),
             key: format!("{{}}:{}", group_labels.to_am_string()),
             labels: group_labels,
-            group_wait: policy.group_wait.unwrap_or(self.group_wait),
+            group_wait: self.wait(service, policy.group_wait.unwrap_or(self.group_wait)),
             group_interval: policy.group_interval.unwrap_or(self.group_interval),
             repeat_interval: policy.repeat_interval.unwrap_or(self.repeat_interval),
             mute_time_intervals: Vec::new(),
