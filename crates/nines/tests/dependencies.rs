@@ -178,6 +178,36 @@ async fn only_the_root_causes_owner_is_paged_and_the_incident_says_who_was_held_
     state.dispatch().await.unwrap();
     assert_eq!(open_incidents(&url).await.len(), 1);
 
+    // Across a restart nothing changes: the dependents are still held back
+    // (recomputed from the stored alerts), and the root incident does not
+    // record them a second time.
+    running.shutdown().await.unwrap();
+    let running = common::start_with_config(
+        dir.path(),
+        &config(platform.port, payments.port, web.port),
+        None,
+        clock.clone(),
+    )
+    .await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["held_back"].as_array().unwrap().len(), 3);
+    let shown = get(&format!("{url}/api/v1/incidents/{id}")).await;
+    let recorded = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "held_back")
+        .count();
+    assert_eq!(recorded, 1, "{shown}");
+    assert_eq!(
+        am_alerts(&url, "search").await[0]["status"]["state"],
+        "suppressed"
+    );
+
     // The database recovers, and with it payments-api and search; checkout
     // keeps failing on its own.
     clock.advance(secs(40));

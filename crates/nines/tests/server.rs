@@ -464,7 +464,17 @@ async fn a_burn_pages_freezes_the_gate_and_shows_in_metrics() {
     ));
     assert!(metrics.contains("nines_slo_burn_rate{"));
     // The burn is an alert like any other: it opens a high-urgency incident
-    // on the SLO's service, and shows in the Alertmanager API.
+    // on the SLO's service, and shows in the Alertmanager API. checkout has
+    // dependencies, so its incident opens once its correlation window (1m)
+    // has passed with none of them failing.
+    app.running.state.dispatch().await.unwrap();
+    let (_, incidents) = app.get_json("/api/v1/incidents").await;
+    assert_eq!(
+        incidents["incidents"],
+        serde_json::json!([]),
+        "waits for a cause"
+    );
+    app.clock.advance(jiff::SignedDuration::from_mins(1));
     app.running.state.dispatch().await.unwrap();
     let (_, incidents) = app.get_json("/api/v1/incidents").await;
     let opened = &incidents["incidents"][0];
