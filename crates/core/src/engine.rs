@@ -202,6 +202,103 @@ struct Objective {
     alerts: BTreeMap<Urgency, Alert>,
 }
 
+/// Plans the increments of one batch (see [`Engine::planner`]).
+pub struct Planner<'a> {
+    engine: &'a Engine,
+    now: Timestamp,
+    /// The SLIs seen in this batch, most recent first: a batch names few.
+    slis: Vec<PlannedSli<'a>>,
+}
+
+struct PlannedSli<'a> {
+    name: &'a str,
+    ids: &'a [usize],
+    /// The oldest second each objective accepts (as `ids`), and the
+    /// latest of them.
+    limits: Vec<i64>,
+    oldest: i64,
+    all_thresholds: bool,
+}
+
+impl<'a> Planner<'a> {
+    fn sli(&mut self, sli: &str) -> Result<usize, IngestError> {
+        if let Some(i) = self.slis.iter().position(|p| p.name == sli) {
+            return Ok(i);
+        }
+        let (name, ids) = self
+            .engine
+            .by_sli
+            .get_key_value(sli)
+            .ok_or_else(|| IngestError::UnknownSli(sli.to_owned()))?;
+        let now = self.now;
+        let limits: Vec<i64> = ids
+            .iter()
+            .map(|&i| {
+                let o = &self.engine.objectives[i];
+                let (start, _, _) = o.window_at(now);
+                start
+                    .as_second()
+                    .min(now.as_second() - o.retention_minutes() * 60 + 3600)
+            })
+            .collect();
+        let oldest = limits.iter().copied().max().unwrap_or(i64::MIN);
+        let all_thresholds = ids
+            .iter()
+            .all(|&i| self.engine.objectives[i].threshold.is_some());
+        self.slis.push(PlannedSli {
+            name,
+            ids,
+            limits,
+            oldest,
+            all_thresholds,
+        });
+        Ok(self.slis.len() - 1)
+    }
+
+    /// Checks an observation as [`Engine::check`] does and appends its
+    /// increments to `out`.
+    pub fn plan(
+        &mut self,
+        sli: &str,
+        at: Timestamp,
+        obs: Observation,
+        out: &mut Vec<Increment>,
+    ) -> Result<(), IngestError> {
+        let p = self.sli(sli)?;
+        let p = &self.slis[p];
+        let engine = self.engine;
+        if at.as_second() > self.now.as_second() + MAX_FUTURE_S {
+            return Err(IngestError::InFuture { at, now: self.now });
+        }
+        if matches!(obs, Observation::Value(_) | Observation::Lognormal { .. }) && !p.all_thresholds
+        {
+            return Err(IngestError::ValueForRatio(sli.to_owned()));
+        }
+        if at.as_second() < p.oldest {
+            // The first objective that refuses it, as `Engine::check` says.
+            let first = p
+                .ids
+                .iter()
+                .zip(&p.limits)
+                .find(|(_, limit)| at.as_second() < **limit)
+                .map_or(0, |(i, _)| *i);
+            let o = &engine.objectives[first];
+            return Err(IngestError::TooOld {
+                at,
+                slo: o.slo.clone(),
+                window: window_label(&o.window),
+            });
+        }
+        let minute = minute_of(at);
+        out.extend(p.ids.iter().map(|&series| Increment {
+            series,
+            minute,
+            counts: engine.objectives[series].judge(obs),
+        }));
+        Ok(())
+    }
+}
+
 pub struct Engine {
     objectives: Vec<Objective>,
     by_sli: BTreeMap<String, Vec<usize>>,
@@ -274,6 +371,19 @@ fn calendar_period(
 
 impl Objective {
     /// The SLO window at `t`: `[start, end)` and the period's length.
+    /// What an observation counts for this objective.
+    fn judge(&self, obs: Observation) -> Counts {
+        let (op, limit) = self.threshold.unwrap_or((Op::Lte, f64::INFINITY));
+        match obs {
+            Observation::Counts { good, total } => Counts::new(good, total),
+            Observation::Success(ok) => Counts::new(f64::from(u8::from(ok)), 1.0),
+            Observation::Value(v) => Counts::new(f64::from(u8::from(op.holds(v, limit))), 1.0),
+            Observation::Lognormal { count, median, p99 } => {
+                Counts::new(count * share_meeting(op, limit, median, p99), count)
+            }
+        }
+    }
+
     fn window_at(&self, t: Timestamp) -> (Timestamp, Timestamp, f64) {
         match &self.window {
             TimeWindow::Rolling(d) => {
@@ -597,28 +707,23 @@ impl Engine {
         let ids = self.by_sli.get(sli).map(Vec::as_slice).unwrap_or_default();
         Ok(ids
             .iter()
-            .map(|&series| {
-                let o = &self.objectives[series];
-                let judge = |v: f64| {
-                    let (op, limit) = o.threshold.unwrap_or((Op::Lte, f64::INFINITY));
-                    op.holds(v, limit)
-                };
-                let counts = match obs {
-                    Observation::Counts { good, total } => Counts::new(good, total),
-                    Observation::Success(ok) => Counts::new(f64::from(u8::from(ok)), 1.0),
-                    Observation::Value(v) => Counts::new(f64::from(u8::from(judge(v))), 1.0),
-                    Observation::Lognormal { count, median, p99 } => {
-                        let (op, limit) = o.threshold.unwrap_or((Op::Lte, f64::INFINITY));
-                        Counts::new(count * share_meeting(op, limit, median, p99), count)
-                    }
-                };
-                Increment {
-                    series,
-                    minute,
-                    counts,
-                }
+            .map(|&series| Increment {
+                series,
+                minute,
+                counts: self.objectives[series].judge(obs),
             })
             .collect())
+    }
+
+    /// A planner for one batch judged at `now`: what [`Engine::plan`] does,
+    /// with each SLI's objectives and oldest accepted time worked out once
+    /// per batch instead of once per event.
+    pub fn planner(&self, now: Timestamp) -> Planner<'_> {
+        Planner {
+            engine: self,
+            now,
+            slis: Vec::new(),
+        }
     }
 
     /// Adds a planned (or stored) increment. Increments made during a
@@ -913,6 +1018,38 @@ mod tests {
             }
         }
         out
+    }
+
+    proptest::proptest! {
+        /// A batch planner answers what `plan` answers, event by event:
+        /// the same increments, or the same refusal.
+        #[test]
+        fn the_batch_planner_agrees_with_plan(
+            events in proptest::collection::vec(
+                (0u8..3, -40i64 * 86_400..600, 0.0f64..200.0, proptest::bool::ANY),
+                1..40,
+            ),
+        ) {
+            let mut c = catalog("99.9", "30d");
+            let mut other = catalog("99", "7d").slos.remove("api").unwrap();
+            other.meta.name = "api-week".into();
+            c.slos.insert("api-week".into(), other);
+            let e = Engine::new(&c);
+            let now = at(0);
+            let mut planner = e.planner(now);
+            for (kind, offset, x, ok) in events {
+                let sli = if kind == 2 { "nope" } else { "requests" };
+                let obs = if kind == 0 {
+                    Observation::Counts { good: x / 2.0, total: x }
+                } else {
+                    Observation::Success(ok)
+                };
+                let mut got = Vec::new();
+                let planned = planner.plan(sli, at(offset), obs, &mut got).map(|()| got);
+                let expected = e.plan(sli, at(offset), obs, now);
+                proptest::prop_assert_eq!(format!("{planned:?}"), format!("{expected:?}"));
+            }
+        }
     }
 
     #[test]

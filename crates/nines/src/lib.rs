@@ -10,6 +10,7 @@ pub mod client;
 pub mod clock;
 pub mod demo;
 pub mod http;
+pub mod ingest;
 pub mod logging;
 pub mod maintenance_cmd;
 pub mod metrics;

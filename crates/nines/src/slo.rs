@@ -553,131 +553,6 @@ pub async fn gate_handler(
         .map(Json)
 }
 
-fn field_err(path: &str, message: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request("invalid_event", format!("{path}: {message}"))
-}
-
-fn number(v: &Value, path: &str) -> Result<Option<f64>, ApiError> {
-    match v {
-        Value::Null => Ok(None),
-        Value::Number(n) => match n.as_f64() {
-            Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
-            _ => Err(field_err(path, "must be a finite number, zero or more")),
-        },
-        _ => Err(field_err(path, "must be a number")),
-    }
-}
-
-fn timestamp(v: &Value, path: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
-    match v {
-        Value::Null => Ok(now),
-        Value::String(s) => s.parse::<Timestamp>().map_err(|_| {
-            field_err(
-                path,
-                format!("`{s}` is not an RFC 3339 timestamp such as 2026-11-21T10:00:00Z"),
-            )
-        }),
-        Value::Number(n) => n
-            .as_f64()
-            .filter(|x| x.is_finite())
-            .and_then(|x| Timestamp::from_millisecond((x * 1000.0) as i64).ok())
-            .ok_or_else(|| field_err(path, "is not a Unix time in seconds")),
-        _ => Err(field_err(
-            path,
-            "must be an RFC 3339 string or Unix seconds",
-        )),
-    }
-}
-
-/// One event of a batch, in the engine's terms.
-fn observation(e: &Value, path: &str) -> Result<Observation, ApiError> {
-    let known = [
-        "sli",
-        "timestamp",
-        "good",
-        "bad",
-        "total",
-        "success",
-        "value",
-    ];
-    let Some(map) = e.as_object() else {
-        return Err(field_err(path, "must be an object"));
-    };
-    if let Some(k) = map.keys().find(|k| !known.contains(&k.as_str())) {
-        return Err(field_err(
-            &format!("{path}.{k}"),
-            format!("unknown field; an event has {}", known.join(", ")),
-        ));
-    }
-    let get = |k: &str| map.get(k).unwrap_or(&Value::Null);
-    let good = number(get("good"), &format!("{path}.good"))?;
-    let bad = number(get("bad"), &format!("{path}.bad"))?;
-    let total = number(get("total"), &format!("{path}.total"))?;
-    let value = match get("value") {
-        Value::Null => None,
-        Value::Number(n) => match n.as_f64() {
-            Some(x) if x.is_finite() => Some(x),
-            _ => {
-                return Err(field_err(
-                    &format!("{path}.value"),
-                    "must be a finite number",
-                ));
-            }
-        },
-        _ => return Err(field_err(&format!("{path}.value"), "must be a number")),
-    };
-    let success = match get("success") {
-        Value::Null => None,
-        Value::Bool(b) => Some(*b),
-        _ => {
-            return Err(field_err(
-                &format!("{path}.success"),
-                "must be true or false",
-            ));
-        }
-    };
-    let forms = [
-        total.is_some() || good.is_some() || bad.is_some(),
-        success.is_some(),
-        value.is_some(),
-    ];
-    if forms.iter().filter(|f| **f).count() != 1 {
-        return Err(field_err(
-            path,
-            "give exactly one of: good (or bad) with total, success, or value",
-        ));
-    }
-    if let Some(ok) = success {
-        return Ok(Observation::Success(ok));
-    }
-    if let Some(v) = value {
-        return Ok(Observation::Value(v));
-    }
-    let total =
-        total.ok_or_else(|| field_err(&format!("{path}.total"), "is required with good or bad"))?;
-    let good = match (good, bad) {
-        (Some(_), Some(_)) => return Err(field_err(path, "give good or bad, not both")),
-        (Some(g), None) => g,
-        (None, Some(b)) => {
-            if b > total {
-                return Err(field_err(
-                    &format!("{path}.bad"),
-                    format!("{b} is more than total {total}"),
-                ));
-            }
-            total - b
-        }
-        (None, None) => return Err(field_err(path, "give good or bad with total")),
-    };
-    if good > total {
-        return Err(field_err(
-            &format!("{path}.good"),
-            format!("{good} is more than total {total}"),
-        ));
-    }
-    Ok(Observation::Counts { good, total })
-}
-
 /// `POST /api/v1/sli/events`: a batch of SLI events, refused whole if any
 /// event is wrong, committed to the store before the answer, counted once
 /// per idempotency key.
@@ -686,26 +561,11 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let doc: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
-    })?;
-    let Some(obj) = doc.as_object() else {
-        return Err(ApiError::bad_request(
-            "invalid_batch",
-            "the body must be an object with `events`",
-        ));
-    };
-    if let Some(k) = obj
-        .keys()
-        .find(|k| !["events", "idempotency_key"].contains(&k.as_str()))
-    {
-        return Err(ApiError::bad_request(
-            "invalid_batch",
-            format!("unknown field `{k}`; a batch has `events` and an optional `idempotency_key`"),
-        ));
-    }
-    let key = match (headers.get("idempotency-key"), obj.get("idempotency_key")) {
-        (Some(h), _) => Some(
+    // Judge every event before anything counts: a batch is refused whole,
+    // so a client can retry it as it is.
+    let batch = crate::ingest::read(&body, state.clock.now(), MAX_EVENTS_PER_BATCH)?;
+    let key = match headers.get("idempotency-key") {
+        Some(h) => Some(
             h.to_str()
                 .map_err(|_| {
                     ApiError::bad_request(
@@ -715,14 +575,7 @@ pub async fn ingest(
                 })?
                 .to_owned(),
         ),
-        (None, Some(Value::String(s))) => Some(s.clone()),
-        (None, None | Some(Value::Null)) => None,
-        (None, Some(_)) => {
-            return Err(ApiError::bad_request(
-                "invalid_batch",
-                "idempotency_key must be a string",
-            ));
-        }
+        None => batch.key.as_deref().map(str::to_owned),
     };
     if key.as_ref().is_some_and(|k| k.is_empty() || k.len() > 200) {
         return Err(ApiError::bad_request(
@@ -730,69 +583,45 @@ pub async fn ingest(
             "an idempotency key has 1 to 200 characters",
         ));
     }
-    let Some(events) = obj.get("events").and_then(Value::as_array) else {
-        return Err(ApiError::bad_request(
-            "invalid_batch",
-            "`events` must be a list of events",
-        ));
-    };
-    if events.len() > MAX_EVENTS_PER_BATCH {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!(
-                "{} events in one batch; at most {MAX_EVENTS_PER_BATCH}: split it",
-                events.len()
-            ),
-        ));
-    }
     // Shared with other batches, exclusive with a reload's replay: see AppState.
     let _gate = state.ingest_gate.read().await;
     let now = state.clock.now();
-    // Judge every event before anything counts: a batch is refused whole,
-    // so a client can retry it as it is.
-    let mut buckets: BTreeMap<(String, i64), Counts> = BTreeMap::new();
     let slo = state.slo();
-    {
+    let mut rows: Vec<BucketRow> = {
         let engine = lock(&slo.engine);
-        for (i, e) in events.iter().enumerate() {
-            let path = format!("events[{i}]");
-            let obs = observation(e, &path)?;
-            let sli = match e.get("sli") {
-                Some(Value::String(s)) => s.as_str(),
-                _ => {
-                    return Err(field_err(
-                        &format!("{path}.sli"),
-                        "must be the name of an SLI",
-                    ));
-                }
-            };
-            let at = timestamp(
-                e.get("timestamp").unwrap_or(&Value::Null),
-                &format!("{path}.timestamp"),
-                now,
-            )?;
-            let incs = engine
-                .plan(sli, at, obs, now)
-                .map_err(|err| field_err(&path, err))?;
-            for inc in incs {
-                *buckets
-                    .entry((engine.series_key(inc.series), inc.minute))
-                    .or_default() += inc.counts;
+        let mut planner = engine.planner(now);
+        let mut buckets: std::collections::HashMap<(usize, i64), Counts> =
+            std::collections::HashMap::new();
+        let mut incs = Vec::new();
+        for (i, e) in batch.events.iter().enumerate() {
+            incs.clear();
+            planner
+                .plan(&e.sli, e.at, e.obs, &mut incs)
+                .map_err(|err| {
+                    ApiError::bad_request("invalid_event", format!("events[{i}]: {err}"))
+                })?;
+            for inc in &incs {
+                *buckets.entry((inc.series, inc.minute)).or_default() += inc.counts;
             }
         }
-    }
+        buckets
+            .into_iter()
+            .map(|((series, minute), c)| BucketRow {
+                series: engine.series_key(series),
+                minute,
+                maintenance: false,
+                good: c.good,
+                total: c.total,
+            })
+            .collect()
+    };
+    // In a stable order (series, then minute), as the store writes them.
+    rows.sort_by(|a, b| (&a.series, a.minute).cmp(&(&b.series, b.minute)));
+    let events = &batch.events;
     let mut maintenance = crate::alerts::maintenance::MaintenanceOf::new(&state);
-    let rows: Vec<BucketRow> = buckets
-        .iter()
-        .map(|((series, minute), c)| BucketRow {
-            series: series.clone(),
-            minute: *minute,
-            maintenance: maintenance.at(series, *minute),
-            good: c.good,
-            total: c.total,
-        })
-        .collect();
+    for row in &mut rows {
+        row.maintenance = maintenance.at(&row.series, row.minute);
+    }
     let outcome = state
         .store
         .record_sli_batch(key.as_deref(), now, &rows)
