@@ -1594,6 +1594,8 @@ impl<'a> Decoder<'a> {
                 heartbeats,
                 dependencies,
                 availability,
+                escalation_policy: None,
+                support_hours: None,
             },
             owner,
             dependencies: dep_refs,
@@ -1651,6 +1653,7 @@ impl<'a> Decoder<'a> {
             time_zone,
             members,
             notify,
+            escalation_policy: None,
         })
     }
 
