@@ -798,7 +798,7 @@ fn check_the_shipped_example() {
     assert_eq!(out.stderr, "");
     assert_eq!(
         out.stdout,
-        "ok: 4 file(s), 5 services, 3 slos, 1 slis, 1 data sources, 1 alert policies, 1 notification targets, 2 teams, 4 people, 2 schedules; 0 warning(s)\n"
+        "ok: 4 file(s), 5 services, 3 slos, 1 slis, 1 data sources, 1 alert policies, 1 notification targets, 2 teams, 4 people, 2 schedules, 1 escalation policies; 0 warning(s)\n"
     );
 
     let out = run(["check", "--quiet", "examples/shop"]);
@@ -809,8 +809,8 @@ fn check_the_shipped_example() {
 
     // One file on its own is checked too.
     assert_eq!(
-        stdout_of(["check", "examples/shop/teams.yaml"]),
-        "ok: 1 file(s), 2 teams, 4 people; 0 warning(s)\n"
+        stdout_of(["check", "examples/shop/slos.yaml"]),
+        "ok: 1 file(s), 2 services, 3 slos, 1 slis, 1 data sources, 1 alert policies, 1 notification targets; 0 warning(s)\n"
     );
 }
 
