@@ -564,6 +564,15 @@ proptest! {
         let last = timeline[timeline.len() - 1];
         let exhausted = p.plan(&roster, &inc, last.ends_at);
         prop_assert_eq!(exhausted, Plan::Exhausted { since: last.ends_at, steps: timeline.len() });
+
+        // High urgency ignores support hours: the first step is at the
+        // trigger, and the steps follow back to back.
+        let high = IncidentView { urgency: Urgency::High, ..inc };
+        let first = step(p.plan(&roster, &high, since));
+        prop_assert_eq!((first.index, first.starts_at), (0, since));
+        for s in p.timeline(since, None) {
+            prop_assert_eq!(s.starts_at, s.ready_at);
+        }
     }
 
     /// Between two instants, the step (or exhaustion) never goes back, and
