@@ -21,6 +21,10 @@ use crate::yaml::{Node, NodeKind};
 mod oncall;
 pub use oncall::{CoverageDraft, ScheduleDraft};
 
+#[path = "decode_escalation.rs"]
+mod escalation;
+pub use escalation::{EscalationPolicyDraft, TargetDraft};
+
 pub const OPENSLO_V1: &str = "openslo/v1";
 pub const NINES_V1: &str = "nines/v1";
 const OPENSLO_KINDS: [&str; 7] = [
@@ -32,7 +36,7 @@ const OPENSLO_KINDS: [&str; 7] = [
     "AlertCondition",
     "AlertNotificationTarget",
 ];
-const NINES_KINDS: [&str; 4] = ["Service", "Team", "Person", "Schedule"];
+const NINES_KINDS: [&str; 5] = ["Service", "Team", "Person", "Schedule", "EscalationPolicy"];
 
 /// Where something was written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +86,7 @@ pub struct SloDraft {
 pub struct ServiceDraft {
     pub service: Service,
     pub owner: Option<Ref>,
+    pub escalation_policy: Option<Ref>,
     pub dependencies: Vec<Ref>,
 }
 
@@ -99,6 +104,10 @@ pub struct Drafts {
     pub teams: Vec<(Team, Loc)>,
     pub people: Vec<(nines_core::model::Person, Loc)>,
     pub schedules: Vec<(ScheduleDraft, Loc)>,
+    pub escalation_policies: Vec<(EscalationPolicyDraft, Loc)>,
+    /// Every `escalationPolicy:` of a team or a service, checked once every
+    /// policy is read.
+    pub escalation_refs: Vec<Ref>,
     /// Files read on the way (imported calendars), for the digest and for
     /// showing their lines in diagnostics.
     pub extra_sources: Vec<(PathBuf, String)>,
@@ -454,12 +463,19 @@ impl<'a> Decoder<'a> {
             }
             (NINES_V1, "Service") => {
                 if let Some(d) = self.nines_service(spec, meta) {
+                    out.escalation_refs.extend(d.escalation_policy.clone());
                     out.nines_services.push((d, loc));
                 }
             }
             (NINES_V1, "Team") => {
-                if let Some(d) = self.team(spec, meta) {
+                if let Some((d, policy)) = self.team(spec, meta) {
                     out.teams.push((d, loc));
+                    out.escalation_refs.extend(policy);
+                }
+            }
+            (NINES_V1, "EscalationPolicy") => {
+                if let Some(d) = self.escalation_policy(spec, meta) {
+                    out.escalation_policies.push((d, loc));
                 }
             }
             (NINES_V1, "Person") => {
@@ -1416,10 +1432,14 @@ impl<'a> Decoder<'a> {
                 "heartbeats",
                 "availability",
                 "dependencies",
+                "escalationPolicy",
+                "supportHours",
             ],
         )?;
         meta.description = self.description(&f, what);
         let owner = self.reference(&f, "owner", what);
+        let escalation_policy = self.reference(&f, "escalationPolicy", what);
+        let support_hours = f.get("supportHours").and_then(|n| self.support_hours(n));
         let tier = match f.get("tier") {
             Some(n) => match self.number(n, "Service spec.tier") {
                 Some(t) if (1.0..=5.0).contains(&t) && t.fract() == 0.0 => Some(Tier(t as u8)),
@@ -1594,19 +1614,29 @@ impl<'a> Decoder<'a> {
                 heartbeats,
                 dependencies,
                 availability,
+                escalation_policy: escalation_policy.as_ref().map(|r| r.name.clone()),
+                support_hours,
             },
             owner,
+            escalation_policy,
             dependencies: dep_refs,
         })
     }
 
-    fn team(&mut self, spec: &Node, mut meta: Meta) -> Option<Team> {
+    fn team(&mut self, spec: &Node, mut meta: Meta) -> Option<(Team, Option<Ref>)> {
         let what = "Team spec";
         let f = self.fields(
             spec,
             what,
-            &["description", "timeZone", "members", "notify"],
+            &[
+                "description",
+                "timeZone",
+                "members",
+                "notify",
+                "escalationPolicy",
+            ],
         )?;
+        let escalation_policy = self.reference(&f, "escalationPolicy", what);
         let notify = f
             .get("notify")
             .map(|n| self.webhooks(n, "Team spec.notify"))
@@ -1646,12 +1676,16 @@ impl<'a> Decoder<'a> {
                 });
             }
         }
-        Some(Team {
-            meta,
-            time_zone,
-            members,
-            notify,
-        })
+        Some((
+            Team {
+                meta,
+                time_zone,
+                members,
+                notify,
+                escalation_policy: escalation_policy.as_ref().map(|r| r.name.clone()),
+            },
+            escalation_policy,
+        ))
     }
 
     /// A duration of fixed length as a span of time; `0s` only where

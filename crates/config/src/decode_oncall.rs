@@ -380,7 +380,7 @@ impl Decoder<'_> {
         Time::new((minutes / 60) as i8, (minutes % 60) as i8, 0, 0).ok()
     }
 
-    fn minute_of_day(&mut self, n: &Node, what: &str, end_of_day: bool) -> Option<u32> {
+    pub(super) fn minute_of_day(&mut self, n: &Node, what: &str, end_of_day: bool) -> Option<u32> {
         let text = self.string(n, what)?;
         let parsed = parse_hh_mm(text.trim()).filter(|m| *m < 1440 || (end_of_day && *m == 1440));
         if parsed.is_none() {
@@ -478,7 +478,7 @@ impl Decoder<'_> {
     }
 
     /// `days:` as day indexes from Monday: `mon-fri`, `[sat, sun]`, `mon,wed`.
-    fn days(&mut self, n: &Node) -> Option<Vec<usize>> {
+    pub(super) fn days(&mut self, n: &Node) -> Option<Vec<usize>> {
         let words: Vec<String> = match n.as_scalar() {
             Some(s) => s
                 .split(',')

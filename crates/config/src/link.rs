@@ -13,6 +13,9 @@ use crate::diag::{Diagnostic, closest};
 #[path = "link_oncall.rs"]
 mod oncall;
 
+#[path = "link_escalation.rs"]
+mod escalation;
+
 struct Linker {
     diags: Vec<Diagnostic>,
 }
@@ -155,6 +158,9 @@ pub fn link(drafts: Drafts) -> (Catalog, Vec<Diagnostic>) {
     let mut teams = l.unique("Team", drafts.teams, |d| &d.meta.name);
     let people = l.unique("Person", drafts.people, |p| &p.meta.name);
     let schedules = l.unique("Schedule", drafts.schedules, |s| &s.meta.name);
+    let escalation_policies = l.unique("EscalationPolicy", drafts.escalation_policies, |p| {
+        &p.meta.name
+    });
     let openslo_services = l.unique("Service", drafts.openslo_services, |m| &m.name);
     let nines_services = l.unique("nines Service", drafts.nines_services, |d| {
         &d.service.meta.name
@@ -283,7 +289,14 @@ pub fn link(drafts: Drafts) -> (Catalog, Vec<Diagnostic>) {
     for (name, (t, _)) in teams {
         catalog.teams.insert(name, t);
     }
+    let schedule_names: BTreeSet<String> = schedules.keys().cloned().collect();
     l.schedules(schedules, &mut catalog);
+    l.escalation_policies(
+        escalation_policies,
+        &schedule_names,
+        &drafts.escalation_refs,
+        &mut catalog,
+    );
     for (name, (d, _)) in sources {
         catalog.data_sources.insert(name, d);
     }

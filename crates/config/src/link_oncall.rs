@@ -95,7 +95,7 @@ impl Linker {
         }
     }
 
-    fn person(&mut self, r: &Ref, people: &BTreeSet<&str>) -> bool {
+    pub(super) fn person(&mut self, r: &Ref, people: &BTreeSet<&str>) -> bool {
         if people.contains(r.name.as_str()) {
             return true;
         }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::availability::Target;
 use crate::duration::DurationShorthand;
+use crate::oncall::{EscalationPolicy, SupportHours};
 
 /// A free-form value from an opaque part of a document (a data source's
 /// connection details, a metric source's query spec): kept as data, with no
@@ -63,6 +64,7 @@ pub struct Catalog {
     /// inline as team members.
     pub people: BTreeMap<String, Person>,
     pub schedules: BTreeMap<String, crate::oncall::Schedule>,
+    pub escalation_policies: BTreeMap<String, EscalationPolicy>,
 }
 
 impl Catalog {
@@ -79,11 +81,24 @@ impl Catalog {
             ("teams", self.teams.len()),
             ("people", self.people.len()),
             ("schedules", self.schedules.len()),
+            ("escalation_policies", self.escalation_policies.len()),
         ]
     }
 
     pub fn object_count(&self) -> usize {
         self.counts().iter().map(|(_, n)| n).sum()
+    }
+
+    /// The escalation policy of a service: its own, or else its owner's.
+    pub fn escalation_policy_of(&self, service: &str) -> Option<&EscalationPolicy> {
+        let s = self.services.get(service)?;
+        let name = s.escalation_policy.as_ref().or_else(|| {
+            s.owner
+                .as_ref()
+                .and_then(|t| self.teams.get(t))
+                .and_then(|t| t.escalation_policy.as_ref())
+        })?;
+        self.escalation_policies.get(name)
     }
 
     /// The SLOs of one service, in name order.
@@ -118,6 +133,11 @@ pub struct Service {
     /// The availability this service would reach on its own, with perfect
     /// dependencies; when absent, its SLO targets stand in for it.
     pub availability: Option<Target>,
+    /// Whom its incidents escalate to; when absent, its owner's policy.
+    pub escalation_policy: Option<String>,
+    /// When its low-urgency incidents may notify anyone; when absent, at
+    /// any time.
+    pub support_hours: Option<SupportHours>,
 }
 
 impl Service {
@@ -139,6 +159,8 @@ impl Service {
             heartbeats: Vec::new(),
             dependencies: Vec::new(),
             availability: None,
+            escalation_policy: None,
+            support_hours: None,
         }
     }
 }
@@ -382,6 +404,9 @@ pub struct Team {
     pub members: Vec<Member>,
     /// Where the incidents of every service this team owns are sent.
     pub notify: Vec<Webhook>,
+    /// The escalation policy of the services it owns, unless a service
+    /// names its own.
+    pub escalation_policy: Option<String>,
 }
 
 /// A team member. One written with only a name may stand for a [`Person`]

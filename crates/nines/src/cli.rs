@@ -245,6 +245,23 @@ override that ends before it starts), 3 the server could not be reached.")]
         json: bool,
     },
 
+    /// Escalation policies: the steps of one, and whom each would reach.
+    #[command(after_help = "\
+Examples:
+  nines escalation show payments --config examples/shop
+  nines escalation show payments --config examples/shop --at 2026-12-25T03:00:00+01:00
+  nines escalation show payments --config examples/shop --service payments-api --urgency low
+
+Read from the configuration, without a server: schedules are resolved with
+their configured overrides only. With --urgency low and --service, steps
+wait for the service's support hours.
+
+Exit codes: 0 shown, 1 invalid configuration, 2 unknown policy or service, bad time.")]
+    Escalation {
+        #[command(subcommand)]
+        action: EscalationAction,
+    },
+
     /// Open, end, extend, cancel and list maintenance windows: while one is
     /// active, its services' alerts are recorded but page nobody.
     #[command(after_help = "\
@@ -431,6 +448,26 @@ pub enum IncidentAction {
         text: String,
         #[arg(long, env = "USER")]
         by: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EscalationAction {
+    /// A policy's rules, and whom each step reaches for an incident triggered now (or at --at).
+    Show {
+        name: String,
+        /// The configuration: a YAML file or a directory.
+        #[arg(long, short, env = "NINES_CONFIG")]
+        config: PathBuf,
+        /// When the incident is triggered: RFC 3339 with an offset, or a date and time on this machine's clock (default now).
+        #[arg(long)]
+        at: Option<String>,
+        /// The incident's service, whose support hours hold low-urgency steps.
+        #[arg(long)]
+        service: Option<String>,
+        /// high (never waits) or low (waits for the service's support hours).
+        #[arg(long, default_value = "high")]
+        urgency: String,
     },
 }
 

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod demo;
+pub mod escalation_cli;
 pub mod http;
 pub mod ingest;
 pub mod logging;

@@ -31,6 +31,23 @@ fn main() -> ExitCode {
             emit(check::merge(outcomes))
         }
         Command::Calc(args) => emit(calc::run(&args)),
+        Command::Escalation {
+            action:
+                nines::cli::EscalationAction::Show {
+                    name,
+                    config,
+                    at,
+                    service,
+                    urgency,
+                },
+        } => emit(nines::escalation_cli::show(
+            &config,
+            &name,
+            at.as_deref(),
+            service.as_deref(),
+            &urgency,
+            jiff::Timestamp::now(),
+        )),
         Command::Simulate {
             config,
             scenario,

@@ -14,7 +14,7 @@ use crate::exit;
 
 /// An instant as the user wrote it: RFC 3339 with an offset, or a civil
 /// date and time on this machine's clock; sent to the server in UTC.
-fn instant(s: &str) -> Result<String, String> {
+pub(crate) fn instant(s: &str) -> Result<String, String> {
     if let Ok(t) = s.trim().parse::<Timestamp>() {
         return Ok(t.to_string());
     }

@@ -595,6 +595,45 @@ fn calc_a_configured_service() {
 }
 
 #[test]
+fn escalation_show_lists_each_step_and_whom_it_reaches() {
+    let shop = shop();
+    let shop = shop.to_str().unwrap();
+    // Christmas night, 03:00 in Paris: dave's override on payments-primary.
+    let out = stdout_of([
+        "escalation",
+        "show",
+        "payments",
+        "--config",
+        shop,
+        "--at",
+        "2026-12-25T03:00:00+01:00",
+    ]);
+    insta::assert_snapshot!("escalation_show", out);
+    // Saturday night, low urgency: every step waits for Monday 09:00.
+    let out = stdout_of([
+        "escalation",
+        "show",
+        "payments",
+        "--config",
+        shop,
+        "--at",
+        "2026-12-26T20:00:00+01:00",
+        "--service",
+        "payments-api",
+        "--urgency",
+        "low",
+    ]);
+    insta::assert_snapshot!("escalation_show_low_urgency", out);
+
+    let out = run(["escalation", "show", "paymnets", "--config", shop]);
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert_eq!(
+        out.stderr,
+        "error: unknown escalation policy `paymnets`; the policies are: payments\n"
+    );
+}
+
+#[test]
 fn calc_json_for_a_target() {
     assert_eq!(
         json_of(["calc", "99.99", "--json"]),
@@ -798,7 +837,7 @@ fn check_the_shipped_example() {
     assert_eq!(out.stderr, "");
     assert_eq!(
         out.stdout,
-        "ok: 4 file(s), 5 services, 3 slos, 1 slis, 1 data sources, 1 alert policies, 1 notification targets, 2 teams, 4 people, 2 schedules; 0 warning(s)\n"
+        "ok: 4 file(s), 5 services, 3 slos, 1 slis, 1 data sources, 1 alert policies, 1 notification targets, 2 teams, 4 people, 2 schedules, 1 escalation policies; 0 warning(s)\n"
     );
 
     let out = run(["check", "--quiet", "examples/shop"]);
@@ -809,8 +848,8 @@ fn check_the_shipped_example() {
 
     // One file on its own is checked too.
     assert_eq!(
-        stdout_of(["check", "examples/shop/teams.yaml"]),
-        "ok: 1 file(s), 2 teams, 4 people; 0 warning(s)\n"
+        stdout_of(["check", "examples/shop/slos.yaml"]),
+        "ok: 1 file(s), 2 services, 3 slos, 1 slis, 1 data sources, 1 alert policies, 1 notification targets; 0 warning(s)\n"
     );
 }
 

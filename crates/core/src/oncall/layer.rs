@@ -74,7 +74,7 @@ impl Window {
         self.to
     }
 
-    fn contains(self, second_of_week: i64) -> bool {
+    pub(crate) fn contains(self, second_of_week: i64) -> bool {
         i64::from(self.from) * 60 <= second_of_week && second_of_week < i64::from(self.to) * 60
     }
 }

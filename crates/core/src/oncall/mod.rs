@@ -7,8 +7,15 @@
 //! wins. [`Override`]s (someone covers a span) win over every layer, the
 //! most recent one first. Everything is computed from the instants asked
 //! about: there is no clock here.
+//!
+//! An [`EscalationPolicy`] says whom to notify about an incident, step
+//! after step, resolving schedules through [`Schedule::on_call_at`];
+//! [`SupportHours`] hold a low-urgency incident's notifications until a
+//! service is supported.
 
+pub mod escalation;
 mod layer;
+mod support;
 #[cfg(test)]
 mod tests;
 mod zone;
@@ -16,7 +23,12 @@ mod zone;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+pub use escalation::{
+    EscalationDelay, EscalationError, EscalationPolicy, EscalationRule, EscalationTarget, Gap,
+    IncidentView, Plan, Progress, Recipient, Roster, Step, StepSpan, TargetMode, Urgency, Why,
+};
 pub use layer::{Coverage, FixedShift, Layer, Rotation, Turn, WEEK_MINUTES, Window};
+pub use support::SupportHours;
 
 use crate::model::Meta;
 
