@@ -194,8 +194,10 @@ impl Group {
         };
         let mut events = Vec::new();
         let mut inc = match self.incident.clone() {
-            Some(inc) => inc,
-            None if !self.firing.is_empty() => {
+            // A resolved incident is kept only to tell of its resolution;
+            // alerts firing again open a new one.
+            Some(inc) if inc.state != "resolved" || self.firing.is_empty() => inc,
+            _ if !self.firing.is_empty() => {
                 let firing = all_firing();
                 let first = firing.first()?;
                 let title = first.alert.annotations.get("summary").map_or_else(
@@ -222,7 +224,7 @@ impl Group {
                 }
             }
             // Nothing fires and no incident is open.
-            None => return None,
+            _ => return None,
         };
         // One timeline entry per pass for the alerts that joined, one for
         // those that left (resolved, silenced or inhibited).
@@ -467,7 +469,12 @@ impl Incidents {
         self.groups
             .values()
             .filter(|g| g.members.contains(&fingerprint))
-            .find_map(|g| g.incident.as_ref().map(|i| i.id))
+            .find_map(|g| {
+                g.incident
+                    .as_ref()
+                    .filter(|i| i.state != "resolved")
+                    .map(|i| i.id)
+            })
     }
 
     /// The earliest time a group is due, for the dispatcher's sleep.
@@ -680,7 +687,11 @@ impl Incidents {
                 for fp in outcome.forget {
                     g.members.remove(&fp);
                 }
-                g.incident = (inc.state != "resolved").then_some(inc);
+                // A resolved incident whose alerts were notified firing
+                // stays until a notification has told of their resolution
+                // (after `group_interval`), so that it is sent at all.
+                let owes_resolution = !g.notified.is_empty();
+                g.incident = (inc.state != "resolved" || owes_resolution).then_some(inc);
                 g.schedule(now);
             }
         }
