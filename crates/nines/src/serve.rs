@@ -58,6 +58,8 @@ pub struct AppState {
     pub incidents: tokio::sync::Mutex<crate::alerts::incidents::Incidents>,
     /// Wakes the delivery worker when the outbox has new work.
     pub outbox_wake: tokio::sync::Notify,
+    /// The SMTP server of the `email:` entries of nines' own configuration.
+    pub smtp: Option<Arc<crate::alerts::channels::email::SmtpServer>>,
 }
 
 /// The longest maintenance window by default (`serve --max-maintenance`).
@@ -79,6 +81,8 @@ pub struct Options {
     /// inhibit rules, time intervals); without one, alerts go to the
     /// receiver `nines`, grouped by service.
     pub alertmanager_config: Option<PathBuf>,
+    /// The SMTP server `email:` notifications are sent through.
+    pub smtp: Option<crate::alerts::channels::email::SmtpServer>,
 }
 
 /// Why a reload did not take effect.
@@ -399,6 +403,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         alertmanager_config: opts.alertmanager_config,
         incidents: tokio::sync::Mutex::new(incidents),
         outbox_wake: tokio::sync::Notify::new(),
+        smtp: opts.smtp.map(Arc::new),
         slo_alert_ttl: slo_alert_ttl(opts.eval_interval),
         heartbeats: Default::default(),
     });

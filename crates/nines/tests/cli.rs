@@ -1471,13 +1471,14 @@ fn check_reads_an_alertmanager_config_and_says_what_is_not_carried_over() {
     ]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
-        out.stdout.contains("5 receiver(s) (2 webhook(s))"),
+        out.stdout
+            .contains("5 receiver(s) (2 webhook(s), 1 email(s), 1 Slack, 1 PagerDuty), 7 route(s)"),
         "{}",
         out.stdout
     );
     assert!(
         out.stderr.contains(
-            "receiver \"dba-email\": email_configs are read and checked but not delivered yet"
+            "receiver \"dba-email\" email config: cannot read \"/etc/alertmanager/smtp-password\""
         ),
         "{}",
         out.stderr

@@ -10,6 +10,8 @@ use jiff::{SignedDuration, Timestamp};
 use nines_store::{Attempt, NewIncidentEvent, Notification};
 use serde_json::json;
 
+use super::channels::{self, Outgoing};
+use super::routing::Target;
 use crate::serve::AppState;
 
 /// A receiver that has not answered within this is counted as failed.
@@ -36,21 +38,108 @@ pub fn client() -> reqwest::Client {
         .expect("an HTTP client with rustls")
 }
 
-async fn send(http: &reqwest::Client, n: &Notification, body: Vec<u8>) -> Result<(), String> {
+/// Why an attempt failed; a permanent failure (an SMTP server refusing
+/// the recipient) is not retried.
+struct Failure {
+    error: String,
+    permanent: bool,
+}
+
+impl Failure {
+    fn retry(error: impl Into<String>) -> Failure {
+        Failure {
+            error: error.into(),
+            permanent: false,
+        }
+    }
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    n: &Notification,
+    body: Vec<u8>,
+) -> Result<(), Failure> {
     let response = http
-        .post(&n.target)
+        .post(url)
         .header("Content-Type", "application/json")
         .header("Idempotency-Key", &n.idempotency_key)
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("{e}"))?;
+        .map_err(|e| Failure::retry(format!("{e}")))?;
     let status = response.status();
     if status.is_success() {
         Ok(())
     } else {
-        Err(format!("the receiver answered {status}"))
+        Err(Failure::retry(format!("the receiver answered {status}")))
     }
+}
+
+async fn send(http: &reqwest::Client, n: &Notification, out: Outgoing) -> Result<(), Failure> {
+    match out {
+        Outgoing::Http { url, body } => post(http, &url, n, body).await,
+        Outgoing::Email { server, email } => channels::email::send(&server, &email, TIMEOUT)
+            .await
+            .map_err(|f| Failure {
+                error: f.message,
+                permanent: f.permanent,
+            }),
+        Outgoing::Nothing(_) => Ok(()),
+    }
+}
+
+/// What `note` sends now: its target (looked up in the routing in force
+/// when its address is not all it needs), rendered from its decision.
+async fn outgoing(state: &Arc<AppState>, note: &Notification) -> Result<Outgoing, Failure> {
+    let routing = state.routing();
+    let target = match note.channel.as_str() {
+        channels::WEBHOOK => Target::Webhook {
+            url: note.target.clone(),
+            send_resolved: true,
+            max_alerts: 0,
+        },
+        channels::JSON => Target::Json {
+            url: note.target.clone(),
+            send_resolved: true,
+            max_alerts: 0,
+        },
+        kind => routing.find_target(kind, &note.target).ok_or_else(|| {
+            Failure::retry(format!(
+                "no {kind} target {} in the configuration in force (removed by a reload?)",
+                note.target
+            ))
+        })?,
+    };
+    let incident = match note.incident_id {
+        Some(id) => state
+            .store
+            .incident(id)
+            .await
+            .map_err(|e| Failure::retry(format!("cannot read incident {id}: {e}")))?,
+        None => None,
+    };
+    let config = state.current();
+    let runbook = incident
+        .as_ref()
+        .and_then(|i| config.catalog.services.get(&i.service))
+        .and_then(|s| s.runbook.as_deref());
+    state
+        .alerts
+        .read(|st| {
+            channels::render(
+                st,
+                note,
+                &target,
+                incident.as_ref(),
+                runbook,
+                state.smtp.as_ref(),
+            )
+        })
+        .map_err(|error| Failure {
+            error,
+            permanent: false,
+        })
 }
 
 /// Delivers what is due now; returns how many were attempted.
@@ -64,31 +153,28 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
         }
     };
     let n = due.len();
-    let sends = due.into_iter().map(|note| {
+    let mut sends = Vec::with_capacity(n);
+    for note in due {
         let http = http.clone();
-        // A webhook's body is rendered now from the decision kept in the outbox.
-        let rendered = if note.channel == "webhook" {
-            state
-                .alerts
-                .read(|st| super::incidents::render_webhook(st, &note.body))
-        } else {
-            None
-        };
-        let body = rendered.unwrap_or_else(|| note.body.clone().into_bytes());
-        async move {
-            let outcome = send(&http, &note, body).await;
+        // The body is rendered now from the decision kept in the outbox.
+        let out = outgoing(state, &note).await;
+        sends.push(async move {
+            let outcome = match out {
+                Ok(out) => send(&http, &note, out).await,
+                Err(f) => Err(f),
+            };
             (note, outcome)
-        }
-    });
+        });
+    }
     for (note, outcome) in futures_join_all(sends).await {
         let at = state.clock.now();
         let attempts = note.attempts + 1;
         let (attempt, kind) = match outcome {
             Ok(()) => (Attempt::Delivered { at }, "notification_delivered"),
-            Err(error) if attempts >= MAX_ATTEMPTS => {
+            Err(Failure { error, permanent }) if permanent || attempts >= MAX_ATTEMPTS => {
                 (Attempt::GaveUp { at, error }, "notification_failed")
             }
-            Err(error) => {
+            Err(Failure { error, .. }) => {
                 let jitter = (at.subsec_nanosecond() as f64 / 1e9).fract();
                 let next = at.saturating_add(backoff(attempts, jitter)).unwrap_or(at);
                 (
@@ -106,7 +192,7 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
             Attempt::Delivered { .. } => String::new(),
         };
         if !error.is_empty() {
-            tracing::warn!(target = %note.target, attempt = attempts, %error, "notification not delivered");
+            tracing::warn!(channel = %note.channel, target = %note.target, attempt = attempts, %error, "notification not delivered");
         }
         let ev = NewIncidentEvent {
             at,
