@@ -553,3 +553,271 @@ pub fn render(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nines_core::alerting::labels::LabelSet;
+    use nines_core::alerting::model::{AlertInput, Source};
+    use serde_json::json;
+
+    fn held(instance: &str, ends: Option<&str>) -> Held {
+        let labels = LabelSet::new([
+            ("alertname".to_owned(), "HighErrorRate".to_owned()),
+            ("service".to_owned(), "checkout".to_owned()),
+            ("severity".to_owned(), "critical".to_owned()),
+            ("environment".to_owned(), "prod".to_owned()),
+            ("cluster".to_owned(), "eu-1".to_owned()),
+            ("instance".to_owned(), instance.to_owned()),
+            ("slo".to_owned(), "checkout-availability".to_owned()),
+        ])
+        .unwrap();
+        let a = AlertInput {
+            labels,
+            annotations: LabelSet::free([
+                (
+                    "summary".to_owned(),
+                    "checkout: error budget burning 14.4x too fast <b>&</b>".to_owned(),
+                ),
+                ("burn_rate".to_owned(), "14.4x".to_owned()),
+                ("budget_remaining".to_owned(), "62.5 %".to_owned()),
+                ("time_to_exhaustion".to_owned(), "25h".to_owned()),
+            ]),
+            starts_at: Some("2026-11-21T10:00:00Z".parse().unwrap()),
+            ends_at: ends.map(|e| e.parse().unwrap()),
+            generator_url: "http://prometheus/graph?g0.expr=errors".to_owned(),
+            source: Source::Alertmanager,
+        }
+        .into_alert(
+            "2026-11-21T10:00:01Z".parse().unwrap(),
+            jiff::SignedDuration::from_secs(300),
+        )
+        .unwrap();
+        Held::new(a, "checkout".to_owned())
+    }
+
+    fn state() -> (HubState, Vec<String>) {
+        let mut st = HubState::default();
+        let mut fps = Vec::new();
+        for (i, ends) in [
+            ("a", None),
+            ("b", None),
+            ("c", Some("2026-11-21T10:02:00Z")),
+        ] {
+            let h = held(i, ends);
+            fps.push(h.alert.fingerprint.to_string());
+            st.alerts.insert(h.alert.fingerprint.0, h);
+        }
+        (st, fps)
+    }
+
+    fn incident(state: &str) -> IncidentRow {
+        IncidentRow {
+            id: 7,
+            group_key: "{}:{service=\"checkout\"}".to_owned(),
+            service: "checkout".to_owned(),
+            state: state.to_owned(),
+            urgency: "high".to_owned(),
+            opened_at: "2026-11-21T10:00:01Z".parse().unwrap(),
+            updated_at: "2026-11-21T10:00:01Z".parse().unwrap(),
+            resolved_at: None,
+            body: json!({"title": "checkout: error budget burning"}).to_string(),
+        }
+    }
+
+    fn note(body: Value) -> Notification {
+        Notification {
+            id: 1,
+            idempotency_key: "nines-0123-1-0".to_owned(),
+            incident_id: Some(7),
+            channel: String::new(),
+            target: String::new(),
+            body: body.to_string(),
+            created_at: "2026-11-21T10:00:01Z".parse().unwrap(),
+            next_attempt_at: "2026-11-21T10:00:01Z".parse().unwrap(),
+            attempts: 0,
+            state: "pending".to_owned(),
+            last_error: String::new(),
+        }
+    }
+
+    fn decision(firing: &[String], resolved: &[String], max: usize) -> Value {
+        json!({
+            "receiver": "nines", "groupKey": "{}:{service=\"checkout\"}",
+            "groupLabels": {"service": "checkout"}, "externalURL": "http://nines.example.com",
+            "firing": firing, "resolved": resolved, "maxAlerts": max, "kind": "incident",
+        })
+    }
+
+    fn targets() -> Vec<Target> {
+        let smtp = Arc::new(SmtpServer {
+            host: "smtp.example.com".to_owned(),
+            port: 587,
+            from: "nines@example.com".to_owned(),
+            hello: "localhost".to_owned(),
+            username: Some("nines".to_owned()),
+            password: Some(Secret::new("hunter2")),
+            require_tls: true,
+        });
+        vec![
+            Target::Json {
+                url: "http://hooks.example.com/j".to_owned(),
+                send_resolved: true,
+                max_alerts: 0,
+            },
+            Target::Slack {
+                url: Secret::new("https://hooks.slack.com/services/T0/B0/TOKEN"),
+                channel: None,
+                username: None,
+                send_resolved: true,
+                max_alerts: 0,
+            },
+            Target::Email {
+                to: "oncall@example.com".to_owned(),
+                smtp: Some(smtp),
+                headers: vec![("Reply-To".to_owned(), "lead@example.com".to_owned())],
+                send_resolved: true,
+                max_alerts: 0,
+            },
+            Target::PagerDuty {
+                enqueue_url: "https://events.pagerduty.com/v2/enqueue".to_owned(),
+                routing_key: Secret::new("R0UT1NGKEY"),
+                severity: None,
+                send_resolved: true,
+            },
+        ]
+    }
+
+    /// Each channel's rendering, as text for a snapshot.
+    fn rendered(st: &HubState, body: Value, inc: Option<&IncidentRow>) -> String {
+        let n = note(body);
+        let mut out = String::new();
+        for t in targets() {
+            out.push_str(&format!("=== {} {}\n", t.channel(), t.address()));
+            match render(st, &n, &t, inc, Some("https://runbooks.example.com/checkout"), None) {
+                Ok(Outgoing::Http { url, body }) => {
+                    let v: Value = serde_json::from_slice(&body).unwrap();
+                    out.push_str(&format!(
+                        "POST {url}\n{}\n",
+                        serde_json::to_string_pretty(&v).unwrap()
+                    ));
+                }
+                Ok(Outgoing::Email { server, email }) => out.push_str(&format!(
+                    "via {:?}\nTo: {}\nSubject: {}\nMessage-ID: {}\nHeaders: {:?}\n--- text\n{}--- html\n{}",
+                    server, email.to, email.subject, email.message_id, email.headers, email.text, email.html
+                )),
+                Ok(Outgoing::Nothing(why)) => out.push_str(&format!("nothing: {why}\n")),
+                Err(e) => out.push_str(&format!("error: {e}\n")),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_firing_incident_on_every_channel() {
+        let (st, fps) = state();
+        let inc = incident("triggered");
+        insta::assert_snapshot!(rendered(&st, decision(&fps[..2], &fps[2..], 0), Some(&inc)));
+    }
+
+    #[test]
+    fn a_resolved_incident_on_every_channel() {
+        let (st, fps) = state();
+        let mut inc = incident("resolved");
+        inc.resolved_at = Some("2026-11-21T10:05:00Z".parse().unwrap());
+        insta::assert_snapshot!(rendered(&st, decision(&[], &fps[2..], 0), Some(&inc)));
+    }
+
+    #[test]
+    fn a_notice_is_a_short_message_that_pages_nobody() {
+        let (st, _) = state();
+        let notice = json!({
+            "kind": "notice", "text": "service api is impacted by db-primary, incident #7; you are not paged",
+            "service": "api", "incident": 7, "externalURL": "http://nines.example.com",
+        });
+        let out = rendered(&st, notice.clone(), None);
+        insta::assert_snapshot!(out);
+        let webhook = Target::Webhook {
+            url: "http://am.example.com".to_owned(),
+            send_resolved: true,
+            max_alerts: 0,
+        };
+        assert!(matches!(
+            render(&st, &note(notice), &webhook, None, None, None),
+            Ok(Outgoing::Nothing(_))
+        ));
+    }
+
+    #[test]
+    fn max_alerts_cuts_every_channel_and_says_how_many_are_left_out() {
+        let (st, fps) = state();
+        let inc = incident("acknowledged");
+        let out = rendered(&st, decision(&fps[..2], &fps[2..], 1), Some(&inc));
+        assert!(out.contains("\"truncatedAlerts\": 2"), "{out}");
+        assert!(out.contains("… and 2 more alert(s), not shown"), "{out}");
+        assert!(out.contains("... and 2 more alert(s), not shown."), "{out}");
+        // Acknowledged: no acknowledge link, still a resolve link.
+        assert!(!out.contains("/ack"), "{out}");
+        assert!(out.contains("/api/v1/incidents/7/resolve"), "{out}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_addresses_and_debug_output() {
+        for t in targets() {
+            let shown = format!("{} {t:?}", t.address());
+            for secret in ["TOKEN", "R0UT1NGKEY", "hunter2"] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+        }
+        assert_eq!(Secret::new("x").to_string(), "<secret>");
+    }
+
+    #[test]
+    fn alertmanager_receivers_become_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("pd-key");
+        std::fs::write(&key, "FILEKEY\n").unwrap();
+        let yml = format!(
+            "route: {{receiver: all}}
+receivers:
+  - name: all
+    webhook_configs: [{{url: 'http://hook.example.com/'}}]
+    email_configs:
+      - {{to: 'dba@example.com', from: 'am@example.com', smarthost: 'smtp.example.com:25', require_tls: false}}
+    slack_configs:
+      - {{api_url: 'https://hooks.slack.com/services/X', channel: '#ops', send_resolved: true}}
+    pagerduty_configs:
+      - {{routing_key_file: '{}'}}
+      - {{service_key: 'v1key'}}
+",
+            key.display()
+        );
+        let am =
+            nines_config::alertmanager::load_alertmanager_str(&yml, "alertmanager.yml").unwrap();
+        let mut warnings = Vec::new();
+        let targets = from_alertmanager(&am.receivers[0], &mut warnings);
+        let kinds: Vec<String> = targets.iter().map(Target::address).collect();
+        assert_eq!(kinds.len(), 4, "{kinds:?}");
+        assert_eq!(kinds[0], "http://hook.example.com/");
+        assert_eq!(kinds[1], "mailto:dba@example.com?via=smtp.example.com:25");
+        assert!(kinds[2].starts_with("slack:hooks.slack.com#"), "{kinds:?}");
+        assert!(
+            kinds[3].starts_with("pagerduty:events.pagerduty.com#"),
+            "{kinds:?}"
+        );
+        let Target::PagerDuty {
+            routing_key,
+            enqueue_url,
+            severity,
+            ..
+        } = &targets[3]
+        else {
+            panic!()
+        };
+        assert_eq!(routing_key.expose(), "FILEKEY");
+        assert_eq!(enqueue_url, "https://events.pagerduty.com/v2/enqueue");
+        assert_eq!(severity.as_deref(), Some("error"));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("Events API v1"), "{warnings:?}");
+    }
+}
