@@ -565,7 +565,10 @@ async fn load_routing(path: &Path) -> anyhow::Result<crate::alerts::routing::Rou
             for w in &am.warnings {
                 tracing::warn!("{}", am.render(w).trim_end());
             }
-            let (routing, warnings) = crate::alerts::routing::Routing::from_alertmanager(&am, text);
+            // The text is shown by `GET /api/v2/status`: without its secrets.
+            let shown = nines_config::alertmanager::redact_secrets(&text);
+            let (routing, warnings) =
+                crate::alerts::routing::Routing::from_alertmanager(&am, shown);
             for w in warnings {
                 tracing::warn!(file = %path.display(), "{w}");
             }

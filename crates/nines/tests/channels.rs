@@ -490,3 +490,90 @@ spec:
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanager_email_slack_and_pagerduty_receivers_are_delivered_and_their_secrets_kept() {
+    let Some(py) = common::python_with("aiosmtpd") else {
+        eprintln!(
+            "SKIPPED: alertmanager receivers test: no Python with the `aiosmtpd` package (scripts/test installs it in target/test-venv)"
+        );
+        return;
+    };
+    nines::install_crypto_provider();
+    let mut smtp = smtp_server(&py);
+    let slack = receiver(0);
+    let pd = receiver(0);
+    let dir = tempfile::tempdir().unwrap();
+    let am = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &am,
+        format!(
+            "global:
+  smtp_smarthost: '127.0.0.1:{}'
+  smtp_from: 'alertmanager@example.com'
+  smtp_require_tls: false
+route:
+  receiver: team
+  group_by: ['alertname']
+  group_wait: 0s
+receivers:
+  - name: team
+    email_configs:
+      - to: 'team@example.com'
+        headers: {{Reply-To: 'lead@example.com'}}
+    slack_configs:
+      - {{api_url: 'http://127.0.0.1:{}/services/T/B/SLACKSECRET', channel: '#ops'}}
+    pagerduty_configs:
+      - {{routing_key: 'PDSECRETKEY', url: 'http://127.0.0.1:{}/v2/enqueue'}}
+",
+            smtp.port, slack.port, pd.port
+        ),
+    )
+    .unwrap();
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = common::start_with_config(
+        dir.path(),
+        "apiVersion: nines/v1\nkind: Service\nmetadata: {name: checkout}\nspec: {}\n",
+        Some(&am),
+        clock,
+    )
+    .await;
+    let url = format!("http://{}", running.addr);
+    post_alerts(&url, json!([burn_alert("a", None)])).await;
+    running.state.dispatch().await.unwrap();
+
+    let mail = smtp.next(&url).await;
+    assert_eq!(mail["rcpt_tos"], json!(["team@example.com"]), "{mail}");
+    assert_eq!(mail["mail_from"], "alertmanager@example.com");
+    assert_eq!(
+        mail["subject"],
+        "[FIRING:1] HighErrorRate checkout (high urgency)"
+    );
+    let (_, s) = slack.nth(1).await;
+    assert_eq!(s["channel"], "#ops", "{s}");
+    assert_eq!(
+        s["text"],
+        ":red_circle: [FIRING:1] HighErrorRate checkout (high urgency)"
+    );
+    let (_, p) = pd.nth(1).await;
+    assert_eq!(p["routing_key"], "PDSECRETKEY");
+    assert_eq!(p["event_action"], "trigger");
+    assert_eq!(
+        p["payload"]["severity"], "error",
+        "Alertmanager's default severity"
+    );
+
+    // The configuration nines shows (as Alertmanager does) hides them.
+    let status = get(&format!("{url}/api/v2/status")).await;
+    let original = status["config"]["original"].as_str().unwrap();
+    for secret in ["SLACKSECRET", "PDSECRETKEY"] {
+        assert!(!original.contains(secret), "{original}");
+    }
+    assert!(original.contains("routing_key: <secret>"), "{original}");
+    let shown = get(&format!("{url}/api/v1/incidents/1")).await.to_string();
+    for secret in ["SLACKSECRET", "PDSECRETKEY"] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    running.shutdown().await.unwrap();
+}
