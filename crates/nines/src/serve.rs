@@ -60,6 +60,8 @@ pub struct AppState {
     pub outbox_wake: tokio::sync::Notify,
     /// The SMTP server of the `email:` entries of nines' own configuration.
     pub smtp: Option<Arc<crate::alerts::channels::email::SmtpServer>>,
+    /// One circuit breaker per delivery endpoint.
+    pub breakers: std::sync::Mutex<crate::alerts::breaker::Breakers>,
 }
 
 /// The longest maintenance window by default (`serve --max-maintenance`).
@@ -404,6 +406,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         incidents: tokio::sync::Mutex::new(incidents),
         outbox_wake: tokio::sync::Notify::new(),
         smtp: opts.smtp.map(Arc::new),
+        breakers: Default::default(),
         slo_alert_ttl: slo_alert_ttl(opts.eval_interval),
         heartbeats: Default::default(),
     });

@@ -577,3 +577,123 @@ receivers:
     }
     running.shutdown().await.unwrap();
 }
+
+/// Waits until the (only) pending notification has had `n` attempts.
+async fn attempts_reach(state: &nines::serve::AppState, n: i64) -> nines_store::Notification {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let pending = state
+            .store
+            .due_notifications(Timestamp::MAX, 10)
+            .await
+            .unwrap();
+        if let Some(p) = pending.first().filter(|p| p.attempts >= n) {
+            return p.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no attempt #{n}: {pending:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_endpoint_opens_its_circuit_breaker_which_a_probe_closes() {
+    nines::install_crypto_provider();
+    // Answers 500 five times, then 200.
+    let hook = receiver(5);
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify:\n    - webhook: http://127.0.0.1:{}/hook\n      format: json\n",
+        hook.port
+    );
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), &config, None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    post_alerts(&url, json!([burn_alert("a", None)])).await;
+    state.dispatch().await.unwrap();
+    // Five failures, each retried after its backoff on nines' clock.
+    for n in 1..=5 {
+        let p = attempts_reach(&state, n).await;
+        assert!(p.last_error.contains("500"), "{p:?}");
+        clock.advance(p.next_attempt_at.duration_since(clock.now()));
+        state.outbox_wake.notify_one();
+    }
+    // The breaker is open: the next retry is not attempted but held until
+    // the cool-down ends, and says so.
+    let p = attempts_reach(&state, 6).await;
+    assert!(
+        p.last_error.starts_with(&format!(
+            "not attempted: the circuit breaker of http://127.0.0.1:{}/hook is open after 5 consecutive failures",
+            hook.port
+        )),
+        "{p:?}"
+    );
+    assert_eq!(hook.count(), 0);
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "nines_notification_breakers_open{channel=\"json\"} 1",
+        "nines_notification_attempts_total{channel=\"json\",result=\"retry\"} 5",
+        "nines_notification_attempts_total{channel=\"json\",result=\"held\"} 1",
+        "nines_notification_duration_seconds_count{channel=\"json\"} 5",
+    ] {
+        assert!(metrics.contains(line), "no {line} in:\n{metrics}");
+    }
+    // After the cool-down one probe goes, succeeds, and closes it.
+    clock.advance(p.next_attempt_at.duration_since(clock.now()));
+    state.outbox_wake.notify_one();
+    let (_, body) = hook.nth(1).await;
+    assert_eq!(body["status"], "firing");
+    let shown = until(
+        &format!("{url}/api/v1/incidents/1"),
+        "the delivery on the timeline",
+        |v| {
+            v["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "notification_delivered")
+        },
+    )
+    .await;
+    let kinds: Vec<&str> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .filter(|k| k.starts_with("notification_"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "notification_retry",
+            "notification_retry",
+            "notification_retry",
+            "notification_retry",
+            "notification_retry",
+            "notification_retry",
+            "notification_delivered"
+        ]
+    );
+    let metrics = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "nines_notification_breakers_open{channel=\"json\"} 0",
+        "nines_notification_attempts_total{channel=\"json\",result=\"delivered\"} 1",
+    ] {
+        assert!(metrics.contains(line), "no {line} in:\n{metrics}");
+    }
+    running.shutdown().await.unwrap();
+}

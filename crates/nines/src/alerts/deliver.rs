@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use nines_store::{Attempt, NewIncidentEvent, Notification};
 use serde_json::json;
 
+use super::breaker::{self, Admit, Transition};
 use super::channels::{self, Outgoing};
 use super::routing::Target;
 use crate::serve::AppState;
@@ -142,6 +143,73 @@ async fn outgoing(state: &Arc<AppState>, note: &Notification) -> Result<Outgoing
         })
 }
 
+/// Where an outgoing notification connects, for its circuit breaker:
+/// the URL, or the SMTP server. Never shown (a Slack URL is a secret).
+fn endpoint(out: &Outgoing) -> Option<String> {
+    match out {
+        Outgoing::Http { url, .. } => Some(url.clone()),
+        Outgoing::Email { server, .. } => Some(format!("smtp://{}", server.describe())),
+        Outgoing::Nothing(_) => None,
+    }
+}
+
+/// One delivery attempt's outcome: counted, timed and logged together.
+fn emit(
+    state: &AppState,
+    note: &Notification,
+    result: &'static str,
+    error: &str,
+    took: Option<Duration>,
+) {
+    let m = &state.metrics;
+    m.notification_attempts
+        .get_or_create(&crate::metrics::DeliveryLabels {
+            channel: note.channel.clone(),
+            result,
+        })
+        .inc();
+    if let Some(t) = took {
+        m.notification_duration
+            .get_or_create(&crate::metrics::ChannelLabel {
+                channel: note.channel.clone(),
+            })
+            .observe(t.as_secs_f64());
+    }
+    if error.is_empty() {
+        tracing::debug!(channel = %note.channel, target = %note.target, attempt = note.attempts + 1, result, "notification");
+    } else {
+        tracing::warn!(channel = %note.channel, target = %note.target, attempt = note.attempts + 1, result, %error, "notification not delivered");
+    }
+}
+
+/// The breakers' state on `/metrics`, and a breaker opening or closing in
+/// the log, together.
+fn emit_breaker(state: &AppState, note: &Notification, t: Option<Transition>) {
+    let Some(t) = t else { return };
+    match t {
+        Transition::Opened => tracing::warn!(
+            channel = %note.channel, target = %note.target,
+            "circuit breaker opened after {} consecutive failures; next probe in {:#}",
+            breaker::THRESHOLD, breaker::COOL_DOWN
+        ),
+        Transition::Closed => {
+            tracing::info!(channel = %note.channel, target = %note.target, "circuit breaker closed")
+        }
+    }
+    let open = state
+        .breakers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .open_by_channel();
+    for (channel, n) in open {
+        state
+            .metrics
+            .notification_breakers_open
+            .get_or_create(&crate::metrics::ChannelLabel { channel })
+            .set(n);
+    }
+}
+
 /// Delivers what is due now; returns how many were attempted.
 pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize {
     let now = state.clock.now();
@@ -154,26 +222,85 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
     };
     let n = due.len();
     let mut sends = Vec::with_capacity(n);
+    let mut held = Vec::new();
     for note in due {
         let http = http.clone();
         // The body is rendered now from the decision kept in the outbox.
         let out = outgoing(state, &note).await;
+        let point = out.as_ref().ok().and_then(endpoint);
+        if let Some(p) = &point {
+            let admit = state
+                .breakers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .admit(&note.channel, p, now);
+            if let Admit::Wait { until, failures } = admit {
+                held.push((note, until, failures));
+                continue;
+            }
+        }
+        let skipped = matches!(out, Ok(Outgoing::Nothing(_)));
         sends.push(async move {
+            let started = std::time::Instant::now();
             let outcome = match out {
                 Ok(out) => send(&http, &note, out).await,
                 Err(f) => Err(f),
             };
-            (note, outcome)
+            let took = point.is_some().then(|| started.elapsed());
+            (note, point, skipped, took, outcome)
         });
     }
-    for (note, outcome) in futures_join_all(sends).await {
+    let mut results: Vec<(Notification, Attempt, &'static str)> = Vec::with_capacity(n);
+    for (note, until, failures) in held {
+        // Not attempted: the endpoint's breaker is open. Said on the
+        // timeline, and tried again when the breaker may be probed.
+        let error = format!(
+            "not attempted: the circuit breaker of {} is open after {failures} consecutive failures; next try at {until}",
+            note.target
+        );
+        emit(state, &note, "held", &error, None);
+        let attempt = Attempt::Retry {
+            at: now,
+            error,
+            next_attempt_at: until,
+        };
+        results.push((note, attempt, "notification_retry"));
+    }
+    for (note, point, skipped, took, outcome) in futures_join_all(sends).await {
         let at = state.clock.now();
         let attempts = note.attempts + 1;
-        let (attempt, kind) = match outcome {
-            Ok(()) => (Attempt::Delivered { at }, "notification_delivered"),
-            Err(Failure { error, permanent }) if permanent || attempts >= MAX_ATTEMPTS => {
-                (Attempt::GaveUp { at, error }, "notification_failed")
-            }
+        if let Some(p) = &point {
+            // A permanent refusal is an answer: the endpoint is up.
+            let ok = !matches!(
+                &outcome,
+                Err(Failure {
+                    permanent: false,
+                    ..
+                })
+            );
+            let t = state
+                .breakers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(&note.channel, p, ok, at);
+            emit_breaker(state, &note, t);
+        }
+        let (attempt, kind, result) = match outcome {
+            Ok(()) if skipped => (
+                Attempt::Delivered { at },
+                "notification_delivered",
+                "skipped",
+            ),
+            Ok(()) => (
+                Attempt::Delivered { at },
+                "notification_delivered",
+                "delivered",
+            ),
+            Err(Failure { error, permanent }) if permanent || attempts >= MAX_ATTEMPTS => (
+                Attempt::GaveUp { at, error },
+                "notification_failed",
+                "failed",
+            ),
             Err(Failure { error, .. }) => {
                 let jitter = (at.subsec_nanosecond() as f64 / 1e9).fract();
                 let next = at.saturating_add(backoff(attempts, jitter)).unwrap_or(at);
@@ -184,22 +311,33 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
                         next_attempt_at: next,
                     },
                     "notification_retry",
+                    "retry",
                 )
             }
         };
         let error = match &attempt {
+            Attempt::Retry { error, .. } | Attempt::GaveUp { error, .. } => error.as_str(),
+            Attempt::Delivered { .. } => "",
+        };
+        emit(state, &note, result, error, took);
+        results.push((note, attempt, kind));
+    }
+    for (note, attempt, kind) in results {
+        let error = match &attempt {
             Attempt::Retry { error, .. } | Attempt::GaveUp { error, .. } => error.clone(),
             Attempt::Delivered { .. } => String::new(),
         };
-        if !error.is_empty() {
-            tracing::warn!(channel = %note.channel, target = %note.target, attempt = attempts, %error, "notification not delivered");
-        }
+        let at = match &attempt {
+            Attempt::Retry { at, .. } | Attempt::GaveUp { at, .. } | Attempt::Delivered { at } => {
+                *at
+            }
+        };
         let ev = NewIncidentEvent {
             at,
             kind: kind.to_owned(),
             actor: "nines".to_owned(),
             body: json!({
-                "channel": note.channel, "target": note.target, "attempt": attempts,
+                "channel": note.channel, "target": note.target, "attempt": note.attempts + 1,
                 "idempotency_key": note.idempotency_key, "error": error,
             })
             .to_string(),
@@ -212,6 +350,11 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
             tracing::error!(error = %e, "cannot record a delivery attempt");
         }
     }
+    state
+        .breakers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .prune();
     n
 }
 

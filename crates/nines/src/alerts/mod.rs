@@ -9,6 +9,7 @@
 
 pub mod am;
 pub mod api;
+pub mod breaker;
 pub mod channels;
 pub mod deliver;
 pub mod heartbeat;
