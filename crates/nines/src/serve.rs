@@ -297,6 +297,7 @@ impl AppState {
         // incident settings in force.
         let base = am.unwrap_or_else(|| (*self.routing()).clone());
         let routing = base.with_catalog(&self.current().catalog);
+        warn_without_smtp(&routing, self.smtp.is_some());
         *self.routing.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(routing);
         self.alerts.wake.notify_one();
         result
@@ -382,6 +383,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     let alerts = crate::alerts::AlertHub::load(store.clone(), now).await?;
     let mut incidents = crate::alerts::incidents::Incidents::default();
     let routing = routing.with_catalog(&config.catalog);
+    warn_without_smtp(&routing, opts.smtp.is_some());
     incidents.restore(store.incidents(true, 100_000).await?, &routing);
     let addr = listener.local_addr()?;
     let metrics = Metrics::new(&store.engine().to_string());
@@ -578,6 +580,16 @@ async fn load_routing(path: &Path) -> anyhow::Result<crate::alerts::routing::Rou
             Ok(routing)
         }
         Err(e) => Err(anyhow::Error::new(ConfigRefused(e))),
+    }
+}
+
+/// Emails with nowhere to go are said at start-up and on each reload
+/// (each delivery fails too, on its incident's timeline).
+fn warn_without_smtp(routing: &crate::alerts::routing::Routing, have_smtp: bool) {
+    if !have_smtp && routing.needs_smtp() {
+        tracing::warn!(
+            "the configuration sends email but no SMTP server is given: start nines with --smtp-smarthost and --smtp-from (or NINES_SMTP_SMARTHOST, NINES_SMTP_FROM)"
+        );
     }
 }
 

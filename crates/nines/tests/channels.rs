@@ -519,7 +519,7 @@ route:
 receivers:
   - name: team
     email_configs:
-      - to: 'team@example.com'
+      - to: 'team@example.com, lead@example.com'
         headers: {{Reply-To: 'lead@example.com'}}
     slack_configs:
       - {{api_url: 'http://127.0.0.1:{}/services/T/B/SLACKSECRET', channel: '#ops'}}
@@ -544,7 +544,11 @@ receivers:
     running.state.dispatch().await.unwrap();
 
     let mail = smtp.next(&url).await;
-    assert_eq!(mail["rcpt_tos"], json!(["team@example.com"]), "{mail}");
+    assert_eq!(
+        mail["rcpt_tos"],
+        json!(["team@example.com", "lead@example.com"]),
+        "{mail}"
+    );
     assert_eq!(mail["mail_from"], "alertmanager@example.com");
     assert_eq!(
         mail["subject"],

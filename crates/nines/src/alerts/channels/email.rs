@@ -191,15 +191,18 @@ pub async fn send(
             true,
         )
     })?;
-    let to: Mailbox = email.to.parse().map_err(|e| {
-        fail(
-            format!("the recipient `{}` is not an address: {e}", email.to),
-            true,
-        )
-    })?;
-    let mut builder = Mail::builder()
-        .from(from)
-        .to(to)
+    let mut builder = Mail::builder().from(from);
+    // Alertmanager's `to` may list several addresses, comma-separated.
+    for one in email.to.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let to: Mailbox = one.parse().map_err(|e| {
+            fail(
+                format!("the recipient `{one}` is not an address: {e}"),
+                true,
+            )
+        })?;
+        builder = builder.to(to);
+    }
+    let mut builder = builder
         .subject(email.subject.clone())
         .message_id(Some(email.message_id.clone()))
         .date_now();

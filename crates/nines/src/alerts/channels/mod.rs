@@ -276,6 +276,16 @@ pub fn from_alertmanager(
 }
 
 impl Routing {
+    /// Whether some `email:` entry of nines' own configuration needs the
+    /// SMTP server `nines serve --smtp-*` gives.
+    pub fn needs_smtp(&self) -> bool {
+        self.receivers
+            .iter()
+            .flat_map(|r| r.targets.iter())
+            .chain(self.services.values().flat_map(|s| s.targets.iter()))
+            .any(|t| matches!(t, Target::Email { smtp: None, .. }))
+    }
+
     /// The target a notification was decided for, by its channel and
     /// address: for the channels whose address is not all that is needed
     /// to send (secrets, SMTP settings), from the routing in force.
