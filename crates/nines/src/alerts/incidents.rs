@@ -163,7 +163,12 @@ impl Group {
         let record = unack
             || !self.joined.is_empty()
             || !self.left.is_empty()
-            || (all_quiet && self.incident.is_some() && self.r.auto_resolve);
+            || (all_quiet
+                && self
+                    .incident
+                    .as_ref()
+                    .is_some_and(|i| i.state != "resolved")
+                && self.r.auto_resolve);
         let notify_change = due && self.dirty;
         // An acknowledged incident does not remind: someone is on it.
         let acknowledged = self

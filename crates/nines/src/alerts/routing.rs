@@ -3,7 +3,7 @@
 //! Without an Alertmanager configuration every alert goes to the built-in
 //! receiver `nines`, alerts group by their service (and the labels of its
 //! `incidents.groupBy`), with the service's timings, and incidents go to the
-//! webhooks of the service's and its owner team's `notify:`; with one
+//! targets of the service's and its owner team's `notify:`; with one
 //! (`serve --alertmanager-config`), its route tree and receivers decide.
 //! A service's acknowledgement timeout and auto-resolve apply either way.
 
