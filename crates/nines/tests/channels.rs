@@ -371,7 +371,7 @@ spec:
 const KEY: &str = "0123456789abcdef0123456789abcdef";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pagerduty_forwarding_opens_and_resolves_an_incident_in_a_second_nines() {
+async fn pagerduty_forwarding_opens_acknowledges_and_resolves_an_incident_in_a_second_nines() {
     nines::install_crypto_provider();
     let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
     // B: a nines taking PagerDuty Events API v2 events for its service.
@@ -451,18 +451,46 @@ spec:
         "[FIRING:1] HighErrorRate checkout (high urgency)"
     );
 
+    // Acknowledged in A by a person: forwarded, with the same dedup key.
+    let r = reqwest::Client::new()
+        .post(format!("{url_a}/api/v1/incidents/1/ack"))
+        .json(&json!({"by": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, ack) = recorder.nth(2).await;
+    assert_eq!(
+        ack,
+        json!({"routing_key": KEY, "event_action": "acknowledge", "dedup_key": dedup_key})
+    );
+    let id_b = inc_b["id"].as_i64().unwrap();
+    let shown_b = until(
+        &format!("{url_b}/api/v1/incidents/{id_b}"),
+        "B's incident acknowledged",
+        |v| v["state"] == "acknowledged",
+    )
+    .await;
+    assert!(
+        shown_b["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "acknowledged" && e["actor"] == "pagerduty:nines-a"),
+        "{shown_b}"
+    );
+
     // Resolved in A: a resolve with the same dedup key, and B resolves.
     let now = clock.now().to_string();
     post_alerts(&url_a, json!([burn_alert("a", Some(&now))])).await;
     a.state.dispatch().await.unwrap();
     clock.advance(SignedDuration::from_secs(60));
     a.state.dispatch().await.unwrap();
-    let (_, resolve) = recorder.nth(2).await;
+    let (_, resolve) = recorder.nth(3).await;
     assert_eq!(
         resolve,
         json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": dedup_key})
     );
-    let id_b = inc_b["id"].as_i64().unwrap();
     until(
         &format!("{url_b}/api/v1/incidents/{id_b}"),
         "B's incident resolved",
@@ -472,7 +500,7 @@ spec:
     // A's timeline names both targets without their routing key.
     let shown = until(
         &format!("{url_a}/api/v1/incidents/1"),
-        "four deliveries on A's timeline",
+        "six deliveries on A's timeline",
         |v| {
             v["timeline"]
                 .as_array()
@@ -480,7 +508,7 @@ spec:
                 .iter()
                 .filter(|e| e["kind"] == "notification_delivered")
                 .count()
-                == 4
+                == 6
         },
     )
     .await;

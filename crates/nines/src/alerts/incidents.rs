@@ -709,6 +709,7 @@ impl Incidents {
     pub async fn act(
         &mut self,
         hub: &AlertHub,
+        routing: &Routing,
         id: i64,
         action: Action,
         by: &str,
@@ -762,11 +763,29 @@ impl Incidents {
             Action::Note(text) => event(now, "note", by, json!({"text": text})),
         };
         inc.updated_at = now;
+        // What a person did is forwarded to the channels that keep an
+        // incident's state (PagerDuty, the JSON event), in the same write.
+        let notifications = match (
+            &action,
+            self.groups
+                .values()
+                .find(|g| g.incident.as_ref().is_some_and(|i| i.id == id)),
+        ) {
+            (Action::Ack | Action::Resolve, Some(g)) => super::channels::action_notifications(
+                routing,
+                &g.r,
+                &inc,
+                by,
+                &self.external_url,
+                now,
+            ),
+            _ => Vec::new(),
+        };
         hub.store
             .write_incidents(&[IncidentWrite {
                 incident: inc.clone(),
                 events: vec![ev],
-                notifications: vec![],
+                notifications,
             }])
             .await?;
         for g in self.groups.values_mut() {

@@ -14,6 +14,7 @@ pub const VERSION: &str = "1";
 pub fn render(decision: &Decision<'_>) -> Value {
     match decision {
         Decision::Incident(page) => incident(page),
+        Decision::Action(a) => action(a, None),
         Decision::Notice(n) => {
             let mut links = serde_json::Map::new();
             if let (Some(id), false) = (n.incident, n.external_url.is_empty()) {
@@ -32,6 +33,36 @@ pub fn render(decision: &Decision<'_>) -> Value {
             })
         }
     }
+}
+
+/// A person's acknowledgement or resolution of an incident.
+pub fn action(a: &super::ActionNote, incident: Option<&nines_store::IncidentRow>) -> Value {
+    let inc = incident.map(|i| {
+        json!({
+            "id": i.id,
+            "state": i.state,
+            "urgency": i.urgency,
+            "service": i.service,
+            "openedAt": format_time(i.opened_at),
+            "resolvedAt": i.resolved_at.map(format_time),
+        })
+    });
+    let mut links = serde_json::Map::new();
+    if let (Some(i), false) = (incident, a.external_url.is_empty()) {
+        links.insert(
+            "incident".to_owned(),
+            json!(super::text::incident_url(&a.external_url, i.id)),
+        );
+    }
+    json!({
+        "version": VERSION,
+        "kind": "action",
+        "action": a.action,
+        "by": a.by,
+        "incident": inc,
+        "groupKey": a.group_key,
+        "links": links,
+    })
 }
 
 fn alert(h: &Held, firing: bool) -> Value {

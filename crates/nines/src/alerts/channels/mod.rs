@@ -299,6 +299,77 @@ impl Routing {
     }
 }
 
+/// The notifications of a person's acknowledgement or resolution of an
+/// incident (`incidents::act`), for the targets that keep an incident's
+/// state: PagerDuty (an `acknowledge` or `resolve` event with the
+/// incident's dedup key) and the JSON event. The other channels are told
+/// by the alerts themselves, as Alertmanager tells them.
+pub fn action_notifications(
+    routing: &Routing,
+    group: &super::routing::GroupRef,
+    inc: &IncidentRow,
+    by: &str,
+    external_url: &str,
+    now: jiff::Timestamp,
+) -> Vec<nines_store::NewNotification> {
+    let action = match inc.state.as_str() {
+        "acknowledged" => "acknowledge",
+        "resolved" => "resolve",
+        _ => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for (i, target) in routing.targets(group).iter().enumerate() {
+        let wanted = match target {
+            Target::PagerDuty { send_resolved, .. } => action != "resolve" || *send_resolved,
+            Target::Json { send_resolved, .. } => action != "resolve" || *send_resolved,
+            _ => false,
+        };
+        if !wanted {
+            continue;
+        }
+        let decision = serde_json::json!({
+            "kind": "action",
+            "action": action,
+            "by": by,
+            "receiver": group.receiver,
+            "groupKey": group.key,
+            "externalURL": external_url,
+        });
+        out.push(nines_store::NewNotification {
+            idempotency_key: format!(
+                "nines-{}-{}-{action}-{i}",
+                short_hash(&group.key),
+                now.as_microsecond()
+            ),
+            channel: target.channel().to_owned(),
+            target: target.address(),
+            body: decision.to_string(),
+            created_at: now,
+        });
+    }
+    out
+}
+
+/// The dedup key of an incident (PagerDuty's `dedup_key`): the same for
+/// its trigger, acknowledgement and resolve, another for the group's next
+/// incident.
+fn dedup_key(group_key: &str, incident: Option<i64>) -> String {
+    match incident {
+        Some(id) => format!("nines-{}-{id}", short_hash(group_key)),
+        None => format!("nines-{}", short_hash(group_key)),
+    }
+}
+
+/// What a person did to an incident, to forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionNote {
+    /// `acknowledge` or `resolve`.
+    pub action: String,
+    pub by: String,
+    pub group_key: String,
+    pub external_url: String,
+}
+
 /// A notice: a short message that pages nobody.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -367,15 +438,12 @@ impl Page<'_> {
         out
     }
 
-    /// The dedup key of the incident (PagerDuty's `dedup_key`): the same
-    /// for its trigger and its resolve, another for the group's next
-    /// incident.
+    /// The incident's PagerDuty `dedup_key`.
     pub fn dedup_key(&self) -> String {
-        let group = self.group_key.as_str().unwrap_or_default();
-        match self.incident {
-            Some(i) => format!("nines-{}-{}", short_hash(group), i.id),
-            None => format!("nines-{}", short_hash(group)),
-        }
+        dedup_key(
+            self.group_key.as_str().unwrap_or_default(),
+            self.incident.map(|i| i.id),
+        )
     }
 }
 
@@ -383,6 +451,8 @@ impl Page<'_> {
 pub enum Decision<'a> {
     Incident(Page<'a>),
     Notice(Notice),
+    /// A person acknowledged or resolved the incident.
+    Action(ActionNote),
 }
 
 /// Reads a stored decision, with the alerts it names as held now.
@@ -403,6 +473,14 @@ pub fn decision<'a>(
                     .get("incident")
                     .and_then(Value::as_i64)
                     .or(incident.map(|i| i.id)),
+                external_url: s("externalURL").to_owned(),
+            }));
+        }
+        Some("action") => {
+            return Some(Decision::Action(ActionNote {
+                action: s("action").to_owned(),
+                by: s("by").to_owned(),
+                group_key: s("groupKey").to_owned(),
                 external_url: s("externalURL").to_owned(),
             }));
         }
@@ -481,9 +559,12 @@ pub fn render(
     if let Target::Webhook { url, .. } = target {
         // Alertmanager's format, exactly as before this module existed; a
         // body that is no decision is sent as it is.
-        if stored.get("kind").and_then(Value::as_str) == Some("notice") {
+        if matches!(
+            stored.get("kind").and_then(Value::as_str),
+            Some("notice" | "action")
+        ) {
             return Ok(Outgoing::Nothing(
-                "a notice has no Alertmanager webhook form",
+                "only alerts have an Alertmanager webhook form",
             ));
         }
         let body = super::incidents::render_webhook(st, &note.body)
@@ -499,6 +580,25 @@ pub fn render(
     let message = match &decision {
         Decision::Incident(page) => text::Message::of_page(page),
         Decision::Notice(n) => text::Message::of_notice(n),
+        Decision::Action(a) => {
+            // Forwarded to the channels that keep an incident's state only.
+            return Ok(match target {
+                Target::PagerDuty { enqueue_url, routing_key, .. } => Outgoing::Http {
+                    url: enqueue_url.clone(),
+                    body: serde_json::to_vec(&serde_json::json!({
+                        "routing_key": routing_key.expose(),
+                        "event_action": a.action,
+                        "dedup_key": dedup_key(&a.group_key, incident.map(|i| i.id).or(note.incident_id)),
+                    }))
+                    .unwrap_or_default(),
+                },
+                Target::Json { url, .. } => Outgoing::Http {
+                    url: url.clone(),
+                    body: serde_json::to_vec(&json::action(a, incident)).unwrap_or_default(),
+                },
+                _ => Outgoing::Nothing("a person's action is told by the alerts on this channel"),
+            });
+        }
     };
     let to_vec = |v: &Value| serde_json::to_vec(v).unwrap_or_default();
     Ok(match target {
@@ -557,7 +657,7 @@ pub fn render(
                     severity.as_deref(),
                 )),
             },
-            Decision::Notice(_) => {
+            Decision::Notice(_) | Decision::Action(_) => {
                 Outgoing::Nothing("a notice pages nobody: nothing goes to PagerDuty")
             }
         },
@@ -756,6 +856,18 @@ mod tests {
             render(&st, &note(notice), &webhook, None, None, None),
             Ok(Outgoing::Nothing(_))
         ));
+    }
+
+    #[test]
+    fn a_persons_resolution_goes_to_pagerduty_and_the_json_event_only() {
+        let (st, _) = state();
+        let mut inc = incident("resolved");
+        inc.resolved_at = Some("2026-11-21T10:05:00Z".parse().unwrap());
+        let action = json!({
+            "kind": "action", "action": "resolve", "by": "alice", "receiver": "nines",
+            "groupKey": "{}:{service=\"checkout\"}", "externalURL": "http://nines.example.com",
+        });
+        insta::assert_snapshot!(rendered(&st, action, Some(&inc)));
     }
 
     #[test]
