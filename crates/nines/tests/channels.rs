@@ -729,3 +729,79 @@ async fn a_failing_endpoint_opens_its_circuit_breaker_which_a_probe_closes() {
     }
     running.shutdown().await.unwrap();
 }
+
+/// An HTTP receiver that refuses every request with `status` and `body`.
+fn refusing(status: &'static str, body: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut buf = vec![0; len];
+            let _ = std::io::Read::read_exact(&mut reader, &mut buf);
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_refusing_the_request_is_on_the_timeline_with_what_it_said_and_not_asked_again()
+{
+    nines::install_crypto_provider();
+    let port = refusing(
+        "400 Bad Request",
+        r#"{"status":"invalid event","errors":["'routing_key' is invalid"]}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify:\n    - pagerduty: {{routingKey: nope, url: 'http://127.0.0.1:{port}'}}\n"
+    );
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let running = start(dir.path(), &config, None, Arc::new(ManualClock::new(t0))).await;
+    let url = format!("http://{}", running.addr);
+    post_alerts(&url, json!([burn_alert("a", None)])).await;
+    running.state.dispatch().await.unwrap();
+    let shown = until(
+        &format!("{url}/api/v1/incidents/1"),
+        "the refusal on the timeline",
+        |v| {
+            v["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "notification_failed")
+        },
+    )
+    .await;
+    let failed: Vec<&Value> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"].as_str().unwrap().starts_with("notification_"))
+        .collect();
+    assert_eq!(failed.len(), 1, "refused once, not retried: {shown}");
+    assert_eq!(
+        failed[0]["details"]["error"],
+        r#"the receiver answered 400 Bad Request: {"status":"invalid event","errors":["'routing_key' is invalid"]}"#
+    );
+    running.shutdown().await.unwrap();
+}

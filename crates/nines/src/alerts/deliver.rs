@@ -71,10 +71,29 @@ async fn post(
         .map_err(|e| Failure::retry(format!("{e}")))?;
     let status = response.status();
     if status.is_success() {
-        Ok(())
-    } else {
-        Err(Failure::retry(format!("the receiver answered {status}")))
+        return Ok(());
     }
+    // What the receiver says goes on the timeline (PagerDuty names the
+    // invalid field), cut short.
+    let said: String = response
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    let said = said.trim();
+    let error = if said.is_empty() {
+        format!("the receiver answered {status}")
+    } else {
+        format!("the receiver answered {status}: {said}")
+    };
+    // A request the receiver refuses (4xx) would be refused again, as
+    // Alertmanager judges too; timeouts and rate limits are worth a retry.
+    let permanent = status.is_client_error()
+        && status != reqwest::StatusCode::REQUEST_TIMEOUT
+        && status != reqwest::StatusCode::TOO_MANY_REQUESTS;
+    Err(Failure { error, permanent })
 }
 
 async fn send(http: &reqwest::Client, n: &Notification, out: Outgoing) -> Result<(), Failure> {
