@@ -805,3 +805,46 @@ async fn a_receiver_refusing_the_request_is_on_the_timeline_with_what_it_said_an
     );
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_server_without_starttls_is_refused_when_tls_is_required() {
+    let Some(py) = common::python_with("aiosmtpd") else {
+        eprintln!("SKIPPED: SMTP TLS test: no Python with the `aiosmtpd` package");
+        return;
+    };
+    nines::install_crypto_provider();
+    let smtp = smtp_server(&py);
+    let dir = tempfile::tempdir().unwrap();
+    let server = SmtpServer {
+        host: "127.0.0.1".to_owned(),
+        port: smtp.port,
+        from: "nines@example.com".to_owned(),
+        hello: "nines.test".to_owned(),
+        username: Some("nines".to_owned()),
+        password: Some(nines_core::model::Secret::new("hunter2")),
+        require_tls: true,
+    };
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let running = start(
+        dir.path(),
+        "apiVersion: nines/v1\nkind: Service\nmetadata: {name: checkout}\nspec:\n  notify: [{email: oncall@example.com}]\n",
+        Some(server),
+        Arc::new(ManualClock::new(t0)),
+    )
+    .await;
+    let url = format!("http://{}", running.addr);
+    post_alerts(&url, json!([burn_alert("a", None)])).await;
+    running.state.dispatch().await.unwrap();
+    let shown = until(
+        &format!("{url}/api/v1/incidents/1"),
+        "the failed attempt on the timeline",
+        |v| !events(v, "notification_retry", "mailto:oncall@example.com").is_empty(),
+    )
+    .await;
+    let e = &events(&shown, "notification_retry", "mailto:oncall@example.com")[0];
+    let error = e["details"]["error"].as_str().unwrap();
+    assert!(error.contains("STARTTLS"), "{error}");
+    // The password was never sent in clear, nor shown.
+    assert!(!shown.to_string().contains("hunter2"));
+    running.shutdown().await.unwrap();
+}
