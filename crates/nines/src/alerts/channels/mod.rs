@@ -871,6 +871,20 @@ mod tests {
     }
 
     #[test]
+    fn a_trigger_delivered_after_its_incident_resolved_resolves_in_pagerduty() {
+        let (st, fps) = state();
+        let inc = incident("resolved");
+        let n = note(decision(&fps[..2], &[], 0));
+        let pd = targets().pop().unwrap();
+        let Ok(Outgoing::Http { body, .. }) = render(&st, &n, &pd, Some(&inc), None, None) else {
+            panic!("no HTTP request");
+        };
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["event_action"], "resolve", "{v}");
+        assert_eq!(v["dedup_key"], "nines-3f6a0dbf-7", "{v}");
+    }
+
+    #[test]
     fn max_alerts_cuts_every_channel_and_says_how_many_are_left_out() {
         let (st, fps) = state();
         let inc = incident("acknowledged");

@@ -23,7 +23,10 @@ fn severity<'a>(page: &Page<'_>, fixed: Option<&'a str>) -> &'a str {
 
 pub fn render(page: &Page<'_>, msg: &Message, routing_key: &Secret, fixed: Option<&str>) -> Value {
     let dedup_key = page.dedup_key();
-    if page.firing.is_empty() {
+    // Rendered at delivery: a trigger retried after its incident resolved
+    // (its resolve may have gone first) must not open PagerDuty's again.
+    let resolved = page.incident.is_some_and(|i| i.state == "resolved");
+    if page.firing.is_empty() || resolved {
         return json!({
             "routing_key": routing_key.expose(),
             "event_action": "resolve",
