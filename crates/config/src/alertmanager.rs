@@ -2086,3 +2086,164 @@ mod tests {
         assert_eq!(canonical_header("bad key"), "bad key");
     }
 }
+
+/// Keys whose values Alertmanager treats as secrets (`<secret>` in its
+/// own `/api/v2/status`): passwords, keys, tokens, and URLs that carry one.
+const SECRET_KEYS: [&str; 17] = [
+    "smtp_auth_password",
+    "smtp_auth_secret",
+    "auth_password",
+    "auth_secret",
+    "slack_api_url",
+    "api_url",
+    "url",
+    "routing_key",
+    "service_key",
+    "password",
+    "credentials",
+    "bearer_token",
+    "api_key",
+    "api_secret",
+    "token",
+    "bot_token",
+    "webhook_url",
+];
+
+/// `text` (an alertmanager.yml) with the values of secret keys replaced by
+/// `<secret>`, as Alertmanager shows its configuration: for
+/// `GET /api/v2/status`, which must not hand out routing keys or passwords.
+/// Block (`key: value`) and flow (`{key: value, ...}`) mappings are both
+/// covered; a key's name in a comment is left alone.
+pub fn redact_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, eol) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        out.push_str(&redact_line(body));
+        out.push_str(eol);
+    }
+    out
+}
+
+fn redact_line(line: &str) -> String {
+    let code_end = comment_start(line).unwrap_or(line.len());
+    let bytes = line.as_bytes();
+    let mut out = String::with_capacity(line.len());
+    // Bytes before `copied` are in `out`; keys are ASCII, so every cut
+    // falls on a character boundary.
+    let mut copied = 0;
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < code_end {
+        match bytes[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        let boundary = i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'{' | b',' | b'-');
+        let key = SECRET_KEYS.iter().find(|k| {
+            boundary
+                && bytes[i..code_end].starts_with(k.as_bytes())
+                && bytes.get(i + k.len()) == Some(&b':')
+        });
+        let Some(key) = key else {
+            i += 1;
+            continue;
+        };
+        let value_start = i + key.len() + 1;
+        // The value ends at the end of the line (block style) or at the
+        // next `,` or `}` outside quotes (flow style).
+        let mut j = value_start;
+        let mut quote = None;
+        while j < code_end {
+            let b = bytes[j];
+            match quote {
+                Some(q) if b == q => quote = None,
+                Some(_) => {}
+                None if b == b'\'' || b == b'"' => quote = Some(b),
+                None if depth > 0 && (b == b',' || b == b'}') => break,
+                None => {}
+            }
+            j += 1;
+        }
+        if line[value_start..j].trim().is_empty() {
+            // A mapping follows on the next lines: nothing to hide here.
+            i = j;
+            continue;
+        }
+        out.push_str(&line[copied..value_start]);
+        out.push_str(" <secret>");
+        if j == code_end && code_end < line.len() {
+            out.push(' ');
+        }
+        copied = j;
+        i = j;
+    }
+    out.push_str(&line[copied..]);
+    out
+}
+
+/// Where a `#` comment starts (outside quotes, after a space or at the
+/// start).
+fn comment_start(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut quote = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'#' && (i == 0 || bytes[i - 1] == b' ' || bytes[i - 1] == b'\t') => {
+                return Some(i);
+            }
+            None => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_secrets;
+
+    #[test]
+    fn secrets_are_replaced_in_block_and_flow_mappings() {
+        let text = "global:
+  smtp_auth_password: 'hunter2' # the password
+  slack_api_url: https://hooks.slack.com/services/T/B/X
+  resolve_timeout: 5m
+receivers:
+  - name: pager
+    pagerduty_configs:
+      - routing_key: 0123abcd
+        severity: critical
+      - {routing_key: 'k,ey', send_resolved: false}
+    webhook_configs: [{url: 'http://hook/x?token=t', max_alerts: 5}]
+# routing_key: in a comment
+  - name: é-receiver
+";
+        let shown = redact_secrets(text);
+        for secret in ["hunter2", "hooks.slack.com", "0123abcd", "k,ey", "token=t"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert_eq!(
+            shown,
+            "global:
+  smtp_auth_password: <secret> # the password
+  slack_api_url: <secret>
+  resolve_timeout: 5m
+receivers:
+  - name: pager
+    pagerduty_configs:
+      - routing_key: <secret>
+        severity: critical
+      - {routing_key: <secret>, send_resolved: false}
+    webhook_configs: [{url: <secret>, max_alerts: 5}]
+# routing_key: in a comment
+  - name: é-receiver
+"
+        );
+    }
+}

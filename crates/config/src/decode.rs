@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use nines_core::availability::Target;
 use nines_core::duration::{DurationShorthand, DurationUnit};
 use nines_core::model::{
-    AlertCondition, AlertPolicy, BudgetingMethod, BurnRateCondition, ContactKind, DataSource,
-    Dependency, Heartbeat, IncidentPolicy, Integration, Member, Meta, MetricSource,
-    NotificationTarget, Numerator, Objective, Op, RawType, Service, Sli, SliMetric, Slo, Team,
-    Tier, TimeWindow, Value, Webhook,
+    AlertCondition, AlertPolicy, BudgetingMethod, BurnRateCondition, Channel, ContactKind,
+    DataSource, Dependency, Heartbeat, IncidentPolicy, Integration, Member, Meta, MetricSource,
+    NotificationTarget, Notify, Numerator, Objective, Op, RawType, Secret, Service, Sli, SliMetric,
+    Slo, Team, Tier, TimeWindow, Value, WebhookFormat,
 };
 
 use crate::diag::{Diagnostic, Pos, closest};
@@ -1519,7 +1519,7 @@ impl<'a> Decoder<'a> {
             .unwrap_or_default();
         let notify = f
             .get("notify")
-            .map(|n| self.webhooks(n, "Service spec.notify"))
+            .map(|n| self.notify_list(n, "Service spec.notify"))
             .unwrap_or_default();
         let heartbeats = f
             .get("heartbeats")
@@ -1639,7 +1639,7 @@ impl<'a> Decoder<'a> {
         let escalation_policy = self.reference(&f, "escalationPolicy", what);
         let notify = f
             .get("notify")
-            .map(|n| self.webhooks(n, "Team spec.notify"))
+            .map(|n| self.notify_list(n, "Team spec.notify"))
             .unwrap_or_default();
         meta.description = self.description(&f, what);
         let time_zone = f
@@ -1804,27 +1804,161 @@ impl<'a> Decoder<'a> {
         out
     }
 
-    /// A `notify:` list of webhooks.
-    fn webhooks(&mut self, node: &Node, what: &str) -> Vec<Webhook> {
+    /// A `notify:` list: each entry one channel (`webhook`, `slack`,
+    /// `email` or `pagerduty`) and how much it is told.
+    fn notify_list(&mut self, node: &Node, what: &str) -> Vec<Notify> {
+        const KINDS: [&str; 4] = ["webhook", "slack", "email", "pagerduty"];
         let mut out = Vec::new();
         let w = format!("{what}[]");
         for item in self.list(node, what) {
-            let Some(f) = self.fields(item, &w, &["webhook", "sendResolved", "maxAlerts"]) else {
+            let Some(f) = self.fields(
+                item,
+                &w,
+                &[
+                    "webhook",
+                    "slack",
+                    "email",
+                    "pagerduty",
+                    "format",
+                    "sendResolved",
+                    "maxAlerts",
+                ],
+            ) else {
                 continue;
             };
-            let Some(url) = self.req_string(&f, "webhook", &w) else {
-                continue;
+            let given: Vec<&str> = KINDS.iter().copied().filter(|k| f.has(k)).collect();
+            let kind = match given.as_slice() {
+                [one] => *one,
+                [] => {
+                    self.error_help(
+                        item.pos,
+                        format!("{w} needs one channel: webhook, slack, email or pagerduty"),
+                        "for example `- webhook: https://hooks.example.com/nines` or `- email: oncall@example.com`",
+                    );
+                    continue;
+                }
+                [_, second, ..] => {
+                    self.error_help(
+                        f.get(second).map_or(item.pos, |n| n.pos),
+                        format!("{w} has more than one channel ({})", given.join(", ")),
+                        "write one list entry per channel",
+                    );
+                    continue;
+                }
             };
-            let url_ok =
-                (url.starts_with("http://") || url.starts_with("https://")) && has_host(&url);
-            if !url_ok {
+            let Some(value) = f.get(kind) else { continue };
+            let at = value.pos;
+            if kind != "webhook"
+                && let Some(n) = f.get("format")
+            {
                 self.error_help(
-                    f.get("webhook").map_or(item.pos, |n| n.pos),
-                    format!("{w}.webhook `{url}` is not an http(s) URL"),
-                    "write the receiver's full URL, such as https://hooks.example.com/nines",
+                    n.pos,
+                    format!("{w}.format applies to a webhook only, not to {kind}"),
+                    "remove it: Slack, email and PagerDuty have their own formats",
                 );
-                continue;
             }
+            let channel = match kind {
+                "webhook" => {
+                    let Some(url) = self.string(value, &format!("{w}.webhook")) else {
+                        continue;
+                    };
+                    if !is_http_url(&url) {
+                        self.error_help(
+                            at,
+                            format!("{w}.webhook `{url}` is not an http(s) URL"),
+                            "write the receiver's full URL, such as https://hooks.example.com/nines",
+                        );
+                        continue;
+                    }
+                    let format = match f.get("format") {
+                        None => WebhookFormat::Alertmanager,
+                        Some(n) => match self.string(n, &format!("{w}.format")).as_deref() {
+                            Some("alertmanager") => WebhookFormat::Alertmanager,
+                            Some("json") => WebhookFormat::Json,
+                            Some(other) => {
+                                self.error_help(
+                                    n.pos,
+                                    format!("{w}.format must be alertmanager or json, found `{other}`"),
+                                    "alertmanager: Alertmanager's webhook body (version 4); json: nines' own incident event",
+                                );
+                                continue;
+                            }
+                            None => continue,
+                        },
+                    };
+                    Channel::Webhook { url, format }
+                }
+                "slack" => {
+                    let Some(url) = self.secret(value, &format!("{w}.slack")) else {
+                        continue;
+                    };
+                    if !is_http_url(url.expose()) {
+                        self.error_help(
+                            at,
+                            format!("{w}.slack is not an http(s) URL (the value is not shown: it is a secret)"),
+                            "write the incoming webhook's URL, such as https://hooks.slack.com/services/T000/B000/XXXX, or take it from {fromEnv: NAME} or {fromFile: PATH}",
+                        );
+                        continue;
+                    }
+                    Channel::Slack { url }
+                }
+                "email" => {
+                    let Some(to) = self.string(value, &format!("{w}.email")) else {
+                        continue;
+                    };
+                    if let Some(problem) = contact_problem(ContactKind::Email, &to) {
+                        self.error_help(
+                            at,
+                            format!("{w}.email: {problem}"),
+                            "write one address, such as oncall@example.com",
+                        );
+                        continue;
+                    }
+                    Channel::Email { to }
+                }
+                _ => {
+                    let pw = format!("{w}.pagerduty");
+                    let Some(pf) = self.fields(value, &pw, &["routingKey", "url"]) else {
+                        continue;
+                    };
+                    let Some(key_node) = self.required(&pf, "routingKey", &pw) else {
+                        continue;
+                    };
+                    let key_pos = key_node.pos;
+                    let Some(routing_key) = self.secret(key_node, &format!("{pw}.routingKey"))
+                    else {
+                        continue;
+                    };
+                    if routing_key.expose().is_empty()
+                        || !routing_key.expose().chars().all(|c| c.is_ascii_graphic())
+                    {
+                        self.error_help(
+                            key_pos,
+                            format!("{pw}.routingKey must be printable characters without spaces (the value is not shown: it is a secret)"),
+                            "the 32-character integration key of a PagerDuty service's Events API v2 integration",
+                        );
+                        continue;
+                    }
+                    let url = match pf.get("url") {
+                        None => DEFAULT_PAGERDUTY_BASE.to_owned(),
+                        Some(n) => {
+                            let Some(url) = self.string(n, &format!("{pw}.url")) else {
+                                continue;
+                            };
+                            if !is_http_url(&url) {
+                                self.error_help(
+                                    n.pos,
+                                    format!("{pw}.url `{url}` is not an http(s) URL"),
+                                    "the Events API's base URL; events go to {url}/v2/enqueue (default https://events.pagerduty.com)",
+                                );
+                                continue;
+                            }
+                            url.trim_end_matches('/').to_owned()
+                        }
+                    };
+                    Channel::PagerDuty { routing_key, url }
+                }
+            };
             let send_resolved = self.opt_bool(&f, "sendResolved", &w).unwrap_or(true);
             let max_alerts = match f.get("maxAlerts") {
                 Some(n) => match self.number(n, &format!("{w}.maxAlerts")) {
@@ -1841,14 +1975,86 @@ impl<'a> Decoder<'a> {
                 },
                 None => 0,
             };
-            out.push(Webhook {
-                url,
+            out.push(Notify {
+                channel,
                 send_resolved,
                 max_alerts,
             });
         }
         out
     }
+
+    /// A secret: written as it is, or `{fromEnv: NAME}`, or
+    /// `{fromFile: PATH}` (relative to this file), read now. A missing
+    /// variable or file is an error at the place it is named; the value
+    /// itself is never put in a diagnostic.
+    fn secret(&mut self, node: &Node, what: &str) -> Option<Secret> {
+        if let NodeKind::Scalar(s, _) = &node.kind {
+            return Some(Secret::new(s.clone()));
+        }
+        let f = self.fields(node, what, &["fromEnv", "fromFile"])?;
+        match (f.get("fromEnv"), f.get("fromFile")) {
+            (Some(n), None) => {
+                let name = self.string(n, &format!("{what}.fromEnv"))?;
+                match std::env::var(&name) {
+                    Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim().to_owned())),
+                    Ok(_) => {
+                        self.error_help(
+                            n.pos,
+                            format!("{what}: the environment variable `{name}` is empty"),
+                            format!("set {name} in the environment nines runs in"),
+                        );
+                        None
+                    }
+                    Err(_) => {
+                        self.error_help(
+                            n.pos,
+                            format!("{what}: the environment variable `{name}` is not set"),
+                            format!("set {name} in the environment nines runs in, or use {{fromFile: PATH}}"),
+                        );
+                        None
+                    }
+                }
+            }
+            (None, Some(n)) => {
+                let written = self.string(n, &format!("{what}.fromFile"))?;
+                let path = self
+                    .file
+                    .parent()
+                    .map_or_else(|| PathBuf::from(&written), |d| d.join(&written));
+                match std::fs::read_to_string(&path) {
+                    Ok(v) if !v.trim().is_empty() => Some(Secret::new(v.trim().to_owned())),
+                    Ok(_) => {
+                        self.error(n.pos, format!("{what}: the file `{written}` is empty"));
+                        None
+                    }
+                    Err(e) => {
+                        self.error_help(
+                            n.pos,
+                            format!("{what}: cannot read the file `{written}`: {e}"),
+                            "a relative path is read from the directory of this configuration file",
+                        );
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.error_help(
+                    node.pos,
+                    format!("{what} needs exactly one of fromEnv and fromFile"),
+                    "for example {fromEnv: PAGERDUTY_ROUTING_KEY} or {fromFile: secrets/pagerduty-key}",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Where PagerDuty's Events API v2 is, unless a `url` says otherwise.
+pub const DEFAULT_PAGERDUTY_BASE: &str = "https://events.pagerduty.com";
+
+fn is_http_url(url: &str) -> bool {
+    (url.starts_with("http://") || url.starts_with("https://")) && has_host(url)
 }
 
 /// Whether an http(s) URL has a host after its scheme.

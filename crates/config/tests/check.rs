@@ -5,7 +5,9 @@ use std::fs;
 use std::path::Path;
 
 use nines_config::{LoadError, load, load_str};
-use nines_core::model::{BudgetingMethod, Dependency, Numerator, SliMetric, TimeWindow};
+use nines_core::model::{
+    BudgetingMethod, Channel, Dependency, Numerator, SliMetric, TimeWindow, WebhookFormat,
+};
 
 fn errors(name: &str, text: &str) -> String {
     match load_str(name, text) {
@@ -457,7 +459,13 @@ spec:
     assert_eq!(p.repeat_interval, Some(jiff::SignedDuration::from_hours(4)));
     assert_eq!(p.ack_timeout, Some(jiff::SignedDuration::from_mins(30)));
     assert!(!p.auto_resolve);
-    assert_eq!(api.notify[0].url, "https://hooks.example.com/api");
+    assert_eq!(
+        api.notify[0].channel,
+        Channel::Webhook {
+            url: "https://hooks.example.com/api".to_owned(),
+            format: WebhookFormat::Alertmanager
+        }
+    );
     assert!(api.notify[0].send_resolved, "sendResolved defaults to true");
     assert_eq!(api.notify[0].max_alerts, 20);
     let web = &loaded.catalog.teams["web"];
@@ -555,4 +563,92 @@ spec:
     - {name: twice, every: 2h}
 ";
     insta::assert_snapshot!("heartbeat_problems", errors("hb.yaml", text));
+}
+
+#[test]
+fn notify_entries_name_a_channel_with_secrets_from_the_environment_or_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pd-key"),
+        "0123456789abcdef0123456789abcdef\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("services.yaml"),
+        "apiVersion: nines/v1
+kind: Service
+metadata: {name: api}
+spec:
+  notify:
+    - webhook: https://hooks.example.com/api
+      format: json
+    - slack: https://hooks.slack.com/services/T0/B0/XYZ
+      sendResolved: false
+    - email: oncall@example.com
+      maxAlerts: 5
+    - pagerduty: {routingKey: {fromFile: pd-key}}
+    - pagerduty:
+        routingKey: {fromEnv: PATH}
+        url: http://127.0.0.1:9/
+",
+    )
+    .unwrap();
+    let loaded = nines_config::load(dir.path()).unwrap_or_else(|e| panic!("{}", e.render()));
+    let n = &loaded.catalog.services["api"].notify;
+    assert_eq!(
+        n[0].channel,
+        Channel::Webhook {
+            url: "https://hooks.example.com/api".to_owned(),
+            format: WebhookFormat::Json
+        }
+    );
+    assert!(matches!(&n[1].channel, Channel::Slack { url } if url.expose().ends_with("/XYZ")));
+    assert!(!n[1].send_resolved);
+    assert_eq!(
+        n[2].channel,
+        Channel::Email {
+            to: "oncall@example.com".to_owned()
+        }
+    );
+    assert_eq!(n[2].max_alerts, 5);
+    let Channel::PagerDuty { routing_key, url } = &n[3].channel else {
+        panic!("{:?}", n[3]);
+    };
+    assert_eq!(routing_key.expose(), "0123456789abcdef0123456789abcdef");
+    assert_eq!(url, "https://events.pagerduty.com");
+    let Channel::PagerDuty { routing_key, url } = &n[4].channel else {
+        panic!("{:?}", n[4]);
+    };
+    assert_eq!(routing_key.expose(), std::env::var("PATH").unwrap());
+    assert_eq!(url, "http://127.0.0.1:9");
+    // Secrets never show when the configuration is printed.
+    let shown = format!("{:?}", loaded.catalog.services["api"]);
+    assert!(!shown.contains("0123456789abcdef"), "{shown}");
+    assert!(!shown.contains("XYZ"), "{shown}");
+    assert!(shown.contains("<secret>"), "{shown}");
+}
+
+#[test]
+fn diagnoses_bad_channels() {
+    let text = "apiVersion: nines/v1
+kind: Service
+metadata: {name: api}
+spec:
+  notify:
+    - email: not-an-address
+    - slack: hooks.slack.com/services/T0/B0/XYZ
+    - pagerduty: {routingKey: {fromEnv: NINES_TEST_SURELY_UNSET_VARIABLE}}
+    - pagerduty: {routingKey: {fromFile: no/such/file}}
+    - pagerduty: {routingKey: {fromEnv: A, fromFile: b}}
+    - pagerduty: {routingKey: k, url: events.pagerduty.com}
+    - pagerduty: {url: https://events.pagerduty.com}
+    - webhook: https://hooks.example.com/x
+      format: xml
+    - email: a@example.com
+      format: json
+    - webhook: https://hooks.example.com/x
+      slack: https://hooks.slack.com/x
+    - sendResolved: true
+";
+    insta::assert_snapshot!("channel_problems", errors("svc.yaml", text));
 }

@@ -126,7 +126,7 @@ pub struct Service {
     /// How this service's alerts become incidents, and when they notify.
     pub incidents: IncidentPolicy,
     /// Where this service's incidents are sent (besides its owner's).
-    pub notify: Vec<Webhook>,
+    pub notify: Vec<Notify>,
     /// Checks that expect a ping every so often; a missed one is an alert.
     pub heartbeats: Vec<Heartbeat>,
     pub dependencies: Vec<Dependency>,
@@ -216,15 +216,69 @@ pub struct Heartbeat {
     pub severity: String,
 }
 
-/// A webhook that receives incidents in Alertmanager's webhook format
-/// (version 4).
+/// Where a service's (or a team's) incidents are sent: one entry of a
+/// `notify:` list.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Webhook {
-    pub url: String,
+pub struct Notify {
+    pub channel: Channel,
     /// Whether alerts that resolved are sent too.
     pub send_resolved: bool,
-    /// At most this many alerts in one body (0: all).
+    /// At most this many alerts in one message (0: all).
     pub max_alerts: u32,
+}
+
+/// A kind of channel and its address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// An HTTP endpoint receiving JSON.
+    Webhook { url: String, format: WebhookFormat },
+    /// A Slack-compatible incoming webhook (its URL carries a token).
+    Slack { url: Secret },
+    /// An email address, sent through the SMTP server `nines serve` is
+    /// given.
+    Email { to: String },
+    /// A PagerDuty Events API v2 integration: events are posted to
+    /// `{url}/v2/enqueue` with `routing_key`.
+    PagerDuty { routing_key: Secret, url: String },
+}
+
+/// The body a webhook receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WebhookFormat {
+    /// Alertmanager's webhook format (version 4), so that existing
+    /// receivers work unchanged.
+    #[default]
+    Alertmanager,
+    /// nines' own incident event (incident, state, urgency, links).
+    Json,
+}
+
+/// A value that must not be shown: a routing key, a password, a URL that
+/// carries a token. Its `Debug` and `Display` print `<secret>`; only
+/// [`Secret::expose`] gives the value, to the code that sends it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
 }
 
 /// An integration: a routing key that names a service (PagerDuty Events API v2).
@@ -403,7 +457,7 @@ pub struct Team {
     pub time_zone: Option<String>,
     pub members: Vec<Member>,
     /// Where the incidents of every service this team owns are sent.
-    pub notify: Vec<Webhook>,
+    pub notify: Vec<Notify>,
     /// The escalation policy of the services it owns, unless a service
     /// names its own.
     pub escalation_policy: Option<String>,

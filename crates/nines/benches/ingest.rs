@@ -35,6 +35,7 @@ fn main() {
                 max_maintenance: nines::serve::DEFAULT_MAX_MAINTENANCE,
                 eval_interval: None,
                 alertmanager_config: None,
+                smtp: None,
             },
             Arc::new(SystemClock),
         )

@@ -57,7 +57,8 @@ pub fn run(path: &Path, quiet: bool) -> Outcome {
 
 /// `nines check --alertmanager FILE`: the file as `serve
 /// --alertmanager-config` reads it; what is not carried over is listed with
-/// its line, and so are the receivers nines reads but does not deliver yet.
+/// its line, and so is what of the receivers nines cannot send (an
+/// unreadable secret file, a PagerDuty Events API v1 `service_key`).
 pub fn run_alertmanager(file: &Path, quiet: bool) -> Outcome {
     match nines_config::alertmanager::load_alertmanager(file) {
         Ok(am) => {
@@ -74,12 +75,17 @@ pub fn run_alertmanager(file: &Path, quiet: bool) -> Outcome {
             let stdout = if quiet {
                 String::new()
             } else {
-                let webhooks: usize = am.receivers.iter().map(|r| r.webhook_configs.len()).sum();
+                let count = |f: fn(&nines_config::alertmanager::Receiver) -> usize| -> usize {
+                    am.receivers.iter().map(f).sum()
+                };
                 format!(
-                    "ok: {}: {} receiver(s) ({} webhook(s)), {} route(s), {} inhibit rule(s), {} time interval(s); {} thing(s) not carried over\n",
+                    "ok: {}: {} receiver(s) ({} webhook(s), {} email(s), {} Slack, {} PagerDuty), {} route(s), {} inhibit rule(s), {} time interval(s); {} thing(s) not carried over\n",
                     file.display(),
                     am.receivers.len(),
-                    webhooks,
+                    count(|r| r.webhook_configs.len()),
+                    count(|r| r.email_configs.len()),
+                    count(|r| r.slack_configs.len()),
+                    count(|r| r.pagerduty_configs.len()),
                     am.route_tree.routes().len(),
                     am.inhibit_rules.len(),
                     am.time_intervals.len(),

@@ -367,6 +367,62 @@ pub struct ServeArgs {
     /// that may be opened.
     #[arg(long, default_value = "7d", value_parser = parse_max_maintenance)]
     pub max_maintenance: jiff::SignedDuration,
+    /// The SMTP server (host:port) the `email:` notifications of the
+    /// configuration are sent through; port 465 is TLS from the start.
+    #[arg(long, env = "NINES_SMTP_SMARTHOST", value_name = "HOST:PORT")]
+    pub smtp_smarthost: Option<String>,
+    /// The sender of nines' emails.
+    #[arg(long, env = "NINES_SMTP_FROM", value_name = "ADDRESS")]
+    pub smtp_from: Option<String>,
+    /// The name nines gives in EHLO.
+    #[arg(long, env = "NINES_SMTP_HELLO", default_value = "localhost")]
+    pub smtp_hello: String,
+    /// The SMTP user name, with the password from NINES_SMTP_PASSWORD or
+    /// --smtp-password-file.
+    #[arg(long, env = "NINES_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// A file holding the SMTP password (the variable NINES_SMTP_PASSWORD
+    /// is read when this is not given).
+    #[arg(long, env = "NINES_SMTP_PASSWORD_FILE", value_name = "FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// Refuse to send unless the server offers STARTTLS (false: use it
+    /// when offered).
+    #[arg(long, env = "NINES_SMTP_REQUIRE_TLS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub smtp_require_tls: bool,
+}
+
+impl ServeArgs {
+    /// The SMTP server the flags describe, if any; the password is read
+    /// from its file or from NINES_SMTP_PASSWORD, never from a flag.
+    pub fn smtp(&self) -> Result<Option<crate::alerts::channels::email::SmtpServer>, String> {
+        let Some(smarthost) = &self.smtp_smarthost else {
+            return Ok(None);
+        };
+        let (host, port) = crate::alerts::channels::email::SmtpServer::parse_smarthost(smarthost)
+            .map_err(|e| format!("--smtp-smarthost {e}"))?;
+        let from = self
+            .smtp_from
+            .clone()
+            .ok_or("--smtp-from (NINES_SMTP_FROM) is needed with --smtp-smarthost")?;
+        let password = match &self.smtp_password_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("--smtp-password-file {}: {e}", path.display()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => std::env::var("NINES_SMTP_PASSWORD").ok(),
+        };
+        Ok(Some(crate::alerts::channels::email::SmtpServer {
+            host,
+            port,
+            from,
+            hello: self.smtp_hello.clone(),
+            username: self.smtp_username.clone(),
+            password: password.map(nines_core::model::Secret::new),
+            require_tls: self.smtp_require_tls,
+        }))
+    }
 }
 
 fn parse_max_maintenance(s: &str) -> Result<jiff::SignedDuration, String> {

@@ -95,6 +95,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             max_maintenance: crate::serve::DEFAULT_MAX_MAINTENANCE,
             eval_interval: Some(Duration::from_secs(5)),
             alertmanager_config: None,
+            smtp: None,
         },
         clock.clone(),
     )

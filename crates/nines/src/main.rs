@@ -131,6 +131,13 @@ fn runtime(f: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 
 async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
     logging::init(args.log_format, &args.log_level);
+    let smtp = match args.smtp() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
     let opts = serve::Options {
         config_path: args.config,
         data_dir: args.data,
@@ -140,6 +147,7 @@ async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
         max_maintenance: args.max_maintenance,
         eval_interval: Some(args.eval_every),
         alertmanager_config: args.alertmanager_config,
+        smtp,
     };
     let signals = match serve::Signals::install() {
         Ok(s) => s,

@@ -85,6 +85,19 @@ pub struct PullLabels {
     pub state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabel {
+    pub channel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub channel: String,
+    /// `delivered`, `retry`, `failed` (given up), `held` (by an open
+    /// circuit breaker) or `skipped` (nothing to send on this channel).
+    pub result: &'static str,
+}
+
 type GaugeF = Gauge<f64, AtomicU64>;
 
 pub struct Metrics {
@@ -105,6 +118,9 @@ pub struct Metrics {
     pub slo_alerts: Family<AlertLabels, Counter>,
     pub sli_pull_up: Family<SliLabel, Gauge>,
     pub sli_pulls: Family<PullLabels, Counter>,
+    pub notification_attempts: Family<DeliveryLabels, Counter>,
+    pub notification_duration: Family<ChannelLabel, Histogram>,
+    pub notification_breakers_open: Family<ChannelLabel, Gauge>,
 }
 
 impl Metrics {
@@ -138,6 +154,13 @@ impl Metrics {
             slo_alerts: Family::default(),
             sli_pull_up: Family::default(),
             sli_pulls: Family::default(),
+            notification_attempts: Family::default(),
+            notification_breakers_open: Family::default(),
+            notification_duration: Family::new_with_constructor(|| {
+                Histogram::new([
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ])
+            }),
             http_request_duration: Family::new_with_constructor(|| {
                 Histogram::new([
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -218,6 +241,21 @@ impl Metrics {
             "sli_pulls",
             "Pulls of Prometheus-sourced SLIs, by result (ok, no_data, error)",
             m.sli_pulls.clone(),
+        );
+        registry.register(
+            "notification_attempts",
+            "Notification delivery attempts, by channel and result (delivered, retry, failed, held by an open circuit breaker, skipped)",
+            m.notification_attempts.clone(),
+        );
+        registry.register(
+            "notification_duration_seconds",
+            "How long a notification's delivery attempt took, by channel",
+            m.notification_duration.clone(),
+        );
+        registry.register(
+            "notification_breakers_open",
+            "Delivery endpoints whose circuit breaker is open or probing, by channel",
+            m.notification_breakers_open.clone(),
         );
         *m.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;
         m

@@ -58,6 +58,10 @@ pub struct AppState {
     pub incidents: tokio::sync::Mutex<crate::alerts::incidents::Incidents>,
     /// Wakes the delivery worker when the outbox has new work.
     pub outbox_wake: tokio::sync::Notify,
+    /// The SMTP server of the `email:` entries of nines' own configuration.
+    pub smtp: Option<Arc<crate::alerts::channels::email::SmtpServer>>,
+    /// One circuit breaker per delivery endpoint.
+    pub breakers: std::sync::Mutex<crate::alerts::breaker::Breakers>,
 }
 
 /// The longest maintenance window by default (`serve --max-maintenance`).
@@ -79,6 +83,8 @@ pub struct Options {
     /// inhibit rules, time intervals); without one, alerts go to the
     /// receiver `nines`, grouped by service.
     pub alertmanager_config: Option<PathBuf>,
+    /// The SMTP server `email:` notifications are sent through.
+    pub smtp: Option<crate::alerts::channels::email::SmtpServer>,
 }
 
 /// Why a reload did not take effect.
@@ -291,6 +297,7 @@ impl AppState {
         // incident settings in force.
         let base = am.unwrap_or_else(|| (*self.routing()).clone());
         let routing = base.with_catalog(&self.current().catalog);
+        warn_without_smtp(&routing, self.smtp.is_some());
         *self.routing.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(routing);
         self.alerts.wake.notify_one();
         result
@@ -376,6 +383,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     let alerts = crate::alerts::AlertHub::load(store.clone(), now).await?;
     let mut incidents = crate::alerts::incidents::Incidents::default();
     let routing = routing.with_catalog(&config.catalog);
+    warn_without_smtp(&routing, opts.smtp.is_some());
     incidents.restore(store.incidents(true, 100_000).await?, &routing);
     let addr = listener.local_addr()?;
     let metrics = Metrics::new(&store.engine().to_string());
@@ -399,6 +407,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         alertmanager_config: opts.alertmanager_config,
         incidents: tokio::sync::Mutex::new(incidents),
         outbox_wake: tokio::sync::Notify::new(),
+        smtp: opts.smtp.map(Arc::new),
+        breakers: Default::default(),
         slo_alert_ttl: slo_alert_ttl(opts.eval_interval),
         heartbeats: Default::default(),
     });
@@ -560,13 +570,26 @@ async fn load_routing(path: &Path) -> anyhow::Result<crate::alerts::routing::Rou
             for w in &am.warnings {
                 tracing::warn!("{}", am.render(w).trim_end());
             }
-            let (routing, warnings) = crate::alerts::routing::Routing::from_alertmanager(&am, text);
+            // The text is shown by `GET /api/v2/status`: without its secrets.
+            let shown = nines_config::alertmanager::redact_secrets(&text);
+            let (routing, warnings) =
+                crate::alerts::routing::Routing::from_alertmanager(&am, shown);
             for w in warnings {
                 tracing::warn!(file = %path.display(), "{w}");
             }
             Ok(routing)
         }
         Err(e) => Err(anyhow::Error::new(ConfigRefused(e))),
+    }
+}
+
+/// Emails with nowhere to go are said at start-up and on each reload
+/// (each delivery fails too, on its incident's timeline).
+fn warn_without_smtp(routing: &crate::alerts::routing::Routing, have_smtp: bool) {
+    if !have_smtp && routing.needs_smtp() {
+        tracing::warn!(
+            "the configuration sends email but no SMTP server is given: start nines with --smtp-smarthost and --smtp-from (or NINES_SMTP_SMARTHOST, NINES_SMTP_FROM)"
+        );
     }
 }
 

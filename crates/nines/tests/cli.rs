@@ -1510,13 +1510,14 @@ fn check_reads_an_alertmanager_config_and_says_what_is_not_carried_over() {
     ]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
-        out.stdout.contains("5 receiver(s) (2 webhook(s))"),
+        out.stdout
+            .contains("5 receiver(s) (2 webhook(s), 1 email(s), 1 Slack, 1 PagerDuty), 7 route(s)"),
         "{}",
         out.stdout
     );
     assert!(
         out.stderr.contains(
-            "receiver \"dba-email\": email_configs are read and checked but not delivered yet"
+            "receiver \"dba-email\" email config: cannot read \"/etc/alertmanager/smtp-password\""
         ),
         "{}",
         out.stderr
@@ -1662,4 +1663,37 @@ fn oncall_and_schedule_commands_ask_a_running_server() {
         again.stderr
     );
     server.stop_gracefully("TERM");
+}
+
+#[test]
+fn serve_refuses_an_smtp_server_it_cannot_use() {
+    let shop = repo_root().join("examples/shop");
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |smtp: &[&str]| {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "serve".into(),
+            "--config".into(),
+            shop.clone().into(),
+            "--data".into(),
+            dir.path().into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        args.extend(smtp.iter().map(Into::into));
+        run(args)
+    };
+    let out = serve(&["--smtp-smarthost", "smtp.example.com"]);
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("--smtp-smarthost `smtp.example.com` is not host:port"),
+        "{out:#?}"
+    );
+    let out = serve(&["--smtp-smarthost", "smtp.example.com:587"]);
+    assert_eq!(out.code, Some(2), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("--smtp-from (NINES_SMTP_FROM) is needed with --smtp-smarthost"),
+        "{out:#?}"
+    );
 }

@@ -232,3 +232,47 @@ spec:
     assert_eq!(shown["state"], "resolved", "{shown}");
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_that_resolved_by_itself_still_sends_its_resolution_then_a_new_one_opens() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = receiver(0);
+    let config = format!(
+        "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify:\n    - webhook: http://127.0.0.1:{}/hook\n",
+        hook.port
+    );
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), &config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    let alert = json!({"alertname": "DiskFull", "service": "checkout", "severity": "critical"});
+    post_alerts(&url, json!([{"labels": alert}])).await;
+    state.dispatch().await.unwrap();
+    let (_, first) = hook.nth(1).await;
+    assert_eq!(first["status"], "firing");
+
+    // Resolved: the incident resolves at once; the webhook hears of it
+    // after group_interval (1m), though no incident is open any more.
+    let now = clock.now().to_string();
+    post_alerts(&url, json!([{"labels": alert, "endsAt": now}])).await;
+    state.dispatch().await.unwrap();
+    let shown = get(&format!("{url}/api/v1/incidents/1")).await;
+    assert_eq!(shown["state"], "resolved", "{shown}");
+    assert_eq!(hook.count(), 1);
+    clock.advance(SignedDuration::from_secs(60));
+    state.dispatch().await.unwrap();
+    let (_, second) = hook.nth(2).await;
+    assert_eq!(second["status"], "resolved", "{second}");
+    assert_eq!(second["alerts"][0]["status"], "resolved");
+
+    // Firing again is a new incident.
+    clock.advance(SignedDuration::from_secs(60));
+    post_alerts(&url, json!([{"labels": alert}])).await;
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["id"], 2, "{open:?}");
+    running.shutdown().await.unwrap();
+}

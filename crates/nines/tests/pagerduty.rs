@@ -33,6 +33,7 @@ async fn start(dir: &Path) -> Running {
             max_maintenance: nines::serve::DEFAULT_MAX_MAINTENANCE,
             eval_interval: None,
             alertmanager_config: None,
+            smtp: None,
         },
         Arc::new(SystemClock),
     )

@@ -183,6 +183,7 @@ async fn slis_are_pulled_from_a_real_prometheus() {
             max_maintenance: nines::serve::DEFAULT_MAX_MAINTENANCE,
             eval_interval: None,
             alertmanager_config: None,
+            smtp: None,
         },
         clock,
     )

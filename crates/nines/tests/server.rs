@@ -45,6 +45,7 @@ async fn start_in(tmp: tempfile::TempDir, clock: Arc<ManualClock>) -> App {
             max_maintenance: nines::serve::DEFAULT_MAX_MAINTENANCE,
             eval_interval: None,
             alertmanager_config: None,
+            smtp: None,
         },
         clock.clone(),
     )

@@ -148,8 +148,14 @@ async fn act(
     })?;
     let now = state.clock.now();
     let mut incidents = state.incidents.lock().await;
-    match incidents.act(&state.alerts, id, action, &by, now).await {
-        Ok(inc) => Ok(Json(incident_json(&inc))),
+    match incidents
+        .act(&state.alerts, &state.routing(), id, action, &by, now)
+        .await
+    {
+        Ok(inc) => {
+            state.outbox_wake.notify_one();
+            Ok(Json(incident_json(&inc)))
+        }
         Err(ActionError::NotFound(id)) => Err(not_found(id)),
         Err(e @ ActionError::Conflict { .. }) => Err(ApiError::new(
             StatusCode::CONFLICT,

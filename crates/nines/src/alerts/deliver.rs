@@ -10,6 +10,9 @@ use jiff::{SignedDuration, Timestamp};
 use nines_store::{Attempt, NewIncidentEvent, Notification};
 use serde_json::json;
 
+use super::breaker::{self, Admit, Transition};
+use super::channels::{self, Outgoing};
+use super::routing::Target;
 use crate::serve::AppState;
 
 /// A receiver that has not answered within this is counted as failed.
@@ -36,20 +39,193 @@ pub fn client() -> reqwest::Client {
         .expect("an HTTP client with rustls")
 }
 
-async fn send(http: &reqwest::Client, n: &Notification, body: Vec<u8>) -> Result<(), String> {
+/// Why an attempt failed; a permanent failure (an SMTP server refusing
+/// the recipient) is not retried.
+struct Failure {
+    error: String,
+    permanent: bool,
+}
+
+impl Failure {
+    fn retry(error: impl Into<String>) -> Failure {
+        Failure {
+            error: error.into(),
+            permanent: false,
+        }
+    }
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    n: &Notification,
+    body: Vec<u8>,
+) -> Result<(), Failure> {
     let response = http
-        .post(&n.target)
+        .post(url)
         .header("Content-Type", "application/json")
         .header("Idempotency-Key", &n.idempotency_key)
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("{e}"))?;
+        .map_err(|e| Failure::retry(format!("{e}")))?;
     let status = response.status();
     if status.is_success() {
-        Ok(())
+        return Ok(());
+    }
+    // What the receiver says goes on the timeline (PagerDuty names the
+    // invalid field), cut short.
+    let said: String = response
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    let said = said.trim();
+    let error = if said.is_empty() {
+        format!("the receiver answered {status}")
     } else {
-        Err(format!("the receiver answered {status}"))
+        format!("the receiver answered {status}: {said}")
+    };
+    // A request the receiver refuses (4xx) would be refused again, as
+    // Alertmanager judges too; timeouts and rate limits are worth a retry.
+    let permanent = status.is_client_error()
+        && status != reqwest::StatusCode::REQUEST_TIMEOUT
+        && status != reqwest::StatusCode::TOO_MANY_REQUESTS;
+    Err(Failure { error, permanent })
+}
+
+async fn send(http: &reqwest::Client, n: &Notification, out: Outgoing) -> Result<(), Failure> {
+    match out {
+        Outgoing::Http { url, body } => post(http, &url, n, body).await,
+        Outgoing::Email { server, email } => channels::email::send(&server, &email, TIMEOUT)
+            .await
+            .map_err(|f| Failure {
+                error: f.message,
+                permanent: f.permanent,
+            }),
+        Outgoing::Nothing(_) => Ok(()),
+    }
+}
+
+/// What `note` sends now: its target (looked up in the routing in force
+/// when its address is not all it needs), rendered from its decision.
+async fn outgoing(state: &Arc<AppState>, note: &Notification) -> Result<Outgoing, Failure> {
+    let routing = state.routing();
+    let target = match note.channel.as_str() {
+        channels::WEBHOOK => Target::Webhook {
+            url: note.target.clone(),
+            send_resolved: true,
+            max_alerts: 0,
+        },
+        channels::JSON => Target::Json {
+            url: note.target.clone(),
+            send_resolved: true,
+            max_alerts: 0,
+        },
+        kind => routing.find_target(kind, &note.target).ok_or_else(|| {
+            Failure::retry(format!(
+                "no {kind} target {} in the configuration in force (removed by a reload?)",
+                note.target
+            ))
+        })?,
+    };
+    let incident = match note.incident_id {
+        Some(id) => state
+            .store
+            .incident(id)
+            .await
+            .map_err(|e| Failure::retry(format!("cannot read incident {id}: {e}")))?,
+        None => None,
+    };
+    let config = state.current();
+    let runbook = incident
+        .as_ref()
+        .and_then(|i| config.catalog.services.get(&i.service))
+        .and_then(|s| s.runbook.as_deref());
+    state
+        .alerts
+        .read(|st| {
+            channels::render(
+                st,
+                note,
+                &target,
+                incident.as_ref(),
+                runbook,
+                state.smtp.as_ref(),
+            )
+        })
+        .map_err(|error| Failure {
+            error,
+            permanent: false,
+        })
+}
+
+/// Where an outgoing notification connects, for its circuit breaker:
+/// the URL, or the SMTP server. Never shown (a Slack URL is a secret).
+fn endpoint(out: &Outgoing) -> Option<String> {
+    match out {
+        Outgoing::Http { url, .. } => Some(url.clone()),
+        Outgoing::Email { server, .. } => Some(format!("smtp://{}", server.describe())),
+        Outgoing::Nothing(_) => None,
+    }
+}
+
+/// One delivery attempt's outcome: counted, timed and logged together.
+fn emit(
+    state: &AppState,
+    note: &Notification,
+    result: &'static str,
+    error: &str,
+    took: Option<Duration>,
+) {
+    let m = &state.metrics;
+    m.notification_attempts
+        .get_or_create(&crate::metrics::DeliveryLabels {
+            channel: note.channel.clone(),
+            result,
+        })
+        .inc();
+    if let Some(t) = took {
+        m.notification_duration
+            .get_or_create(&crate::metrics::ChannelLabel {
+                channel: note.channel.clone(),
+            })
+            .observe(t.as_secs_f64());
+    }
+    if error.is_empty() {
+        tracing::debug!(channel = %note.channel, target = %note.target, attempt = note.attempts + 1, result, "notification");
+    } else {
+        tracing::warn!(channel = %note.channel, target = %note.target, attempt = note.attempts + 1, result, %error, "notification not delivered");
+    }
+}
+
+/// The breakers' state on `/metrics`, and a breaker opening or closing in
+/// the log, together.
+fn emit_breaker(state: &AppState, note: &Notification, t: Option<Transition>) {
+    let Some(t) = t else { return };
+    match t {
+        Transition::Opened => tracing::warn!(
+            channel = %note.channel, target = %note.target,
+            "circuit breaker opened after {} consecutive failures; next probe in {:#}",
+            breaker::THRESHOLD, breaker::COOL_DOWN
+        ),
+        Transition::Closed => {
+            tracing::info!(channel = %note.channel, target = %note.target, "circuit breaker closed")
+        }
+    }
+    let open = state
+        .breakers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .open_by_channel();
+    for (channel, n) in open {
+        state
+            .metrics
+            .notification_breakers_open
+            .get_or_create(&crate::metrics::ChannelLabel { channel })
+            .set(n);
     }
 }
 
@@ -64,31 +240,87 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
         }
     };
     let n = due.len();
-    let sends = due.into_iter().map(|note| {
+    let mut sends = Vec::with_capacity(n);
+    let mut held = Vec::new();
+    for note in due {
         let http = http.clone();
-        // A webhook's body is rendered now from the decision kept in the outbox.
-        let rendered = if note.channel == "webhook" {
-            state
-                .alerts
-                .read(|st| super::incidents::render_webhook(st, &note.body))
-        } else {
-            None
-        };
-        let body = rendered.unwrap_or_else(|| note.body.clone().into_bytes());
-        async move {
-            let outcome = send(&http, &note, body).await;
-            (note, outcome)
+        // The body is rendered now from the decision kept in the outbox.
+        let out = outgoing(state, &note).await;
+        let point = out.as_ref().ok().and_then(endpoint);
+        if let Some(p) = &point {
+            let admit = state
+                .breakers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .admit(&note.channel, p, now);
+            if let Admit::Wait { until, failures } = admit {
+                held.push((note, until, failures));
+                continue;
+            }
         }
-    });
-    for (note, outcome) in futures_join_all(sends).await {
+        let skipped = matches!(out, Ok(Outgoing::Nothing(_)));
+        sends.push(async move {
+            let started = std::time::Instant::now();
+            let outcome = match out {
+                Ok(out) => send(&http, &note, out).await,
+                Err(f) => Err(f),
+            };
+            let took = point.is_some().then(|| started.elapsed());
+            (note, point, skipped, took, outcome)
+        });
+    }
+    let mut results: Vec<(Notification, Attempt, &'static str)> = Vec::with_capacity(n);
+    for (note, until, failures) in held {
+        // Not attempted: the endpoint's breaker is open. Said on the
+        // timeline, and tried again when the breaker may be probed.
+        let error = format!(
+            "not attempted: the circuit breaker of {} is open after {failures} consecutive failures; next try at {until}",
+            note.target
+        );
+        emit(state, &note, "held", &error, None);
+        let attempt = Attempt::Retry {
+            at: now,
+            error,
+            next_attempt_at: until,
+        };
+        results.push((note, attempt, "notification_retry"));
+    }
+    for (note, point, skipped, took, outcome) in futures_join_all(sends).await {
         let at = state.clock.now();
         let attempts = note.attempts + 1;
-        let (attempt, kind) = match outcome {
-            Ok(()) => (Attempt::Delivered { at }, "notification_delivered"),
-            Err(error) if attempts >= MAX_ATTEMPTS => {
-                (Attempt::GaveUp { at, error }, "notification_failed")
-            }
-            Err(error) => {
+        if let Some(p) = &point {
+            // A permanent refusal is an answer: the endpoint is up.
+            let ok = !matches!(
+                &outcome,
+                Err(Failure {
+                    permanent: false,
+                    ..
+                })
+            );
+            let t = state
+                .breakers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(&note.channel, p, ok, at);
+            emit_breaker(state, &note, t);
+        }
+        let (attempt, kind, result) = match outcome {
+            Ok(()) if skipped => (
+                Attempt::Delivered { at },
+                "notification_delivered",
+                "skipped",
+            ),
+            Ok(()) => (
+                Attempt::Delivered { at },
+                "notification_delivered",
+                "delivered",
+            ),
+            Err(Failure { error, permanent }) if permanent || attempts >= MAX_ATTEMPTS => (
+                Attempt::GaveUp { at, error },
+                "notification_failed",
+                "failed",
+            ),
+            Err(Failure { error, .. }) => {
                 let jitter = (at.subsec_nanosecond() as f64 / 1e9).fract();
                 let next = at.saturating_add(backoff(attempts, jitter)).unwrap_or(at);
                 (
@@ -98,22 +330,33 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
                         next_attempt_at: next,
                     },
                     "notification_retry",
+                    "retry",
                 )
             }
         };
         let error = match &attempt {
+            Attempt::Retry { error, .. } | Attempt::GaveUp { error, .. } => error.as_str(),
+            Attempt::Delivered { .. } => "",
+        };
+        emit(state, &note, result, error, took);
+        results.push((note, attempt, kind));
+    }
+    for (note, attempt, kind) in results {
+        let error = match &attempt {
             Attempt::Retry { error, .. } | Attempt::GaveUp { error, .. } => error.clone(),
             Attempt::Delivered { .. } => String::new(),
         };
-        if !error.is_empty() {
-            tracing::warn!(target = %note.target, attempt = attempts, %error, "notification not delivered");
-        }
+        let at = match &attempt {
+            Attempt::Retry { at, .. } | Attempt::GaveUp { at, .. } | Attempt::Delivered { at } => {
+                *at
+            }
+        };
         let ev = NewIncidentEvent {
             at,
             kind: kind.to_owned(),
             actor: "nines".to_owned(),
             body: json!({
-                "channel": note.channel, "target": note.target, "attempt": attempts,
+                "channel": note.channel, "target": note.target, "attempt": note.attempts + 1,
                 "idempotency_key": note.idempotency_key, "error": error,
             })
             .to_string(),
@@ -126,6 +369,11 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
             tracing::error!(error = %e, "cannot record a delivery attempt");
         }
     }
+    state
+        .breakers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .prune();
     n
 }
 

@@ -670,7 +670,12 @@ impl Incidents {
         self.groups
             .values()
             .filter(|g| g.members.contains(&fingerprint))
-            .find_map(|g| g.incident.as_ref().map(|i| i.id))
+            .find_map(|g| {
+                g.incident
+                    .as_ref()
+                    .filter(|i| i.state != "resolved")
+                    .map(|i| i.id)
+            })
     }
 
     /// The earliest time a group is due, for the dispatcher's sleep.
@@ -1012,6 +1017,7 @@ impl Incidents {
     pub async fn act(
         &mut self,
         hub: &AlertHub,
+        routing: &Routing,
         id: i64,
         action: Action,
         by: &str,
@@ -1065,11 +1071,29 @@ impl Incidents {
             Action::Note(text) => event(now, "note", by, json!({"text": text})),
         };
         inc.updated_at = now;
+        // What a person did is forwarded to the channels that keep an
+        // incident's state (PagerDuty, the JSON event), in the same write.
+        let notifications = match (
+            &action,
+            self.groups
+                .values()
+                .find(|g| g.incident.as_ref().is_some_and(|i| i.id == id)),
+        ) {
+            (Action::Ack | Action::Resolve, Some(g)) => super::channels::action_notifications(
+                routing,
+                &g.r,
+                &inc,
+                by,
+                &self.external_url,
+                now,
+            ),
+            _ => Vec::new(),
+        };
         hub.store
             .write_incidents(&[IncidentWrite {
                 incident: inc.clone(),
                 events: vec![ev],
-                notifications: vec![],
+                notifications,
             }])
             .await?;
         for g in self.groups.values_mut() {
@@ -1087,8 +1111,10 @@ impl Incidents {
     }
 }
 
-/// The notifications of one flush: one per webhook target of the group's
-/// receiver, in Alertmanager's webhook format (version 4).
+/// The notifications of one flush: one per target of the group's receiver
+/// (and, without an alertmanager.yml, of its service and owner team), each
+/// a decision that `channels::render` turns into its channel's body at
+/// delivery.
 fn notifications_of(
     external_url: &str,
     routing: &Routing,
@@ -1103,45 +1129,40 @@ fn notifications_of(
     };
     let mut out = Vec::new();
     for (i, target) in targets.iter().enumerate() {
-        match target {
-            Target::Webhook {
-                url,
-                send_resolved,
-                max_alerts,
-            } => {
-                let resolved = if *send_resolved { resolved } else { &[] };
-                if firing.is_empty() && resolved.is_empty() {
-                    continue;
-                }
-                // The outbox keeps the decision (which alerts, in which
-                // state), not the rendered body: a group's notification
-                // carries every alert of the group, and writing that whole
-                // body for each notification made the outbox the cost.
-                // `render_webhook` builds the body at delivery.
-                let decision = json!({
-                    "receiver": g.r.receiver,
-                    "groupKey": g.r.key,
-                    "groupLabels": super::map(&g.r.labels),
-                    "externalURL": external_url,
-                    "firing": hex(firing),
-                    "resolved": hex(resolved),
-                    "maxAlerts": max_alerts,
-                });
-                out.push(NewNotification {
-                    // The same decision always has the same key, so a
-                    // receiver can drop a duplicate delivery.
-                    idempotency_key: format!(
-                        "nines-{}-{}-{i}",
-                        fnv(&g.r.key),
-                        now.as_microsecond()
-                    ),
-                    channel: "webhook".to_owned(),
-                    target: url.clone(),
-                    body: decision.to_string(),
-                    created_at: now,
-                });
-            }
+        let resolved = if target.send_resolved() {
+            resolved
+        } else {
+            &[]
+        };
+        if firing.is_empty() && resolved.is_empty() {
+            continue;
         }
+        // The outbox keeps the decision (which alerts, in which state), not
+        // the rendered body: a group's notification carries every alert of
+        // the group, and writing that whole body for each notification made
+        // the outbox the cost. The channel renders the body at delivery.
+        let mut decision = json!({
+            "receiver": g.r.receiver,
+            "groupKey": g.r.key,
+            "groupLabels": super::map(&g.r.labels),
+            "externalURL": external_url,
+            "firing": hex(firing),
+            "resolved": hex(resolved),
+            "maxAlerts": target.max_alerts(),
+        });
+        // Alertmanager webhooks keep the decision they always had.
+        if !matches!(target, Target::Webhook { .. }) {
+            decision["kind"] = json!("incident");
+        }
+        out.push(NewNotification {
+            // The same decision always has the same key, so a receiver can
+            // drop a duplicate delivery.
+            idempotency_key: format!("nines-{}-{}-{i}", fnv(&g.r.key), now.as_microsecond()),
+            channel: target.channel().to_owned(),
+            target: target.address(),
+            body: decision.to_string(),
+            created_at: now,
+        });
     }
     out
 }

@@ -9,6 +9,8 @@
 
 pub mod am;
 pub mod api;
+pub mod breaker;
+pub mod channels;
 pub mod deliver;
 pub mod heartbeat;
 pub mod incidents;

@@ -299,10 +299,11 @@ async fn ack_or_resolve(
     if let Some(id) = incidents.incident_of(fp.0) {
         let by = format!("pagerduty:{}", held.alert.labels.value("integration"));
         match incidents
-            .act(&state.alerts, id, Action::Ack, &by, now)
+            .act(&state.alerts, &state.routing(), id, Action::Ack, &by, now)
             .await
         {
-            Ok(_) | Err(super::incidents::ActionError::Conflict { .. }) => {}
+            Ok(_) => state.outbox_wake.notify_one(),
+            Err(super::incidents::ActionError::Conflict { .. }) => {}
             Err(e) => {
                 return reply(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -3,7 +3,7 @@
 //! Without an Alertmanager configuration every alert goes to the built-in
 //! receiver `nines`, alerts group by their service (and the labels of its
 //! `incidents.groupBy`), with the service's timings, and incidents go to the
-//! webhooks of the service's and its owner team's `notify:`; with one
+//! targets of the service's and its owner team's `notify:`; with one
 //! (`serve --alertmanager-config`), its route tree and receivers decide.
 //! A service's acknowledgement timeout and auto-resolve apply either way,
 //! and so does dependency-aware routing: a service with dependencies
@@ -11,6 +11,7 @@
 //! so that a dependency alerting a little later still takes the page.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use nines_core::alerting::dependency::DependencyGraph;
@@ -18,7 +19,9 @@ use nines_core::alerting::inhibit::InhibitRule;
 use nines_core::alerting::labels::LabelSet;
 use nines_core::alerting::route::RouteTree;
 use nines_core::alerting::timeinterval::TimeInterval;
-use nines_core::model::{Catalog, IncidentPolicy};
+use nines_core::model::{Catalog, IncidentPolicy, Secret};
+
+use super::channels::email::SmtpServer;
 
 /// A service's correlation window when its configuration sets none.
 pub const DEFAULT_CORRELATION_WINDOW: SignedDuration = SignedDuration::from_secs(60);
@@ -26,7 +29,8 @@ pub const DEFAULT_CORRELATION_WINDOW: SignedDuration = SignedDuration::from_secs
 /// The receiver every alert reaches when no route tree is configured.
 pub const DEFAULT_RECEIVER: &str = "nines";
 
-/// Where a group's notifications go.
+/// Where a group's notifications go. How each is rendered and sent is in
+/// `super::channels`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// Alertmanager webhook format, version 4.
@@ -34,6 +38,39 @@ pub enum Target {
         url: String,
         send_resolved: bool,
         max_alerts: usize,
+    },
+    /// nines' own incident event as JSON.
+    Json {
+        url: String,
+        send_resolved: bool,
+        max_alerts: usize,
+    },
+    /// A Slack-compatible incoming webhook.
+    Slack {
+        url: Secret,
+        /// Alertmanager's `channel` and `username`, which an incoming
+        /// webhook may honour; unset posts as the webhook was set up.
+        channel: Option<String>,
+        username: Option<String>,
+        send_resolved: bool,
+        max_alerts: usize,
+    },
+    /// An email (plain text and HTML); `smtp` unset means the server
+    /// `nines serve` was given.
+    Email {
+        to: String,
+        smtp: Option<Arc<SmtpServer>>,
+        headers: Vec<(String, String)>,
+        send_resolved: bool,
+        max_alerts: usize,
+    },
+    /// PagerDuty Events API v2: events are posted to `enqueue_url`.
+    PagerDuty {
+        enqueue_url: String,
+        routing_key: Secret,
+        /// The event's severity; unset follows the incident's urgency.
+        severity: Option<String>,
+        send_resolved: bool,
     },
 }
 
@@ -118,9 +155,9 @@ impl Default for Routing {
 
 impl Routing {
     /// The routing an alertmanager.yml describes, with its text (shown by
-    /// `GET /api/v2/status`). Receivers keep their webhooks; the other
-    /// integrations are named in the returned warnings until nines delivers
-    /// them.
+    /// `GET /api/v2/status`). Receivers keep their webhook, email, Slack
+    /// and PagerDuty (Events API v2) integrations; what cannot be carried
+    /// over is named in the returned warnings.
     pub fn from_alertmanager(
         am: &nines_config::alertmanager::AlertmanagerConfig,
         original: String,
@@ -129,31 +166,9 @@ impl Routing {
         let receivers = am
             .receivers
             .iter()
-            .map(|r| {
-                for (kind, n) in [
-                    ("email_configs", r.email_configs.len()),
-                    ("slack_configs", r.slack_configs.len()),
-                    ("pagerduty_configs", r.pagerduty_configs.len()),
-                ] {
-                    if n > 0 {
-                        warnings.push(format!(
-                            "receiver {:?}: {kind} are read and checked but not delivered yet; incidents and their timelines still record every alert",
-                            r.name
-                        ));
-                    }
-                }
-                Receiver {
-                    name: r.name.clone(),
-                    targets: r
-                        .webhook_configs
-                        .iter()
-                        .map(|w| Target::Webhook {
-                            url: w.url.clone(),
-                            send_resolved: w.send_resolved,
-                            max_alerts: w.max_alerts as usize,
-                        })
-                        .collect(),
-                }
+            .map(|r| Receiver {
+                name: r.name.clone(),
+                targets: super::channels::from_alertmanager(r, &mut warnings),
             })
             .collect();
         let routing = Routing {
@@ -188,15 +203,8 @@ impl Routing {
     /// This routing with each service's incident policy and webhooks from
     /// nines' own configuration.
     pub fn with_catalog(mut self, catalog: &Catalog) -> Routing {
-        let webhooks = |hooks: &[nines_core::model::Webhook]| -> Vec<Target> {
-            hooks
-                .iter()
-                .map(|w| Target::Webhook {
-                    url: w.url.clone(),
-                    send_resolved: w.send_resolved,
-                    max_alerts: w.max_alerts as usize,
-                })
-                .collect()
+        let webhooks = |hooks: &[nines_core::model::Notify]| -> Vec<Target> {
+            hooks.iter().map(super::channels::target_of).collect()
         };
         self.services = catalog
             .services

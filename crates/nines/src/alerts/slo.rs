@@ -94,6 +94,21 @@ pub fn burn_alerts(
                     ),
                 ),
             ];
+            // The same figures, one per annotation, for the channels to
+            // show (and receivers to read) without parsing sentences.
+            annotations.push(("burn_rate".to_owned(), format!("{burn:.1}x")));
+            annotations.push((
+                "budget_remaining".to_owned(),
+                format!("{:.1} %", s.budget.remaining_ratio() * 100.0),
+            ));
+            if let Some(secs) =
+                nines_core::budget::time_to_exhaustion(s.budget.remaining_ratio(), burn, s.period_s)
+            {
+                annotations.push((
+                    "time_to_exhaustion".to_owned(),
+                    format!("{:#}", SignedDuration::from_secs(secs.round() as i64)),
+                ));
+            }
             if let Some(runbook) = catalog
                 .services
                 .get(&s.service)

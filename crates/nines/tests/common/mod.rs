@@ -166,6 +166,7 @@ pub async fn start_with_config(
             max_maintenance: nines::serve::DEFAULT_MAX_MAINTENANCE,
             eval_interval: None,
             alertmanager_config: alertmanager.map(Path::to_path_buf),
+            smtp: None,
         },
         clock,
     )
