@@ -12,8 +12,15 @@ use jiff::{SignedDuration, Timestamp};
 use nines::clock::{Clock as _, ManualClock};
 use serde_json::{Value, json};
 
-fn config(platform: u16, payments: u16, web: u16) -> String {
+/// Each team has an Alertmanager-format webhook; payments also has a
+/// generic JSON one (`payments_json`), which takes low-urgency notices.
+fn config(platform: u16, payments: u16, web: u16, payments_json: u16) -> String {
     let team = |name: &str, port: u16| {
+        let json = if name == "payments" {
+            format!("    - webhook: http://127.0.0.1:{payments_json}/json\n      format: json\n")
+        } else {
+            String::new()
+        };
         format!(
             "---
 apiVersion: nines/v1
@@ -22,7 +29,7 @@ metadata: {{name: {name}}}
 spec:
   notify:
     - webhook: http://127.0.0.1:{port}/{name}
-"
+{json}"
         )
     };
     let service = |name: &str, owner: &str, deps: &[&str]| {
@@ -84,12 +91,12 @@ async fn am_alerts(url: &str, service: &str) -> Vec<Value> {
 async fn only_the_root_causes_owner_is_paged_and_the_incident_says_who_was_held_back() {
     nines::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let (platform, payments, web) = (receiver(0), receiver(0), receiver(0));
+    let (platform, payments, web, json) = (receiver(0), receiver(0), receiver(0), receiver(0));
     let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(t0));
     let running = common::start_with_config(
         dir.path(),
-        &config(platform.port, payments.port, web.port),
+        &config(platform.port, payments.port, web.port, json.port),
         None,
         clock.clone(),
     )
@@ -147,6 +154,23 @@ async fn only_the_root_causes_owner_is_paged_and_the_incident_says_who_was_held_
         "depends on db-primary, which is failing"
     );
     let id = db["id"].as_i64().unwrap();
+
+    // The payments team is told, at low urgency and on the channel that
+    // takes notices (its JSON webhook), that checkout and payments-api are
+    // impacted; its Alertmanager webhook gets nothing (Alertmanager sends
+    // nothing for an inhibited alert either).
+    let mut notices: Vec<Value> = vec![json.nth(1).await.1, json.nth(2).await.1];
+    notices.sort_by_key(|n| n["service"].as_str().unwrap().to_owned());
+    assert_eq!(notices[0]["kind"], "notice", "{notices:?}");
+    assert_eq!(notices[0]["service"], "checkout");
+    assert_eq!(notices[1]["service"], "payments-api");
+    let text = notices[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("checkout is impacted by db-primary, whose owner (team platform) is paged: 1 of its alerts is held back and nobody is paged for it"),
+        "{text}"
+    );
+    assert_eq!(notices[0]["incident"], id);
+    assert_eq!(payments.count(), 0, "a notice pages nobody");
     let shown = get(&format!("{url}/api/v1/incidents/{id}")).await;
     let entry = shown["timeline"]
         .as_array()
@@ -184,7 +208,7 @@ async fn only_the_root_causes_owner_is_paged_and_the_incident_says_who_was_held_
     running.shutdown().await.unwrap();
     let running = common::start_with_config(
         dir.path(),
-        &config(platform.port, payments.port, web.port),
+        &config(platform.port, payments.port, web.port, json.port),
         None,
         clock.clone(),
     )
@@ -251,6 +275,13 @@ async fn only_the_root_causes_owner_is_paged_and_the_incident_says_who_was_held_
     state.dispatch().await.unwrap();
     let (_, own) = payments.nth(1).await;
     assert_eq!(own["alerts"][0]["labels"]["service"], "checkout");
+    let (_, own_json) = json.nth(3).await;
+    assert_eq!(own_json["kind"], "incident", "{own_json}");
+    assert_eq!(
+        json.count(),
+        3,
+        "one notice per impacted service, not one per pass"
+    );
     assert_eq!(
         payments.count(),
         1,
@@ -286,12 +317,12 @@ async fn only_the_root_causes_owner_is_paged_and_the_incident_says_who_was_held_
 async fn a_dependent_that_failed_more_than_a_window_before_its_dependency_has_its_own_problem() {
     nines::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
-    let (platform, payments, web) = (receiver(0), receiver(0), receiver(0));
+    let (platform, payments, web, json) = (receiver(0), receiver(0), receiver(0), receiver(0));
     let t0: Timestamp = "2026-12-01T10:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(t0));
     let running = common::start_with_config(
         dir.path(),
-        &config(platform.port, payments.port, web.port),
+        &config(platform.port, payments.port, web.port, json.port),
         None,
         clock.clone(),
     )

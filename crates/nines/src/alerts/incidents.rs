@@ -326,8 +326,10 @@ impl Group {
         if !left.is_empty() {
             events.push(event(now, "alerts_left", "nines", describe(left)));
         }
+        let mut notices = Vec::new();
         if holding != self.held_back {
-            record_held_back(cx, &mut inc, &mut events, &self.held_back, &holding, now);
+            let (before, r) = (&self.held_back, &self.r);
+            notices = record_held_back(cx, r, &mut inc, &mut events, before, &holding, now);
         }
         if unack {
             inc.state = "triggered".to_owned();
@@ -376,7 +378,7 @@ impl Group {
         } else {
             Vec::new()
         };
-        let notifications = if notify {
+        let mut notifications = if notify {
             notifications_of(
                 cx.external_url,
                 routing,
@@ -388,6 +390,7 @@ impl Group {
         } else {
             Vec::new()
         };
+        notifications.extend(notices);
         // Resolved members are forgotten once a notification has told of
         // them, or when none ever will.
         let forget: Vec<u64> = if notify || self.firing.is_empty() {
@@ -460,15 +463,19 @@ pub enum ActionError {
 /// Records on a root cause's incident which alerts of dependent services it
 /// now holds back (their owners are not paged, and why) and which it no
 /// longer does, and keeps the current list in the incident's body
-/// (`heldBack`: who was not paged and why).
+/// (`heldBack`: who was not paged and why). Returns the low-urgency
+/// notices to the channels of each service newly held back (its own and
+/// its owner team's): they page nobody.
 fn record_held_back(
     cx: &PassCx<'_>,
+    root: &GroupRef,
     inc: &mut IncidentRow,
     events: &mut Vec<NewIncidentEvent>,
     before: &BTreeSet<u64>,
     holding: &BTreeSet<u64>,
     now: Timestamp,
-) {
+) -> Vec<NewNotification> {
+    let mut notices = Vec::new();
     let reason = |fp: &u64| -> String {
         cx.impacts.get(fp).map_or_else(String::new, |cs| {
             let causes: Vec<String> = cs.iter().map(Cause::describe).collect();
@@ -520,6 +527,58 @@ fn record_held_back(
                 "text": format!("not paged: {}", text.join("; ")),
             }),
         ));
+        // Services held back for the first time since they were last
+        // released get a notice; one already held back does not again.
+        let known: BTreeSet<&str> = before.iter().map(service_of).collect();
+        let paged = cx
+            .routing
+            .owner(&root.service)
+            .map_or_else(String::new, |o| {
+                format!(", whose owner (team {o}) is paged")
+            });
+        // A new incident has no id until it is written: the notice then
+        // takes the id of the incident it is delivered for.
+        let incident = (inc.id != 0).then_some(inc.id);
+        for (service, (_, n, why)) in per_service(&mut added.iter().copied()) {
+            if known.contains(service) {
+                continue;
+            }
+            let text = format!(
+                "{service} is impacted by {}{paged}: {n} of its alerts {} held back and nobody is paged for {}; {why}. If {} still firing one correlation window after the cause recovers, it pages as usual.",
+                root.service,
+                if n == 1 { "is" } else { "are" },
+                if n == 1 { "it" } else { "them" },
+                if n == 1 { "it is" } else { "they are" },
+            );
+            let targets = cx
+                .routing
+                .services
+                .get(service)
+                .map(|s| s.targets.as_slice())
+                .unwrap_or_default();
+            for (i, target) in targets.iter().enumerate() {
+                let mut decision = json!({
+                    "kind": "notice",
+                    "text": text,
+                    "service": service,
+                    "externalURL": cx.external_url,
+                });
+                if let Some(id) = incident {
+                    decision["incident"] = json!(id);
+                }
+                notices.push(NewNotification {
+                    idempotency_key: format!(
+                        "nines-notice-{}-{}-{i}",
+                        fnv(&format!("{}\n{service}", root.key)),
+                        now.as_microsecond()
+                    ),
+                    channel: target.channel().to_owned(),
+                    target: target.address(),
+                    body: decision.to_string(),
+                    created_at: now,
+                });
+            }
+        }
     }
     let released: Vec<&u64> = before.difference(holding).collect();
     if !released.is_empty() {
@@ -561,6 +620,7 @@ fn record_held_back(
         }
     }
     inc.body = body.to_string();
+    notices
 }
 
 /// The dependents an incident recorded as held back (after a restart).
