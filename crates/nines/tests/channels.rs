@@ -848,3 +848,42 @@ async fn an_smtp_server_without_starttls_is_refused_when_tls_is_required() {
     assert!(!shown.to_string().contains("hunter2"));
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_webhook_that_cannot_be_reached_is_on_the_timeline_without_its_url() {
+    nines::install_crypto_provider();
+    // Nothing listens there.
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify: [{{slack: 'http://127.0.0.1:{port}/services/T0/B0/SLACKTOKEN'}}]\n"
+    );
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let running = start(dir.path(), &config, None, Arc::new(ManualClock::new(t0))).await;
+    let url = format!("http://{}", running.addr);
+    post_alerts(&url, json!([burn_alert("a", None)])).await;
+    running.state.dispatch().await.unwrap();
+    let shown = until(
+        &format!("{url}/api/v1/incidents/1"),
+        "the failed attempt on the timeline",
+        |v| {
+            v["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "notification_retry")
+        },
+    )
+    .await;
+    let text = shown.to_string();
+    assert!(!text.contains("SLACKTOKEN"), "{text}");
+    let retry = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "notification_retry")
+        .unwrap();
+    let error = retry["details"]["error"].as_str().unwrap();
+    assert!(error.to_lowercase().contains("connect"), "{error}");
+    running.shutdown().await.unwrap();
+}

@@ -55,6 +55,24 @@ impl Failure {
     }
 }
 
+/// A request that got no answer, in words: the error and its causes,
+/// without the URL (a Slack URL is a secret; the target is named beside
+/// the error anyway).
+fn transport_error(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 async fn post(
     http: &reqwest::Client,
     url: &str,
@@ -68,7 +86,7 @@ async fn post(
         .body(body)
         .send()
         .await
-        .map_err(|e| Failure::retry(format!("{e}")))?;
+        .map_err(|e| Failure::retry(transport_error(e)))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());

@@ -350,6 +350,44 @@ pub fn action_notifications(
     out
 }
 
+/// The notifications of a notice, one per target that has a form for it
+/// (every channel for people: the JSON event, Slack, email; not
+/// Alertmanager webhooks, not PagerDuty, since a notice pages nobody), to
+/// be written with the change that caused it. `key` tells the notice apart
+/// from others decided at the same instant (its idempotency keys derive
+/// from it).
+pub fn notice_notifications(
+    targets: &[Target],
+    notice: &Notice,
+    key: &str,
+    now: jiff::Timestamp,
+) -> Vec<nines_store::NewNotification> {
+    let decision = serde_json::json!({
+        "kind": "notice",
+        "text": notice.text,
+        "service": notice.service,
+        "incident": notice.incident,
+        "externalURL": notice.external_url,
+    })
+    .to_string();
+    targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t, Target::Webhook { .. } | Target::PagerDuty { .. }))
+        .map(|(i, t)| nines_store::NewNotification {
+            idempotency_key: format!(
+                "nines-{}-{}-notice-{i}",
+                short_hash(key),
+                now.as_microsecond()
+            ),
+            channel: t.channel().to_owned(),
+            target: t.address(),
+            body: decision.clone(),
+            created_at: now,
+        })
+        .collect()
+}
+
 /// The dedup key of an incident (PagerDuty's `dedup_key`): the same for
 /// its trigger, acknowledgement and resolve, another for the group's next
 /// incident.
@@ -882,6 +920,34 @@ mod tests {
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["event_action"], "resolve", "{v}");
         assert_eq!(v["dedup_key"], "nines-3f6a0dbf-7", "{v}");
+    }
+
+    #[test]
+    fn a_notice_is_decided_for_the_channels_for_people_only() {
+        let notice = Notice {
+            text: "service api is impacted by db-primary, incident #7; you are not paged"
+                .to_owned(),
+            service: "api".to_owned(),
+            incident: Some(7),
+            external_url: "http://nines.example.com".to_owned(),
+        };
+        let mut all = targets();
+        all.push(Target::Webhook {
+            url: "http://am.example.com/".to_owned(),
+            send_resolved: true,
+            max_alerts: 0,
+        });
+        let now: jiff::Timestamp = "2026-11-21T10:00:01Z".parse().unwrap();
+        let out = notice_notifications(&all, &notice, "api/db-primary", now);
+        let channels: Vec<&str> = out.iter().map(|n| n.channel.as_str()).collect();
+        assert_eq!(channels, ["json", "slack", "email"]);
+        // What it decides is what `render` reads back.
+        let (st, _) = state();
+        let stored: Value = serde_json::from_str(&out[0].body).unwrap();
+        assert!(matches!(
+            super::decision(&st, &stored, None, None),
+            Some(Decision::Notice(n)) if n == notice
+        ));
     }
 
     #[test]
