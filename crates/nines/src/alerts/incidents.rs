@@ -556,28 +556,17 @@ fn record_held_back(
                 .get(service)
                 .map(|s| s.targets.as_slice())
                 .unwrap_or_default();
-            for (i, target) in targets.iter().enumerate() {
-                let mut decision = json!({
-                    "kind": "notice",
-                    "text": text,
-                    "service": service,
-                    "externalURL": cx.external_url,
-                });
-                if let Some(id) = incident {
-                    decision["incident"] = json!(id);
-                }
-                notices.push(NewNotification {
-                    idempotency_key: format!(
-                        "nines-notice-{}-{}-{i}",
-                        fnv(&format!("{}\n{service}", root.key)),
-                        now.as_microsecond()
-                    ),
-                    channel: target.channel().to_owned(),
-                    target: target.address(),
-                    body: decision.to_string(),
-                    created_at: now,
-                });
-            }
+            notices.extend(super::channels::notice_notifications(
+                targets,
+                &super::channels::Notice {
+                    text,
+                    service: service.to_owned(),
+                    incident,
+                    external_url: cx.external_url.to_owned(),
+                },
+                &format!("{}\n{service}", root.key),
+                now,
+            ));
         }
     }
     let released: Vec<&u64> = before.difference(holding).collect();
