@@ -385,6 +385,14 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     let routing = routing.with_catalog(&config.catalog);
     warn_without_smtp(&routing, opts.smtp.is_some());
     incidents.restore(store.incidents(true, 100_000).await?, &routing);
+    // Notifications decided before the restart for later (a resolution
+    // told at its group's next interval) wake the delivery worker then.
+    let far = now
+        .saturating_add(jiff::SignedDuration::from_secs(86_400 * 366))
+        .unwrap_or(now);
+    if let Some(n) = store.due_notifications(far, 1).await?.first() {
+        incidents.defer_until(n.next_attempt_at);
+    }
     let addr = listener.local_addr()?;
     let metrics = Metrics::new(&store.engine().to_string());
     let (config_tx, config_rx) = watch::channel(Arc::new(config));

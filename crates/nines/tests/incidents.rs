@@ -261,6 +261,12 @@ async fn an_incident_that_resolved_by_itself_still_sends_its_resolution_then_a_n
     let shown = get(&format!("{url}/api/v1/incidents/1")).await;
     assert_eq!(shown["state"], "resolved", "{shown}");
     assert_eq!(hook.count(), 1);
+    // The resolution is decided with it, so a restart meanwhile loses
+    // nothing.
+    running.shutdown().await.unwrap();
+    let running = start(dir.path(), &config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
     clock.advance(SignedDuration::from_secs(60));
     state.dispatch().await.unwrap();
     let (_, second) = hook.nth(2).await;

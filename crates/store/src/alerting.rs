@@ -80,6 +80,17 @@ pub struct NewNotification {
     pub target: String,
     pub body: String,
     pub created_at: Timestamp,
+    /// Not delivered before this (a resolution told at the group's next
+    /// interval); unset, at once.
+    pub not_before: Option<Timestamp>,
+}
+
+impl NewNotification {
+    /// When its first attempt is due.
+    pub fn first_attempt_at(&self) -> Timestamp {
+        self.not_before
+            .map_or(self.created_at, |t| t.max(self.created_at))
+    }
 }
 
 /// A notification in the outbox.
@@ -552,7 +563,7 @@ macro_rules! alert_store_impl {
                             .bind(&n.target)
                             .bind(&n.body)
                             .bind(n.created_at.as_microsecond())
-                            .bind(n.created_at.as_microsecond())
+                            .bind(n.first_attempt_at().as_microsecond())
                             .execute(&mut *tx)
                             .await
                             .map_err(&error)?;

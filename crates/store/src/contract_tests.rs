@@ -1022,6 +1022,7 @@ async fn incident_updates_of_one_pass_are_written_together_or_not_at_all(h: Harn
         target: "http://127.0.0.1:1/hook".to_owned(),
         body: format!("{{\"key\":\"{key}\"}}"),
         created_at: at("2026-01-01T10:00:00Z"),
+        not_before: None,
     };
     // One pass updates both: timeline entries and notifications of each.
     let mut acked = incident(ids[1], "g2", "acknowledged");
@@ -1125,6 +1126,7 @@ async fn one_open_incident_per_group_with_its_timeline_and_outbox(h: Harness) {
         target: "http://127.0.0.1:1/hook".to_owned(),
         body: "{}".to_owned(),
         created_at: at("2026-01-01T10:00:00Z"),
+        not_before: None,
     };
     let ids = store
         .write_incidents(&[crate::IncidentWrite {

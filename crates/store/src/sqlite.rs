@@ -388,7 +388,7 @@ impl SqliteStore {
                     .bind(n.target.as_str())
                     .bind(n.body.as_str())
                     .bind(n.created_at.as_microsecond())
-                    .bind(n.created_at.as_microsecond());
+                    .bind(n.first_attempt_at().as_microsecond());
             }
         }
         self.raw_tx(vec![query]).await?;

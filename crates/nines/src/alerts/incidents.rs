@@ -73,6 +73,8 @@ struct Group {
 /// What a pass over one group decided, applied once it is written.
 struct Outcome {
     notified: bool,
+    /// The notification decided is to be delivered then, not at once.
+    deferred: Option<Timestamp>,
     forget: Vec<u64>,
     /// The dependents held back, as now recorded.
     held_back: BTreeSet<u64>,
@@ -224,7 +226,24 @@ impl Group {
                 .is_some_and(|l| l.saturating_add(self.r.repeat_interval).unwrap_or(l) <= now);
         // A route's mute (or outside its active) time interval holds the
         // notification; the incident is still updated.
-        let notify = (notify_change || remind) && !routing.muted(&self.r, now);
+        let muted = routing.muted(&self.r, now);
+        let notify = (notify_change || remind) && !muted;
+        // An incident resolving by itself decides the notification that
+        // tells its alerts resolved now, in the same write as the
+        // resolution (so a restart cannot lose it), to be delivered at the
+        // group's next interval, when Alertmanager would send it.
+        let resolving = !notify
+            && !muted
+            && all_quiet
+            && self.incident.is_some()
+            && self.r.auto_resolve
+            && !self.notified.is_empty();
+        let deferred = resolving.then(|| {
+            self.last_flush
+                .and_then(|l| l.checked_add(self.r.group_interval).ok())
+                .map_or(now, |t| t.max(now))
+        });
+        let notify = notify || resolving;
         if !record && !notify {
             return None;
         }
@@ -390,6 +409,9 @@ impl Group {
         } else {
             Vec::new()
         };
+        for n in &mut notifications {
+            n.not_before = deferred;
+        }
         notifications.extend(notices);
         // Resolved members are forgotten once a notification has told of
         // them, or when none ever will.
@@ -413,6 +435,7 @@ impl Group {
             },
             Outcome {
                 notified: notify,
+                deferred,
                 forget,
                 held_back: holding,
             },
@@ -439,6 +462,9 @@ pub struct Incidents {
     all_changed: bool,
     /// Acknowledged incidents by the time their acknowledgement runs out.
     ack_deadlines: BTreeSet<(Timestamp, i64)>,
+    /// The earliest deferred notification in the outbox, to wake the
+    /// delivery worker for (see `Outcome::deferred`).
+    deferred: Option<Timestamp>,
     pub external_url: String,
 }
 
@@ -706,6 +732,12 @@ impl Incidents {
         }
     }
 
+    /// A notification in the outbox comes due at `t`: the pass at or after
+    /// it says so, for the caller to wake the delivery worker.
+    pub fn defer_until(&mut self, t: Timestamp) {
+        self.deferred = Some(self.deferred.map_or(t, |d| d.min(t)));
+    }
+
     pub fn mark_changed(&mut self, fingerprints: impl IntoIterator<Item = u64>) {
         self.changed.extend(fingerprints);
     }
@@ -730,7 +762,12 @@ impl Incidents {
     /// The earliest time a group is due, for the dispatcher's sleep.
     pub fn next_due(&self) -> Option<Timestamp> {
         let ack = self.ack_deadlines.first().map(|(t, _)| *t);
-        self.groups.values().filter_map(|g| g.due).chain(ack).min()
+        self.groups
+            .values()
+            .filter_map(|g| g.due)
+            .chain(ack)
+            .chain(self.deferred)
+            .min()
     }
 
     /// Acknowledgements that ran out: their groups trigger again and notify
@@ -966,6 +1003,12 @@ impl Incidents {
         let mut writes: Vec<(GroupId, IncidentWrite, Outcome)> = Vec::new();
         let external_url = self.external_url.clone();
         let expired = self.expire_acks(now);
+        // A deferred notification came due: the delivery worker, asleep on
+        // its own clock, is woken by the caller.
+        let came_due = self.deferred.is_some_and(|t| t <= now);
+        if came_due {
+            self.deferred = None;
+        }
         hub.read(|st| {
             let windows = super::maintenance::active(st, now);
             self.regroup(st, routing, &windows, now);
@@ -1018,7 +1061,7 @@ impl Incidents {
         if writes.is_empty() {
             self.groups
                 .retain(|_, g| !g.members.is_empty() || g.incident.is_some());
-            return Ok(false);
+            return Ok(came_due);
         }
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w, _)| w.clone()).collect();
         let notified = batch.iter().any(|w| !w.notifications.is_empty());
@@ -1042,6 +1085,9 @@ impl Incidents {
                     g.dirty = false;
                     g.last_flush = Some(now);
                 }
+                if let Some(t) = outcome.deferred {
+                    self.deferred = Some(self.deferred.map_or(t, |d| d.min(t)));
+                }
                 for fp in outcome.forget {
                     g.members.remove(&fp);
                 }
@@ -1059,7 +1105,7 @@ impl Incidents {
         }
         self.groups
             .retain(|_, g| !g.members.is_empty() || g.incident.is_some());
-        Ok(notified)
+        Ok(notified || came_due)
     }
 
     /// Acknowledges, resolves or annotates an incident, durably.
@@ -1203,14 +1249,23 @@ fn notifications_of(
         if !matches!(target, Target::Webhook { .. }) {
             decision["kind"] = json!("incident");
         }
+        let body = decision.to_string();
         out.push(NewNotification {
             // The same decision always has the same key, so a receiver can
-            // drop a duplicate delivery.
-            idempotency_key: format!("nines-{}-{}-{i}", fnv(&g.r.key), now.as_microsecond()),
+            // drop a duplicate delivery; two decisions for one group in the
+            // same instant (a page, then its resolution) differ by their
+            // alerts.
+            idempotency_key: format!(
+                "nines-{}-{}-{}-{i}",
+                fnv(&g.r.key),
+                now.as_microsecond(),
+                &fnv(&body)[..8]
+            ),
             channel: target.channel().to_owned(),
             target: target.address(),
-            body: decision.to_string(),
+            body,
             created_at: now,
+            not_before: None,
         });
     }
     out

@@ -345,6 +345,7 @@ pub fn action_notifications(
             target: target.address(),
             body: decision.to_string(),
             created_at: now,
+            not_before: None,
         });
     }
     out
@@ -384,6 +385,7 @@ pub fn notice_notifications(
             target: t.address(),
             body: decision.clone(),
             created_at: now,
+            not_before: None,
         })
         .collect()
 }
