@@ -181,7 +181,14 @@ impl AppState {
             None => incidents.mark_all_changed(),
             Some(list) => incidents.mark_changed(list),
         }
-        match incidents.flush(&self.alerts, &routing, now).await {
+        let flushed = match incidents.flush(&self.alerts, &routing, now).await {
+            Ok(notified) => incidents
+                .escalate(&self.alerts, &routing, now)
+                .await
+                .map(|paged| notified || paged),
+            Err(e) => Err(e),
+        };
+        match flushed {
             Ok(notified) => {
                 if notified {
                     self.outbox_wake.notify_one();

@@ -64,6 +64,10 @@ struct Group {
     /// again.
     unack: bool,
     incident: Option<IncidentRow>,
+    /// When escalation looks at this group's open incident next (its
+    /// service's escalation policy, `alerts/escalate.rs`); `None`: not
+    /// before the incident changes.
+    esc_at: Option<Timestamp>,
     /// The incident that resolved while alerts told as firing had not yet
     /// been told as resolved: the next notification (at `group_interval`)
     /// tells of them, as Alertmanager's would.
@@ -132,6 +136,7 @@ impl Group {
             restored: false,
             unack: false,
             incident: None,
+            esc_at: None,
             resolved: None,
         }
     }
@@ -355,6 +360,8 @@ impl Group {
             let mut body = body_of(&inc);
             if let Some(o) = body.as_object_mut() {
                 o.remove("ackDeadline");
+                // Escalation starts over from this trigger.
+                o.insert("triggeredAt".to_owned(), json!(now.to_string()));
             }
             inc.body = body.to_string();
             let after = self
@@ -726,6 +733,7 @@ impl Incidents {
                     restored: true,
                     unack: false,
                     incident: Some(row),
+                    esc_at: Some(Timestamp::MIN),
                     resolved: None,
                 },
             );
@@ -765,6 +773,7 @@ impl Incidents {
         self.groups
             .values()
             .filter_map(|g| g.due)
+            .chain(self.groups.values().filter_map(|g| g.esc_at))
             .chain(ack)
             .chain(self.deferred)
             .min()
@@ -1088,6 +1097,8 @@ impl Incidents {
                 if let Some(t) = outcome.deferred {
                     self.deferred = Some(self.deferred.map_or(t, |d| d.min(t)));
                 }
+                // The incident changed: escalation looks at it this pass.
+                g.esc_at = Some(now);
                 for fp in outcome.forget {
                     g.members.remove(&fp);
                 }
@@ -1106,6 +1117,95 @@ impl Incidents {
         self.groups
             .retain(|_, g| !g.members.is_empty() || g.incident.is_some());
         Ok(notified || came_due)
+    }
+
+    /// Runs escalation policies: each open incident of a service with one
+    /// whose time has come pages the people of its current step (once per
+    /// step and trigger), with the pages, the timeline entries and the
+    /// escalation state in one transaction. Returns whether anything went
+    /// to the outbox.
+    pub async fn escalate(
+        &mut self,
+        hub: &AlertHub,
+        routing: &Routing,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let due: Vec<GroupId> =
+            self.groups
+                .iter_mut()
+                .filter(|(_, g)| g.esc_at.is_some_and(|t| t <= now))
+                .filter_map(|(id, g)| {
+                    let has_policy = g.incident.as_ref().is_some_and(|i| {
+                        routing.catalog.escalation_policy_of(&i.service).is_some()
+                    });
+                    if !has_policy {
+                        g.esc_at = None;
+                    }
+                    has_policy.then(|| id.clone())
+                })
+                .collect();
+        if due.is_empty() {
+            return Ok(false);
+        }
+        // Overrides added at run time count: from a week back, the longest
+        // an escalation chain can look back.
+        let from = now
+            .checked_sub(SignedDuration::from_hours(24 * 7))
+            .unwrap_or(now);
+        let overrides =
+            super::escalate::overrides(&hub.store.schedule_overrides(None, from).await?);
+        let roster = nines_core::oncall::Roster::new(&routing.catalog).with_overrides(&overrides);
+        let external_url = self.external_url.clone();
+        let mut writes: Vec<(GroupId, IncidentWrite)> = Vec::new();
+        hub.read(|st| {
+            for id in &due {
+                let Some(g) = self.groups.get_mut(id) else {
+                    continue;
+                };
+                let Some(inc) = g.incident.as_ref() else {
+                    continue;
+                };
+                let firing: Vec<String> = g
+                    .firing
+                    .iter()
+                    .filter_map(|fp| st.alerts.get(fp))
+                    .map(|h| h.alert.fingerprint.to_string())
+                    .collect();
+                let e = super::escalate::escalate(
+                    routing,
+                    &roster,
+                    &g.r,
+                    inc,
+                    &firing,
+                    &external_url,
+                    now,
+                );
+                g.esc_at = e.wake;
+                if let Some(w) = e.write {
+                    writes.push((id.clone(), w));
+                }
+            }
+        });
+        if writes.is_empty() {
+            return Ok(false);
+        }
+        let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w)| w.clone()).collect();
+        let paged = batch.iter().any(|w| !w.notifications.is_empty());
+        if let Err(e) = hub.store.write_incidents(&batch).await {
+            // Nothing was written: look again at the next pass.
+            for (id, _) in &writes {
+                if let Some(g) = self.groups.get_mut(id) {
+                    g.esc_at = Some(now);
+                }
+            }
+            return Err(e);
+        }
+        for (id, w) in writes {
+            if let Some(g) = self.groups.get_mut(&id) {
+                g.incident = Some(w.incident);
+            }
+        }
+        Ok(paged)
     }
 
     /// Acknowledges, resolves or annotates an incident, durably.
@@ -1194,6 +1294,7 @@ impl Incidents {
         for g in self.groups.values_mut() {
             if g.incident.as_ref().is_some_and(|i| i.id == id) {
                 g.incident = (inc.state != "resolved").then(|| inc.clone());
+                g.esc_at = Some(now);
             }
         }
         if let Some(t) = deadline {

@@ -12,6 +12,7 @@ pub mod api;
 pub mod breaker;
 pub mod channels;
 pub mod deliver;
+pub mod escalate;
 pub mod heartbeat;
 pub mod incidents;
 mod intake;

@@ -102,6 +102,37 @@ pub struct GroupRef {
     pub auto_resolve: bool,
 }
 
+/// Where a person is paged: each contact method that nines can deliver to
+/// (a phone number has no channel here, and is left out).
+pub fn contact_targets(p: &nines_core::model::Person) -> Vec<Target> {
+    use nines_core::model::ContactKind;
+    p.contacts
+        .iter()
+        .filter_map(|c| match c.kind {
+            ContactKind::Email => Some(Target::Email {
+                to: c.address.clone(),
+                smtp: None,
+                headers: Vec::new(),
+                send_resolved: true,
+                max_alerts: 0,
+            }),
+            ContactKind::Webhook => Some(Target::Json {
+                url: c.address.clone(),
+                send_resolved: true,
+                max_alerts: 0,
+            }),
+            ContactKind::Slack => Some(Target::Slack {
+                url: nines_core::model::Secret::new(c.address.clone()),
+                channel: None,
+                username: None,
+                send_resolved: true,
+                max_alerts: 0,
+            }),
+            ContactKind::Phone => None,
+        })
+        .collect()
+}
+
 /// What nines' own configuration says of one service's incidents.
 #[derive(Debug, Clone, Default)]
 pub struct ServiceRouting {
@@ -129,6 +160,11 @@ pub struct Routing {
     pub services: BTreeMap<String, ServiceRouting>,
     /// Who depends on whom, for dependency-aware routing.
     pub graph: DependencyGraph,
+    /// The configuration's people, schedules, escalation policies and
+    /// services' support hours, for paging people (`alerts/escalate.rs`).
+    pub catalog: Arc<Catalog>,
+    /// Each person's contact methods as targets.
+    pub people: BTreeMap<String, Vec<Target>>,
 }
 
 impl Default for Routing {
@@ -149,6 +185,8 @@ impl Default for Routing {
             original: "# no alertmanager.yml: every alert goes to the receiver \"nines\", grouped by service\n".to_owned(),
             services: BTreeMap::new(),
             graph: DependencyGraph::default(),
+            catalog: Arc::default(),
+            people: BTreeMap::new(),
         }
     }
 }
@@ -184,6 +222,8 @@ impl Routing {
             original,
             services: BTreeMap::new(),
             graph: DependencyGraph::default(),
+            catalog: Arc::default(),
+            people: BTreeMap::new(),
         };
         (routing, warnings)
     }
@@ -227,6 +267,12 @@ impl Routing {
             })
             .collect();
         self.graph = DependencyGraph::from_catalog(catalog);
+        self.people = catalog
+            .people
+            .iter()
+            .map(|(name, p)| (name.clone(), contact_targets(p)))
+            .collect();
+        self.catalog = Arc::new(catalog.clone());
         self
     }
 

@@ -113,7 +113,7 @@ fn incident(page: &Page<'_>) -> Value {
             "resolvedAt": i.resolved_at.map(format_time),
         })
     });
-    json!({
+    let mut out = json!({
         "version": VERSION,
         "kind": "incident",
         "status": if page.firing.is_empty() { "resolved" } else { "firing" },
@@ -128,5 +128,14 @@ fn incident(page: &Page<'_>) -> Value {
         "truncatedAlerts": total - shown,
         "links": links,
         "externalURL": page.external_url,
-    })
+    });
+    // A page to a person says why them; any incident says what else is
+    // impacted (held back by dependency-aware routing).
+    if let Some(why) = &page.why {
+        out["why"] = json!(why);
+    }
+    if !page.impacted.is_empty() {
+        out["impacted"] = json!(page.impacted);
+    }
+    out
 }

@@ -283,6 +283,7 @@ impl Routing {
             .iter()
             .flat_map(|r| r.targets.iter())
             .chain(self.services.values().flat_map(|s| s.targets.iter()))
+            .chain(self.people.values().flatten())
             .any(|t| matches!(t, Target::Email { smtp: None, .. }))
     }
 
@@ -294,6 +295,7 @@ impl Routing {
             .iter()
             .flat_map(|r| r.targets.iter())
             .chain(self.services.values().flat_map(|s| s.targets.iter()))
+            .chain(self.people.values().flatten())
             .find(|t| t.channel() == channel && t.address() == address)
             .cloned()
     }
@@ -434,6 +436,12 @@ pub struct Page<'a> {
     pub max_alerts: usize,
     /// The service's runbook, when its alerts name none.
     pub runbook: Option<&'a str>,
+    /// Why this person is paged (escalation step, schedule), for a page
+    /// decided by an escalation policy.
+    pub why: Option<String>,
+    /// The services held back by this incident (dependency-aware routing):
+    /// what else is impacted, whose owners were not paged.
+    pub impacted: Vec<String>,
 }
 
 impl Page<'_> {
@@ -568,6 +576,20 @@ pub fn decision<'a>(
         resolved,
         max_alerts: stored["maxAlerts"].as_u64().unwrap_or(0) as usize,
         runbook,
+        why: stored.get("why").and_then(Value::as_str).map(str::to_owned),
+        impacted: incident
+            .and_then(|i| serde_json::from_str::<Value>(&i.body).ok())
+            .and_then(|b| b.get("heldBack").and_then(Value::as_array).cloned())
+            .into_iter()
+            .flatten()
+            .map(|h| {
+                let service = h["service"].as_str().unwrap_or("?");
+                match h["owner"].as_str() {
+                    Some(o) => format!("{service} (team {o}, not paged)"),
+                    None => format!("{service} (not paged)"),
+                }
+            })
+            .collect(),
     }))
 }
 

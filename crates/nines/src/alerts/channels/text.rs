@@ -105,10 +105,17 @@ impl Message {
                 "resolved" => "resolved",
                 other => other,
             };
-            format!(
+            let mut lead = format!(
                 "Incident #{} on {}, {} urgency, {}. {}",
                 inc.id, inc.service, inc.urgency, state, page.title
-            )
+            );
+            if !page.impacted.is_empty() {
+                lead.push_str(&format!(" Also impacted: {}.", page.impacted.join(", ")));
+            }
+            if let Some(why) = &page.why {
+                lead.push_str(&format!(" You are paged: {why}."));
+            }
+            lead
         });
         let shown = if page.max_alerts > 0 {
             page.max_alerts
