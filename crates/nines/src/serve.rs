@@ -244,6 +244,7 @@ impl AppState {
                 match SloRuntime::load(&config.catalog, self.store.as_ref(), self.clock.now()).await
                 {
                     Ok(runtime) => {
+                        runtime.adopt_unsaved(&self.slo());
                         *self.slo.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(runtime);
                         self.metrics.clear_slo_series();
                         drop(ingest);
@@ -310,6 +311,7 @@ impl AppState {
         let now = self.clock.now();
         let slo = self.slo();
         let events = slo.evaluate(&config.catalog, now);
+        slo.save_exhaustions(self.store.as_ref()).await;
         let statuses = slo.status(now);
         self.metrics.record_slo(&config.catalog, &statuses, &events);
         let external_url = self.incidents.lock().await.external_url.clone();

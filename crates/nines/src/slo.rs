@@ -84,8 +84,12 @@ impl BudgetPolicy {
 pub struct SloRuntime {
     engine: Mutex<Engine>,
     recent: Mutex<Vec<AlertEvent>>,
-    /// When each objective (by series key) entered "exhausted".
+    /// When each objective (by series key) entered "exhausted", read back
+    /// from the store at start-up so that a restart does not move it.
     exhausted_since: Mutex<BTreeMap<String, Timestamp>>,
+    /// Changes to `exhausted_since` not yet in the store (`None`: left
+    /// "exhausted"); written after each evaluation, kept until written.
+    unsaved: Mutex<BTreeMap<String, Option<Timestamp>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -121,11 +125,61 @@ impl SloRuntime {
             stored = rows.len(),
             "SLI buckets replayed"
         );
+        let mut exhausted_since = BTreeMap::new();
+        let mut unsaved = BTreeMap::new();
+        for row in store.budget_exhaustions().await? {
+            if engine.series_index(&row.series).is_some() {
+                exhausted_since.insert(row.series, row.since);
+            } else {
+                // The objective is gone from the configuration: should it
+                // come back, its budget's state starts afresh.
+                unsaved.insert(row.series, None);
+            }
+        }
         Ok(SloRuntime {
             engine: Mutex::new(engine),
             recent: Mutex::new(Vec::new()),
-            exhausted_since: Mutex::new(BTreeMap::new()),
+            exhausted_since: Mutex::new(exhausted_since),
+            unsaved: Mutex::new(unsaved),
         })
+    }
+
+    /// Takes over the changes `old` (the runtime a reload replaces) has not
+    /// written yet, so that none is lost between two runtimes.
+    pub fn adopt_unsaved(&self, old: &SloRuntime) {
+        let pending = std::mem::take(&mut *lock(&old.unsaved));
+        let engine = lock(&self.engine);
+        let mut since = lock(&self.exhausted_since);
+        let mut unsaved = lock(&self.unsaved);
+        for (key, value) in pending {
+            if engine.series_index(&key).is_some() {
+                match value {
+                    Some(t) => since.insert(key.clone(), t),
+                    None => since.remove(&key),
+                };
+            }
+            unsaved.insert(key, value);
+        }
+    }
+
+    /// Writes the changes of "exhausted" since the last call. A change that
+    /// cannot be written is kept for the next call, unless a newer one
+    /// replaced it meanwhile.
+    pub async fn save_exhaustions(&self, store: &dyn Store) {
+        let pending = lock(&self.unsaved).clone();
+        for (key, value) in pending {
+            match store.set_budget_exhausted(&key, value).await {
+                Ok(()) => {
+                    let mut unsaved = lock(&self.unsaved);
+                    if unsaved.get(&key) == Some(&value) {
+                        unsaved.remove(&key);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(series = %key, error = %e, "budget exhaustion not stored; the next evaluation tries again");
+                }
+            }
+        }
     }
 
     /// Every SLI the engine is fed by: its name, whether it takes measured
@@ -206,13 +260,17 @@ impl SloRuntime {
         };
         {
             let mut since = lock(&self.exhausted_since);
+            let mut unsaved = lock(&self.unsaved);
             for s in &statuses {
                 let key = format!("{}/{}", s.slo, s.objective);
                 let policy = BudgetPolicy::of(catalog, &s.slo);
-                if policy.state(s.budget.remaining_ratio(), s.no_data) == "exhausted" {
-                    since.entry(key).or_insert(now);
-                } else {
-                    since.remove(&key);
+                let exhausted = policy.state(s.budget.remaining_ratio(), s.no_data) == "exhausted";
+                // Only entering and leaving are written, not every evaluation.
+                if exhausted && !since.contains_key(&key) {
+                    since.insert(key.clone(), now);
+                    unsaved.insert(key, Some(now));
+                } else if !exhausted && since.remove(&key).is_some() {
+                    unsaved.insert(key, None);
                 }
             }
         }

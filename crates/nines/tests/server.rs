@@ -128,7 +128,7 @@ async fn health_readiness_and_status() {
     assert_eq!(v["config"]["revision"], 1);
     assert_eq!(v["config"]["objects"]["slos"], 3);
     assert_eq!(v["store"]["engine"], "sqlite");
-    assert_eq!(v["store"]["schema_version"], 7);
+    assert_eq!(v["store"]["schema_version"], 8);
     let (status, page) = app.get("/").await;
     assert_eq!(status, 200);
     assert!(page.contains("checkout-availability") || page.contains("Checkout availability"));
@@ -517,6 +517,58 @@ async fn acknowledged_sli_data_survives_a_restart() {
         .post_body("/api/v1/sli/events", &batch, Some("k1"))
         .await;
     assert_eq!(v["duplicate"], true);
+    again.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_frozen_gate_keeps_its_exhausted_since_across_a_restart() {
+    let app = spawn_app().await;
+    // Five clean minutes, then one of 20 % errors: 200 bad events against
+    // a budget of 0.1 % of 6,000 spends it at that minute's evaluation.
+    for minute in 0..6 {
+        let bad = if minute == 5 { 200.0 } else { 0.0 };
+        let at = app.clock.now().to_string();
+        let batch =
+            serde_json::json!({"events": [event("checkout-requests", &at, 1000.0 - bad, 1000.0)]});
+        app.clock.advance(jiff::SignedDuration::from_mins(1));
+        let (status, v) = app.post_body("/api/v1/sli/events", &batch, None).await;
+        assert_eq!(status, 200, "{v}");
+        app.running.state.evaluate().await;
+    }
+    let exhausted_at = app.clock.now().to_string();
+    let (_, gate) = app
+        .get_json("/api/v1/gate/checkout?slo=checkout-availability")
+        .await;
+    assert_eq!(gate["decision"], "frozen", "{gate}");
+    assert_eq!(gate["frozen_by"][0]["exhausted_since"], exhausted_at);
+    // Later evaluations do not move it.
+    app.clock.advance(jiff::SignedDuration::from_mins(10));
+    app.running.state.evaluate().await;
+
+    let clock = app.clock.clone();
+    let App { running, _tmp, .. } = app;
+    running.shutdown().await.unwrap();
+    clock.advance(jiff::SignedDuration::from_mins(30));
+    let again = start_in(_tmp, clock).await;
+    let gate_since = |v: &Value| v["frozen_by"][0]["exhausted_since"].clone();
+    let (_, gate) = again
+        .get_json("/api/v1/gate/checkout?slo=checkout-availability")
+        .await;
+    assert_eq!(gate["decision"], "frozen", "{gate}");
+    assert_eq!(
+        gate_since(&gate),
+        exhausted_at,
+        "read back before any evaluation"
+    );
+    again.running.state.evaluate().await;
+    let (_, gate) = again.get_json("/api/v1/gate/checkout").await;
+    assert_eq!(
+        gate_since(&gate),
+        exhausted_at,
+        "not the restart time: {gate}"
+    );
+    let s = again.slo("checkout-availability").await;
+    assert_eq!(s["exhausted_since"], exhausted_at);
     again.running.shutdown().await.unwrap();
 }
 
