@@ -494,21 +494,24 @@ impl Objective {
         ErrorBudget::new(self.target, self.counts(excluding_maintenance, from, to))
     }
 
+    /// What one rule sees at `t`.
+    fn verdict(&self, r: &BurnRule, excluding_maintenance: bool, t: Timestamp) -> Verdict {
+        let long = self.rolling(excluding_maintenance, t, r.long_s);
+        let short = r.short_s.map(|s| self.rolling(excluding_maintenance, t, s));
+        r.judge(self.target, long, short)
+    }
+
     fn rule_status(&self, t: Timestamp) -> Vec<RuleStatus> {
         let ex = self.excludes_maintenance;
         self.rules
             .iter()
-            .map(|r| {
-                let long = self.rolling(ex, t, r.long_s);
-                let short = r.short_s.map(|s| self.rolling(ex, t, s));
-                RuleStatus {
-                    rule: r.name.clone(),
-                    urgency: r.urgency,
-                    long_window_s: r.long_s,
-                    short_window_s: r.short_s,
-                    threshold: r.threshold,
-                    verdict: r.judge(self.target, long, short),
-                }
+            .map(|r| RuleStatus {
+                rule: r.name.clone(),
+                urgency: r.urgency,
+                long_window_s: r.long_s,
+                short_window_s: r.short_s,
+                threshold: r.threshold,
+                verdict: self.verdict(r, ex, t),
             })
             .collect()
     }
@@ -787,72 +790,99 @@ impl Engine {
     /// Evaluates every rule at `now` and returns the alerts that changed state.
     pub fn evaluate(&mut self, now: Timestamp) -> Vec<AlertEvent> {
         let mut events = Vec::new();
+        // One buffer for every objective's verdicts, and the budget read
+        // only when an alert changes state: a pass over thousands of SLOs
+        // allocates next to nothing.
+        let mut verdicts: Vec<Verdict> = Vec::new();
         for o in &mut self.objectives {
-            let rules = o.rule_status(now);
-            let budget = o.budget(o.excludes_maintenance, now);
-            let period_s = o.window_at(now).2;
+            let ex = o.excludes_maintenance;
+            verdicts.clear();
+            verdicts.extend(o.rules.iter().map(|r| o.verdict(r, ex, now)));
+            let mut budget: Option<(ErrorBudget, f64)> = None;
             for urgency in [Urgency::Page, Urgency::Ticket] {
-                let of_urgency: Vec<&RuleStatus> =
-                    rules.iter().filter(|r| r.urgency == urgency).collect();
-                if of_urgency.is_empty() {
+                let mut any = false;
+                // The holding rule with the highest long burn (the last of equals).
+                let mut holding: Option<usize> = None;
+                for (i, (r, v)) in o.rules.iter().zip(&verdicts).enumerate() {
+                    if r.urgency != urgency {
+                        continue;
+                    }
+                    any = true;
+                    let burn = |i: usize| verdicts[i].long_burn.unwrap_or(0.0);
+                    if v.holds && holding.is_none_or(|h| burn(h).total_cmp(&burn(i)).is_le()) {
+                        holding = Some(i);
+                    }
+                }
+                if !any {
                     continue;
                 }
-                let holding = of_urgency
-                    .iter()
-                    .filter(|r| r.verdict.holds)
-                    .max_by(|a, b| {
-                        a.verdict
-                            .long_burn
-                            .unwrap_or(0.0)
-                            .total_cmp(&b.verdict.long_burn.unwrap_or(0.0))
-                    })
-                    .copied();
+                let rules = &o.rules;
                 let alert = o.alerts.entry(urgency).or_default();
-                let event = |r: &RuleStatus, state: AlertState| AlertEvent {
+                let change = match (holding, &alert.firing) {
+                    (Some(i), None) => {
+                        let name = &rules[i].name;
+                        let after = rules
+                            .iter()
+                            .find(|x| &x.name == name)
+                            .map_or(0, |x| x.alert_after_s);
+                        let since = *alert.pending_since.get_or_insert(now);
+                        if now.as_second() - since.as_second() >= after {
+                            alert.firing = Some(name.clone());
+                            alert.pending_since = None;
+                            Some((i, AlertState::Firing))
+                        } else {
+                            None
+                        }
+                    }
+                    (Some(i), Some(name)) => {
+                        if *name != rules[i].name {
+                            alert.firing = Some(rules[i].name.clone());
+                        }
+                        None
+                    }
+                    (None, Some(name)) => {
+                        let of_urgency = || {
+                            rules
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, r)| r.urgency == urgency)
+                        };
+                        let i = of_urgency()
+                            .find(|(_, r)| &r.name == name)
+                            .or_else(|| of_urgency().next())
+                            .map_or(0, |(i, _)| i);
+                        alert.firing = None;
+                        Some((i, AlertState::Resolved))
+                    }
+                    (None, None) => {
+                        alert.pending_since = None;
+                        None
+                    }
+                };
+                let Some((i, state)) = change else {
+                    continue;
+                };
+                let (budget, period_s) =
+                    *budget.get_or_insert_with(|| (o.budget(ex, now), o.window_at(now).2));
+                let (r, v) = (&o.rules[i], verdicts[i]);
+                events.push(AlertEvent {
                     at: now,
                     slo: o.slo.clone(),
                     service: o.service.clone(),
                     objective: o.index,
                     urgency,
                     state,
-                    rule: r.rule.clone(),
-                    long_window_s: r.long_window_s,
-                    short_window_s: r.short_window_s,
-                    long_burn: r.verdict.long_burn,
-                    short_burn: r.verdict.short_burn,
+                    rule: r.name.clone(),
+                    long_window_s: r.long_s,
+                    short_window_s: r.short_s,
+                    long_burn: v.long_burn,
+                    short_burn: v.short_burn,
                     threshold: r.threshold,
                     budget_consumed: budget.consumed_ratio(),
-                    time_to_exhaustion_s: r
-                        .verdict
+                    time_to_exhaustion_s: v
                         .long_burn
                         .and_then(|b| time_to_exhaustion(budget.remaining_ratio(), b, period_s)),
-                };
-                match (holding, &alert.firing) {
-                    (Some(r), None) => {
-                        let after = o
-                            .rules
-                            .iter()
-                            .find(|x| x.name == r.rule)
-                            .map_or(0, |x| x.alert_after_s);
-                        let since = *alert.pending_since.get_or_insert(now);
-                        if now.as_second() - since.as_second() >= after {
-                            alert.firing = Some(r.rule.clone());
-                            alert.pending_since = None;
-                            events.push(event(r, AlertState::Firing));
-                        }
-                    }
-                    (Some(r), Some(_)) => alert.firing = Some(r.rule.clone()),
-                    (None, Some(name)) => {
-                        let r = of_urgency
-                            .iter()
-                            .find(|x| &x.rule == name)
-                            .copied()
-                            .unwrap_or(of_urgency[0]);
-                        events.push(event(r, AlertState::Resolved));
-                        alert.firing = None;
-                    }
-                    (None, None) => alert.pending_since = None,
-                }
+                });
             }
         }
         events
