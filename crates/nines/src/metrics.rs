@@ -216,7 +216,7 @@ impl Metrics {
         );
         registry.register(
             "sli_pulls",
-            "Pulls of Prometheus-sourced SLIs, by result (ok, no_data, error)",
+            "Pulls of Prometheus-sourced SLIs, by result (ok, baseline, no_data, error)",
             m.sli_pulls.clone(),
         );
         *m.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;

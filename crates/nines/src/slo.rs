@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use nines_core::burn::human_window;
-use nines_core::engine::{AlertEvent, Engine, Increment, ObjectiveStatus, Observation};
+use nines_core::engine::{AlertEvent, Engine, Evaluation, Increment, ObjectiveStatus, Observation};
 use nines_core::model::{BudgetingMethod, Catalog};
 use nines_core::series::Counts;
 use nines_store::{BatchOutcome, BucketRow, GateOverride, NewGateOverride, Store};
@@ -251,13 +251,23 @@ impl SloRuntime {
         }
     }
 
-    /// Evaluates every SLO at `now`; returns the alerts that changed state,
-    /// after logging them.
-    pub fn evaluate(&self, catalog: &Catalog, now: Timestamp) -> Vec<AlertEvent> {
-        let (events, statuses) = {
+    /// Tells the engine what the pulls found: for each pulled SLI, since
+    /// when its pull has found nothing (`None` when it finds data).
+    pub fn set_pull_empty(&self, pulls: impl IntoIterator<Item = (String, Option<Timestamp>)>) {
+        let mut engine = lock(&self.engine);
+        for (sli, since) in pulls {
+            engine.set_pull_empty(&sli, since);
+        }
+    }
+
+    /// Evaluates every SLO at `now`; returns the alerts that changed state
+    /// (burn rates and no data), after logging them.
+    pub fn evaluate(&self, catalog: &Catalog, now: Timestamp) -> Evaluation {
+        let (evaluation, statuses) = {
             let mut engine = lock(&self.engine);
-            (engine.evaluate(now), engine.status(now))
+            (engine.evaluate_all(now), engine.status(now))
         };
+        let events = &evaluation.burn;
         {
             let mut since = lock(&self.exhausted_since);
             let mut unsaved = lock(&self.unsaved);
@@ -274,7 +284,18 @@ impl SloRuntime {
                 }
             }
         }
-        for e in &events {
+        for e in &evaluation.no_data {
+            tracing::warn!(
+                slo = %e.slo,
+                service = %e.service,
+                severity = e.status.rule.urgency.as_str(),
+                state = e.state.as_str(),
+                since = %e.status.since.map(|t| t.to_string()).unwrap_or_default(),
+                pulled_empty = e.status.pulled_empty,
+                "no-data alert {}", e.state.as_str()
+            );
+        }
+        for e in events {
             tracing::warn!(
                 slo = %e.slo,
                 service = %e.service,
@@ -291,7 +312,8 @@ impl SloRuntime {
         recent.extend(events.iter().cloned());
         let excess = recent.len().saturating_sub(RECENT_ALERTS);
         recent.drain(..excess);
-        events
+        drop(recent);
+        evaluation
     }
 
     fn exhausted_since(&self, key: &str) -> Option<Timestamp> {
@@ -350,6 +372,14 @@ fn status_json(s: &ObjectiveStatus, policy: &BudgetPolicy, since: Option<Timesta
         })).collect::<Vec<_>>(),
         "firing": s.firing.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
         "no_data": s.no_data,
+        "no_data_alert": s.no_data_alert.map(|n| json!({
+            "window": human_window(n.rule.window_s),
+            "severity": n.rule.urgency.as_str(),
+            "silent": n.silent,
+            "firing": n.firing,
+            "since": n.since.map(|t| t.to_string()),
+            "pulled_empty": n.pulled_empty,
+        })),
         "policy": policy.state(b.remaining_ratio(), s.no_data),
         "exhausted_since": since.map(|t| t.to_string()),
     })

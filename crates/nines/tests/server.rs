@@ -572,6 +572,114 @@ async fn a_frozen_gate_keeps_its_exhausted_since_across_a_restart() {
     again.running.shutdown().await.unwrap();
 }
 
+/// An SLO whose alert policy asks for no-data alerts (`alertWhenNoData`),
+/// beside the example's, which do not.
+const NO_DATA_SLO: &str = r#"
+apiVersion: openslo/v1
+kind: AlertPolicy
+metadata: {name: ticket-when-silent}
+spec:
+  alertWhenNoData: true
+  conditions:
+    - kind: AlertCondition
+      metadata: {name: search-burn}
+      spec:
+        severity: ticket
+        condition: {kind: burnrate, op: gte, threshold: 2, lookbackWindow: 10m}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: search-availability}
+spec:
+  service: checkout
+  indicator:
+    metadata: {name: search-requests}
+    spec:
+      ratioMetric:
+        counter: false
+        good: {metricSource: {metricSourceRef: prometheus, spec: {query: "sum(rate(search_ok[1m]))"}}}
+        total: {metricSource: {metricSourceRef: prometheus, spec: {query: "sum(rate(search_all[1m]))"}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.99}]
+  alertPolicies: [{alertPolicyRef: ticket-when-silent}]
+"#;
+
+#[tokio::test]
+async fn an_slo_without_data_alerts_when_its_policy_asks_and_resolves_with_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_example(&tmp.path().join("config"));
+    std::fs::write(tmp.path().join("config/search.yaml"), NO_DATA_SLO).unwrap();
+    let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
+    let app = start_in(tmp, clock).await;
+    let no_data_alerts = |am: &Value| -> Vec<Value> {
+        am.as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["labels"]["alertname"] == "SLONoData")
+            .cloned()
+            .collect()
+    };
+    let batch =
+        |at: &str| serde_json::json!({"events": [event("search-requests", at, 100.0, 100.0)]});
+    let (status, v) = app
+        .post_body("/api/v1/sli/events", &batch("2026-11-21T07:59:00Z"), None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    app.running.state.evaluate().await;
+    let (_, am) = app.get_json("/api/v2/alerts").await;
+    assert!(no_data_alerts(&am).is_empty(), "data a minute ago: {am}");
+
+    // Ten minutes (the shortest alert window) after the last data: no data.
+    for _ in 0..10 {
+        app.clock.advance(jiff::SignedDuration::from_mins(1));
+        app.running.state.evaluate().await;
+    }
+    let (_, am) = app.get_json("/api/v2/alerts").await;
+    let silent = no_data_alerts(&am);
+    assert_eq!(silent.len(), 1, "{am}");
+    let a = &silent[0];
+    assert_eq!(a["labels"]["slo"], "search-availability");
+    assert_eq!(a["labels"]["service"], "checkout");
+    assert_eq!(a["labels"]["objective"], "0");
+    assert_eq!(a["labels"]["severity"], "warning", "a ticket: {a}");
+    assert_eq!(a["status"]["state"], "active");
+    assert_eq!(a["annotations"]["no_data_since"], "2026-11-21T08:00:00Z");
+    let description = a["annotations"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("shortest alert window (10m)")
+            && description.contains("neither good nor bad"),
+        "{description}"
+    );
+    let s = app.slo("search-availability").await;
+    assert_eq!(s["no_data_alert"]["firing"], true, "{s}");
+    assert_eq!(s["no_data_alert"]["since"], "2026-11-21T08:00:00Z");
+    // Without alertWhenNoData, an SLO without data is only said to be so.
+    let quiet = app.slo("checkout-availability").await;
+    assert_eq!(quiet["no_data"], true);
+    assert_eq!(quiet["policy"], "no_data");
+    assert_eq!(quiet["no_data_alert"], Value::Null);
+    assert!(
+        no_data_alerts(&am)
+            .iter()
+            .all(|a| a["labels"]["slo"] == "search-availability")
+    );
+
+    // Data again: the alert resolves at the next evaluation.
+    let now = app.clock.now().to_string();
+    let (status, v) = app
+        .post_body("/api/v1/sli/events", &batch(&now), None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    app.clock.advance(jiff::SignedDuration::from_secs(30));
+    app.running.state.evaluate().await;
+    let (_, am) = app.get_json("/api/v2/alerts").await;
+    assert!(no_data_alerts(&am).is_empty(), "resolved: {am}");
+    let s = app.slo("search-availability").await;
+    assert_eq!(s["no_data_alert"]["firing"], false, "{s}");
+    app.running.shutdown().await.unwrap();
+}
+
 /// The example Grafana dashboard only charts series nines really exports.
 #[tokio::test]
 async fn the_example_dashboard_uses_exported_metrics() {
