@@ -90,6 +90,9 @@ pub struct SloRuntime {
     /// Changes to `exhausted_since` not yet in the store (`None`: left
     /// "exhausted"); written after each evaluation, kept until written.
     unsaved: Mutex<BTreeMap<String, Option<Timestamp>>>,
+    /// Held while writing them, so that two evaluations cannot write one
+    /// series' changes out of order.
+    saving: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -141,6 +144,7 @@ impl SloRuntime {
             recent: Mutex::new(Vec::new()),
             exhausted_since: Mutex::new(exhausted_since),
             unsaved: Mutex::new(unsaved),
+            saving: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -166,6 +170,7 @@ impl SloRuntime {
     /// cannot be written is kept for the next call, unless a newer one
     /// replaced it meanwhile.
     pub async fn save_exhaustions(&self, store: &dyn Store) {
+        let _saving = self.saving.lock().await;
         let pending = lock(&self.unsaved).clone();
         for (key, value) in pending {
             match store.set_budget_exhausted(&key, value).await {

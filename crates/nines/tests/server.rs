@@ -569,7 +569,30 @@ async fn a_frozen_gate_keeps_its_exhausted_since_across_a_restart() {
     );
     let s = again.slo("checkout-availability").await;
     assert_eq!(s["exhausted_since"], exhausted_at);
-    again.running.shutdown().await.unwrap();
+
+    // Enough good traffic to refill the budget: the gate opens, and the
+    // stored moment goes with it, restart or not.
+    let at = again.clock.now().to_string();
+    let batch =
+        serde_json::json!({"events": [event("checkout-requests", &at, 300_000.0, 300_000.0)]});
+    again.clock.advance(jiff::SignedDuration::from_mins(1));
+    assert_eq!(
+        again.post_body("/api/v1/sli/events", &batch, None).await.0,
+        200
+    );
+    again.running.state.evaluate().await;
+    let (_, gate) = again
+        .get_json("/api/v1/gate/checkout?slo=checkout-availability")
+        .await;
+    assert_eq!(gate["decision"], "go", "{gate}");
+    assert_eq!(gate["checked"][0]["exhausted_since"], Value::Null);
+    let clock = again.clock.clone();
+    let App { running, _tmp, .. } = again;
+    running.shutdown().await.unwrap();
+    let third = start_in(_tmp, clock).await;
+    let s = third.slo("checkout-availability").await;
+    assert_eq!(s["exhausted_since"], Value::Null, "{s}");
+    third.running.shutdown().await.unwrap();
 }
 
 /// An SLO whose alert policy asks for no-data alerts (`alertWhenNoData`),
