@@ -179,6 +179,23 @@ impl Puller {
         lock(&self.status).clone()
     }
 
+    /// For every SLI `catalog` pulls, since when its pulls have found
+    /// nothing (`None` when they find data, or have not run yet). SLIs no
+    /// longer pulled are left out, whatever their last pull found.
+    pub fn empty_since(&self, catalog: &Catalog) -> Vec<(String, Option<Timestamp>)> {
+        let status = lock(&self.status);
+        plans(catalog)
+            .into_keys()
+            .map(|sli| {
+                let since = status
+                    .get(&sli)
+                    .and_then(|s| s.no_data_since)
+                    .and_then(|m| Timestamp::from_second(m * 60).ok());
+                (sli, since)
+            })
+            .collect()
+    }
+
     /// One instant query, retried with exponential backoff and jitter.
     /// `Ok(None)` is an empty result.
     async fn instant(&self, q: &Query, at: Timestamp) -> Result<Option<f64>, String> {

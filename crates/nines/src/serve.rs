@@ -311,12 +311,7 @@ impl AppState {
         let config = self.current();
         let now = self.clock.now();
         let slo = self.slo();
-        slo.set_pull_empty(self.puller.status().into_iter().map(|(sli, s)| {
-            let since = s
-                .no_data_since
-                .and_then(|m| jiff::Timestamp::from_second(m * 60).ok());
-            (sli, since)
-        }));
+        slo.set_pull_empty(self.puller.empty_since(&config.catalog));
         let evaluation = slo.evaluate(&config.catalog, now);
         slo.save_exhaustions(self.store.as_ref()).await;
         let statuses = slo.status(now);
