@@ -676,6 +676,12 @@ async fn an_slo_without_data_alerts_when_its_policy_asks_and_resolves_with_data(
     );
     let s = app.slo("search-availability").await;
     assert_eq!(s["no_data_alert"]["firing"], true, "{s}");
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(
+        metrics.contains("nines_slo_no_data_alert_firing{slo=\"search-availability\",objective=\"0\",service=\"checkout\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("nines_slo_no_data_alert_firing{slo=\"checkout-availability\""));
     assert_eq!(s["no_data_alert"]["since"], "2026-11-21T08:00:00Z");
     // Without alertWhenNoData, an SLO without data is only said to be so.
     let quiet = app.slo("checkout-availability").await;
