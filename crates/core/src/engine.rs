@@ -10,7 +10,7 @@ use crate::availability::Target;
 use crate::budget::{ErrorBudget, time_to_exhaustion};
 use crate::burn::{BurnRule, Urgency, Verdict, default_rules, rules_from_policies};
 use crate::duration::{DurationShorthand, DurationUnit};
-use crate::model::{BudgetingMethod, Catalog, Op, SliMetric, TimeWindow};
+use crate::model::{AlertPolicy, BudgetingMethod, Catalog, Op, SliMetric, TimeWindow};
 use crate::series::{Counts, Minute, Series, SeriesError, minute_of, window_minutes};
 
 /// The annotation an SLO sets to leave maintenance windows out of its
@@ -158,7 +158,85 @@ pub struct ObjectiveStatus {
     pub burn_rates: Vec<RuleStatus>,
     pub firing: Vec<Urgency>,
     pub no_data: bool,
+    /// For an SLO whose alert policy asks for it (`alertWhenNoData`):
+    /// whether it is without data and its no-data alert firing.
+    pub no_data_alert: Option<NoDataStatus>,
     pub period_s: f64,
+}
+
+/// An objective's no-data alert, asked for by an OpenSLO alert policy's
+/// `alertWhenNoData`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NoDataRule {
+    /// The SLO's shortest alert window: no event in it is "no data".
+    pub window_s: i64,
+    /// A ticket, unless a condition of a policy that asks for the alert
+    /// says page.
+    pub urgency: Urgency,
+}
+
+/// Where an objective with a [`NoDataRule`] stands at one moment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NoDataStatus {
+    pub rule: NoDataRule,
+    /// No event counted in the rule's window, or the SLI's pull found
+    /// nothing at its last attempt.
+    pub silent: bool,
+    /// Whether the alert is firing: from the first evaluation that finds
+    /// the objective silent to the first that finds data again.
+    pub firing: bool,
+    /// Since when there has been no data: the end of the last minute that
+    /// held events, or the first of the pulls that found nothing; `None`
+    /// when the history kept holds no event at all.
+    pub since: Option<Timestamp>,
+    /// The SLI's Prometheus pull found nothing (rather than no event
+    /// arriving).
+    pub pulled_empty: bool,
+}
+
+/// A no-data alert changing state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoDataEvent {
+    pub at: Timestamp,
+    pub slo: String,
+    pub service: String,
+    pub objective: usize,
+    pub state: AlertState,
+    pub status: NoDataStatus,
+}
+
+/// What one evaluation pass changed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evaluation {
+    pub burn: Vec<AlertEvent>,
+    pub no_data: Vec<NoDataEvent>,
+}
+
+/// The no-data rule of an objective with these policies and burn rules,
+/// if any policy asks for one.
+fn no_data_rule(policies: &[AlertPolicy], rules: &[BurnRule]) -> Option<NoDataRule> {
+    let asking: Vec<&AlertPolicy> = policies.iter().filter(|p| p.alert_when_no_data).collect();
+    if asking.is_empty() {
+        return None;
+    }
+    let window_s = rules
+        .iter()
+        .map(|r| r.short_s.unwrap_or(r.long_s))
+        .min()
+        .unwrap_or(300)
+        .max(60);
+    let pages = asking
+        .iter()
+        .flat_map(|p| &p.conditions)
+        .any(|c| Urgency::from_severity(&c.severity) == Urgency::Page);
+    Some(NoDataRule {
+        window_s,
+        urgency: if pages {
+            Urgency::Page
+        } else {
+            Urgency::Ticket
+        },
+    })
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -200,6 +278,10 @@ struct Objective {
     slices_outside: Series,
     rules: Vec<BurnRule>,
     alerts: BTreeMap<Urgency, Alert>,
+    no_data_rule: Option<NoDataRule>,
+    /// Since when the SLI's pull has found nothing, as the edge says.
+    pull_empty_since: Option<Timestamp>,
+    no_data_firing: bool,
 }
 
 /// Plans the increments of one batch (see [`Engine::planner`]).
@@ -494,21 +576,49 @@ impl Objective {
         ErrorBudget::new(self.target, self.counts(excluding_maintenance, from, to))
     }
 
+    /// Whether the objective is without data at `t`, for its no-data rule.
+    fn no_data(&self, t: Timestamp) -> Option<NoDataStatus> {
+        let rule = self.no_data_rule?;
+        let (silent, since, pulled_empty) = match self.pull_empty_since {
+            Some(since) => (true, Some(since), true),
+            None => {
+                // Maintenance or not, data is data: the full series.
+                let (from, to) = window_minutes(t, rule.window_s);
+                let silent = self.all.sum(from, to).total <= 0.0;
+                let since = silent
+                    .then(|| self.all.last_with_data(to))
+                    .flatten()
+                    .and_then(|m| Timestamp::from_second((m + 1) * 60).ok());
+                (silent, since, false)
+            }
+        };
+        Some(NoDataStatus {
+            rule,
+            silent,
+            firing: self.no_data_firing,
+            since,
+            pulled_empty,
+        })
+    }
+
+    /// What one rule sees at `t`.
+    fn verdict(&self, r: &BurnRule, excluding_maintenance: bool, t: Timestamp) -> Verdict {
+        let long = self.rolling(excluding_maintenance, t, r.long_s);
+        let short = r.short_s.map(|s| self.rolling(excluding_maintenance, t, s));
+        r.judge(self.target, long, short)
+    }
+
     fn rule_status(&self, t: Timestamp) -> Vec<RuleStatus> {
         let ex = self.excludes_maintenance;
         self.rules
             .iter()
-            .map(|r| {
-                let long = self.rolling(ex, t, r.long_s);
-                let short = r.short_s.map(|s| self.rolling(ex, t, s));
-                RuleStatus {
-                    rule: r.name.clone(),
-                    urgency: r.urgency,
-                    long_window_s: r.long_s,
-                    short_window_s: r.short_s,
-                    threshold: r.threshold,
-                    verdict: r.judge(self.target, long, short),
-                }
+            .map(|r| RuleStatus {
+                rule: r.name.clone(),
+                urgency: r.urgency,
+                long_window_s: r.long_s,
+                short_window_s: r.short_s,
+                threshold: r.threshold,
+                verdict: self.verdict(r, ex, t),
             })
             .collect()
     }
@@ -543,6 +653,7 @@ impl Objective {
                 .map(|(u, _)| *u)
                 .collect(),
             no_data: budget.counts.total <= 0.0,
+            no_data_alert: self.no_data(t),
             period_s,
         }
     }
@@ -606,6 +717,9 @@ impl Engine {
                     slices_outside: Series::new(0),
                     rules: Vec::new(),
                     alerts: BTreeMap::new(),
+                    no_data_rule: None,
+                    pull_empty_since: None,
+                    no_data_firing: false,
                 };
                 let period_s = nominal_seconds(&objective.window);
                 objective.rules = if slo.alert_policies.is_empty() {
@@ -613,6 +727,7 @@ impl Engine {
                 } else {
                     rules_from_policies(&slo.alert_policies)
                 };
+                objective.no_data_rule = no_data_rule(&slo.alert_policies, &objective.rules);
                 let retention = objective.retention_minutes();
                 objective.all = Series::new(retention);
                 objective.outside_maintenance = Series::new(retention);
@@ -784,75 +899,148 @@ impl Engine {
             .unwrap_or(0)
     }
 
-    /// Evaluates every rule at `now` and returns the alerts that changed state.
+    /// Evaluates every rule at `now` and returns the burn-rate alerts that
+    /// changed state (see [`Engine::evaluate_all`] for no-data alerts too).
     pub fn evaluate(&mut self, now: Timestamp) -> Vec<AlertEvent> {
-        let mut events = Vec::new();
+        self.evaluate_all(now).burn
+    }
+
+    /// Says that the pull of `sli` has found nothing since `since`, or,
+    /// with `None`, that it finds data (or that it is not pulled).
+    pub fn set_pull_empty(&mut self, sli: &str, since: Option<Timestamp>) {
+        let Some(ids) = self.by_sli.get(sli) else {
+            return;
+        };
+        for &i in ids {
+            self.objectives[i].pull_empty_since = since;
+        }
+    }
+
+    /// Evaluates every burn-rate and no-data rule at `now` and returns the
+    /// alerts that changed state. A no-data alert fires at the first
+    /// evaluation that finds its objective silent and resolves at the first
+    /// that finds data again.
+    pub fn evaluate_all(&mut self, now: Timestamp) -> Evaluation {
+        let burn = self.evaluate_burn(now);
+        let mut no_data = Vec::new();
         for o in &mut self.objectives {
-            let rules = o.rule_status(now);
-            let budget = o.budget(o.excludes_maintenance, now);
-            let period_s = o.window_at(now).2;
+            let Some(mut status) = o.no_data(now) else {
+                continue;
+            };
+            let state = match (status.silent, o.no_data_firing) {
+                (true, false) => AlertState::Firing,
+                (false, true) => AlertState::Resolved,
+                _ => continue,
+            };
+            o.no_data_firing = status.silent;
+            status.firing = status.silent;
+            no_data.push(NoDataEvent {
+                at: now,
+                slo: o.slo.clone(),
+                service: o.service.clone(),
+                objective: o.index,
+                state,
+                status,
+            });
+        }
+        Evaluation { burn, no_data }
+    }
+
+    fn evaluate_burn(&mut self, now: Timestamp) -> Vec<AlertEvent> {
+        let mut events = Vec::new();
+        // One buffer for every objective's verdicts, and the budget read
+        // only when an alert changes state: a pass over thousands of SLOs
+        // allocates next to nothing.
+        let mut verdicts: Vec<Verdict> = Vec::new();
+        for o in &mut self.objectives {
+            let ex = o.excludes_maintenance;
+            verdicts.clear();
+            verdicts.extend(o.rules.iter().map(|r| o.verdict(r, ex, now)));
+            let mut budget: Option<(ErrorBudget, f64)> = None;
             for urgency in [Urgency::Page, Urgency::Ticket] {
-                let of_urgency: Vec<&RuleStatus> =
-                    rules.iter().filter(|r| r.urgency == urgency).collect();
-                if of_urgency.is_empty() {
+                let mut any = false;
+                // The holding rule with the highest long burn (the last of equals).
+                let mut holding: Option<usize> = None;
+                for (i, (r, v)) in o.rules.iter().zip(&verdicts).enumerate() {
+                    if r.urgency != urgency {
+                        continue;
+                    }
+                    any = true;
+                    let burn = |i: usize| verdicts[i].long_burn.unwrap_or(0.0);
+                    if v.holds && holding.is_none_or(|h| burn(h).total_cmp(&burn(i)).is_le()) {
+                        holding = Some(i);
+                    }
+                }
+                if !any {
                     continue;
                 }
-                let holding = of_urgency
-                    .iter()
-                    .filter(|r| r.verdict.holds)
-                    .max_by(|a, b| {
-                        a.verdict
-                            .long_burn
-                            .unwrap_or(0.0)
-                            .total_cmp(&b.verdict.long_burn.unwrap_or(0.0))
-                    })
-                    .copied();
+                let rules = &o.rules;
                 let alert = o.alerts.entry(urgency).or_default();
-                let event = |r: &RuleStatus, state: AlertState| AlertEvent {
+                let change = match (holding, &alert.firing) {
+                    (Some(i), None) => {
+                        let name = &rules[i].name;
+                        let after = rules
+                            .iter()
+                            .find(|x| &x.name == name)
+                            .map_or(0, |x| x.alert_after_s);
+                        let since = *alert.pending_since.get_or_insert(now);
+                        if now.as_second() - since.as_second() >= after {
+                            alert.firing = Some(name.clone());
+                            alert.pending_since = None;
+                            Some((i, AlertState::Firing))
+                        } else {
+                            None
+                        }
+                    }
+                    (Some(i), Some(name)) => {
+                        if *name != rules[i].name {
+                            alert.firing = Some(rules[i].name.clone());
+                        }
+                        None
+                    }
+                    (None, Some(name)) => {
+                        let of_urgency = || {
+                            rules
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, r)| r.urgency == urgency)
+                        };
+                        let i = of_urgency()
+                            .find(|(_, r)| &r.name == name)
+                            .or_else(|| of_urgency().next())
+                            .map_or(0, |(i, _)| i);
+                        alert.firing = None;
+                        Some((i, AlertState::Resolved))
+                    }
+                    (None, None) => {
+                        alert.pending_since = None;
+                        None
+                    }
+                };
+                let Some((i, state)) = change else {
+                    continue;
+                };
+                let (budget, period_s) =
+                    *budget.get_or_insert_with(|| (o.budget(ex, now), o.window_at(now).2));
+                let (r, v) = (&o.rules[i], verdicts[i]);
+                events.push(AlertEvent {
                     at: now,
                     slo: o.slo.clone(),
                     service: o.service.clone(),
                     objective: o.index,
                     urgency,
                     state,
-                    rule: r.rule.clone(),
-                    long_window_s: r.long_window_s,
-                    short_window_s: r.short_window_s,
-                    long_burn: r.verdict.long_burn,
-                    short_burn: r.verdict.short_burn,
+                    rule: r.name.clone(),
+                    long_window_s: r.long_s,
+                    short_window_s: r.short_s,
+                    long_burn: v.long_burn,
+                    short_burn: v.short_burn,
                     threshold: r.threshold,
                     budget_consumed: budget.consumed_ratio(),
-                    time_to_exhaustion_s: r
-                        .verdict
+                    time_to_exhaustion_s: v
                         .long_burn
                         .and_then(|b| time_to_exhaustion(budget.remaining_ratio(), b, period_s)),
-                };
-                match (holding, &alert.firing) {
-                    (Some(r), None) => {
-                        let after = o
-                            .rules
-                            .iter()
-                            .find(|x| x.name == r.rule)
-                            .map_or(0, |x| x.alert_after_s);
-                        let since = *alert.pending_since.get_or_insert(now);
-                        if now.as_second() - since.as_second() >= after {
-                            alert.firing = Some(r.rule.clone());
-                            alert.pending_since = None;
-                            events.push(event(r, AlertState::Firing));
-                        }
-                    }
-                    (Some(r), Some(_)) => alert.firing = Some(r.rule.clone()),
-                    (None, Some(name)) => {
-                        let r = of_urgency
-                            .iter()
-                            .find(|x| &x.rule == name)
-                            .copied()
-                            .unwrap_or(of_urgency[0]);
-                        events.push(event(r, AlertState::Resolved));
-                        alert.firing = None;
-                    }
-                    (None, None) => alert.pending_since = None,
-                }
+                });
             }
         }
         events
@@ -943,7 +1131,7 @@ fn window_label(w: &TimeWindow) -> String {
 mod tests {
     use super::*;
     use crate::model::{
-        Meta, MetricSource, Numerator, Objective as ModelObjective, Sli, Slo, Value,
+        AlertPolicy, Meta, MetricSource, Numerator, Objective as ModelObjective, Sli, Slo, Value,
     };
 
     fn catalog(target: &str, window: &str) -> Catalog {
@@ -1256,6 +1444,106 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.status(now)[0].budget.counts, Counts::new(2.0, 2.0));
+    }
+
+    fn with_no_data_policy(severity: &str, ask: bool) -> Catalog {
+        use crate::model::{AlertCondition, BurnRateCondition};
+        let mut c = catalog("99.9", "30d");
+        let condition = |name: &str, window: &str| AlertCondition {
+            meta: Meta {
+                name: name.into(),
+                ..Meta::default()
+            },
+            severity: severity.into(),
+            burn_rate: BurnRateCondition {
+                op: Op::Gte,
+                threshold: 2.0,
+                lookback_window: DurationShorthand::parse(window).unwrap(),
+                alert_after: None,
+            },
+        };
+        c.slos.get_mut("api").unwrap().alert_policies = vec![AlertPolicy {
+            meta: Meta {
+                name: "silence".into(),
+                ..Meta::default()
+            },
+            alert_when_no_data: ask,
+            alert_when_resolved: true,
+            alert_when_breaching: true,
+            conditions: vec![condition("slow", "2h"), condition("fast", "10m")],
+            notification_targets: vec![],
+        }];
+        c
+    }
+
+    #[test]
+    fn no_data_alerts_after_the_shortest_window_and_resolves_with_data() {
+        let mut e = Engine::new(&with_no_data_policy("ticket", true));
+        let ok = Observation::Counts {
+            good: 10.0,
+            total: 10.0,
+        };
+        e.record("requests", at(0), ok, false, at(60)).unwrap();
+        let rule = NoDataRule {
+            window_s: 600,
+            urgency: Urgency::Ticket,
+        };
+        assert_eq!(e.status(at(60))[0].no_data_alert.unwrap().rule, rule);
+        // Ten minutes after the last minute with data, the 10m window is empty.
+        for m in 1..11 {
+            let ev = e.evaluate_all(at(m * 60));
+            assert!(ev.no_data.is_empty(), "minute {m}: {ev:?}");
+        }
+        let ev = e.evaluate_all(at(11 * 60));
+        assert_eq!(ev.no_data.len(), 1, "{ev:?}");
+        let fired = &ev.no_data[0];
+        assert_eq!(fired.state, AlertState::Firing);
+        assert_eq!(
+            fired.status.since,
+            Some(at(60)),
+            "the end of the last minute with data"
+        );
+        assert!(!fired.status.pulled_empty);
+        assert!(ev.burn.is_empty(), "no burn without data");
+        assert!(e.status(at(11 * 60))[0].no_data_alert.unwrap().firing);
+        // Still silent: nothing changes.
+        assert!(e.evaluate_all(at(20 * 60)).no_data.is_empty());
+        e.record("requests", at(20 * 60), ok, false, at(21 * 60))
+            .unwrap();
+        let ev = e.evaluate_all(at(21 * 60));
+        assert_eq!(ev.no_data[0].state, AlertState::Resolved);
+        assert!(!ev.no_data[0].status.silent);
+        // A pull that finds nothing is no data at once, since its first empty minute.
+        e.set_pull_empty("requests", Some(at(21 * 60)));
+        let ev = e.evaluate_all(at(22 * 60));
+        assert_eq!(ev.no_data[0].state, AlertState::Firing);
+        assert!(ev.no_data[0].status.pulled_empty);
+        assert_eq!(ev.no_data[0].status.since, Some(at(21 * 60)));
+        e.set_pull_empty("requests", None);
+        assert_eq!(
+            e.evaluate_all(at(23 * 60)).no_data[0].state,
+            AlertState::Resolved
+        );
+    }
+
+    #[test]
+    fn without_alert_when_no_data_nothing_alerts_and_the_status_says_no_data() {
+        let mut e = Engine::new(&with_no_data_policy("ticket", false));
+        assert!(e.evaluate_all(at(3600)).no_data.is_empty());
+        let st = &e.status(at(3600))[0];
+        assert!(st.no_data);
+        assert_eq!(st.no_data_alert, None);
+        // A policy with a paging condition pages.
+        let e = Engine::new(&with_no_data_policy("page", true));
+        assert_eq!(
+            e.status(at(0))[0].no_data_alert.unwrap().rule.urgency,
+            Urgency::Page
+        );
+        // The Workbook defaults (no policy) have no no-data rule.
+        assert_eq!(
+            Engine::new(&catalog("99.9", "30d")).status(at(0))[0].no_data_alert,
+            None
+        );
     }
 
     #[test]

@@ -115,6 +115,7 @@ pub struct Metrics {
     pub slo_budget_remaining: Family<SloLabels, GaugeF>,
     pub slo_burn_rate: Family<BurnLabels, GaugeF>,
     pub slo_policy_state: Family<PolicyLabels, Gauge>,
+    pub slo_no_data_alert: Family<SloLabels, Gauge>,
     pub slo_alerts: Family<AlertLabels, Counter>,
     pub sli_pull_up: Family<SliLabel, Gauge>,
     pub sli_pulls: Family<PullLabels, Counter>,
@@ -151,6 +152,7 @@ impl Metrics {
             slo_budget_remaining: Family::default(),
             slo_burn_rate: Family::default(),
             slo_policy_state: Family::default(),
+            slo_no_data_alert: Family::default(),
             slo_alerts: Family::default(),
             sli_pull_up: Family::default(),
             sli_pulls: Family::default(),
@@ -228,6 +230,11 @@ impl Metrics {
             m.slo_policy_state.clone(),
         );
         registry.register(
+            "slo_no_data_alert_firing",
+            "1 while the SLO's no-data alert (alertWhenNoData) fires, else 0; only for SLOs that ask for one",
+            m.slo_no_data_alert.clone(),
+        );
+        registry.register(
             "slo_alerts",
             "Burn-rate alert state changes, by SLO, severity and state",
             m.slo_alerts.clone(),
@@ -239,7 +246,7 @@ impl Metrics {
         );
         registry.register(
             "sli_pulls",
-            "Pulls of Prometheus-sourced SLIs, by result (ok, no_data, error)",
+            "Pulls of Prometheus-sourced SLIs, by result (ok, baseline, no_data, error)",
             m.sli_pulls.clone(),
         );
         registry.register(
@@ -283,6 +290,7 @@ impl Metrics {
         self.slo_budget_remaining.clear();
         self.slo_burn_rate.clear();
         self.slo_policy_state.clear();
+        self.slo_no_data_alert.clear();
     }
 
     /// Publishes the figures of one evaluation.
@@ -312,6 +320,11 @@ impl Metrics {
             self.slo_budget_remaining
                 .get_or_create(&labels)
                 .set(s.budget.remaining_ratio());
+            if let Some(n) = s.no_data_alert {
+                self.slo_no_data_alert
+                    .get_or_create(&labels)
+                    .set(i64::from(n.firing));
+            }
             for r in &s.burn_rates {
                 let windows = [
                     (r.long_window_s, r.verdict.long_burn),

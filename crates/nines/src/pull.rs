@@ -134,10 +134,21 @@ pub fn has_pulled_slis(catalog: &Catalog) -> bool {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PullStatus {
-    /// `ok`, `no_data` or `error`.
+    /// `ok`, `baseline`, `no_data` or `error`.
     pub state: &'static str,
     pub minute: i64,
     pub detail: Option<String>,
+    /// The first minute of the current run of empty results.
+    pub no_data_since: Option<i64>,
+}
+
+/// What one pull of one SLI found.
+enum Pulled {
+    Data(Observation),
+    /// The query returned no series.
+    Empty,
+    /// A counter's first value: the next minute counts from it.
+    Baseline,
 }
 
 /// What the puller remembers between minutes.
@@ -166,6 +177,23 @@ impl Puller {
 
     pub fn status(&self) -> BTreeMap<String, PullStatus> {
         lock(&self.status).clone()
+    }
+
+    /// For every SLI `catalog` pulls, since when its pulls have found
+    /// nothing (`None` when they find data, or have not run yet). SLIs no
+    /// longer pulled are left out, whatever their last pull found.
+    pub fn empty_since(&self, catalog: &Catalog) -> Vec<(String, Option<Timestamp>)> {
+        let status = lock(&self.status);
+        plans(catalog)
+            .into_keys()
+            .map(|sli| {
+                let since = status
+                    .get(&sli)
+                    .and_then(|s| s.no_data_since)
+                    .and_then(|m| Timestamp::from_second(m * 60).ok());
+                (sli, since)
+            })
+            .collect()
     }
 
     /// One instant query, retried with exponential backoff and jitter.
@@ -223,29 +251,26 @@ impl Puller {
         let at = Timestamp::from_second((minute + 1) * 60).unwrap_or(Timestamp::UNIX_EPOCH);
         for (sli, plan) in plans(&config.catalog) {
             let outcome = self.observe(&sli, &plan, minute, at).await;
-            let status = match outcome {
-                Ok(Some(obs)) => match record(state, &sli, minute, obs).await {
-                    Ok(()) => PullStatus {
-                        state: "ok",
-                        minute,
-                        detail: None,
-                    },
-                    Err(e) => PullStatus {
-                        state: "error",
-                        minute,
-                        detail: Some(e),
-                    },
+            let previous = lock(&self.status).get(&sli).and_then(|s| s.no_data_since);
+            let (found, detail) = match outcome {
+                Ok(Pulled::Data(obs)) => match record(state, &sli, minute, obs).await {
+                    Ok(()) => ("ok", None),
+                    Err(e) => ("error", Some(e)),
                 },
-                Ok(None) => PullStatus {
-                    state: "no_data",
-                    minute,
-                    detail: None,
-                },
-                Err(e) => PullStatus {
-                    state: "error",
-                    minute,
-                    detail: Some(e),
-                },
+                Ok(Pulled::Empty) => ("no_data", None),
+                Ok(Pulled::Baseline) => ("baseline", None),
+                Err(e) => ("error", Some(e)),
+            };
+            let no_data_since = match found {
+                "no_data" => Some(previous.map_or(minute, |p| p.min(minute))),
+                "error" => previous,
+                _ => None,
+            };
+            let status = PullStatus {
+                state: found,
+                minute,
+                detail,
+                no_data_since,
             };
             if status.state != "ok" {
                 tracing::warn!(sli = %sli, minute, state = status.state, detail = status.detail.as_deref().unwrap_or(""), "SLI pull");
@@ -261,17 +286,18 @@ impl Puller {
         plan: &Plan,
         minute: i64,
         at: Timestamp,
-    ) -> Result<Option<Observation>, String> {
+    ) -> Result<Pulled, String> {
+        let found = |obs: Option<Observation>| obs.map_or(Pulled::Empty, Pulled::Data);
         match plan {
-            Plan::Threshold(q) => Ok(self.instant(q, at).await?.map(Observation::Value)),
-            Plan::Raw { raw_type, query } => Ok(self.instant(query, at).await?.map(|r| {
+            Plan::Threshold(q) => Ok(found(self.instant(q, at).await?.map(Observation::Value))),
+            Plan::Raw { raw_type, query } => Ok(found(self.instant(query, at).await?.map(|r| {
                 let r = r.clamp(0.0, 1.0);
                 let good = match raw_type {
                     RawType::Success => r,
                     RawType::Failure => 1.0 - r,
                 };
                 Observation::Counts { good, total: 1.0 }
-            })),
+            }))),
             Plan::Ratio {
                 counter,
                 good,
@@ -283,14 +309,14 @@ impl Puller {
                     self.instant(numerator, at).await?,
                     self.instant(total, at).await?,
                 ) else {
-                    return Ok(None);
+                    return Ok(Pulled::Empty);
                 };
                 let (n, t) = if *counter {
                     let nd = self.increase(&format!("{sli}/numerator"), minute, n);
                     let td = self.increase(&format!("{sli}/total"), minute, t);
                     match (nd, td) {
                         (Some(nd), Some(td)) => (nd, td),
-                        _ => return Ok(None),
+                        _ => return Ok(Pulled::Baseline),
                     }
                 } else {
                     (n * 60.0, t * 60.0)
@@ -302,7 +328,7 @@ impl Puller {
                 } else {
                     total - bad_or_good
                 };
-                Ok(Some(Observation::Counts { good, total }))
+                Ok(Pulled::Data(Observation::Counts { good, total }))
             }
         }
     }
@@ -401,6 +427,7 @@ pub async fn sources(
                 "state": s.map_or("pending", |s| s.state),
                 "minute": s.map(|s| Timestamp::from_second(s.minute * 60).map(|t| t.to_string()).unwrap_or_default()),
                 "detail": s.and_then(|s| s.detail.clone()),
+                "no_data_since": s.and_then(|s| s.no_data_since).map(|m| Timestamp::from_second(m * 60).map(|t| t.to_string()).unwrap_or_default()),
             })
         })
         .collect();

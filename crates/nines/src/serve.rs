@@ -257,6 +257,7 @@ impl AppState {
                 match SloRuntime::load(&config.catalog, self.store.as_ref(), self.clock.now()).await
                 {
                     Ok(runtime) => {
+                        runtime.adopt_unsaved(&self.slo());
                         *self.slo.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(runtime);
                         self.metrics.clear_slo_series();
                         drop(ingest);
@@ -316,18 +317,22 @@ impl AppState {
     }
 
     /// Evaluates every SLO now: alert state changes are logged and counted,
-    /// the per-SLO metrics are refreshed, and the burn-rate alerts (firing
-    /// ones refreshed, resolved ones ended) go into the alert intake like any
-    /// other alert, to become incidents.
+    /// the per-SLO metrics are refreshed, and the burn-rate and no-data
+    /// alerts (firing ones refreshed, resolved ones ended) go into the alert
+    /// intake like any other alert, to become incidents. Returns the
+    /// burn-rate alerts that changed state.
     pub async fn evaluate(&self) -> Vec<nines_core::engine::AlertEvent> {
         let config = self.current();
         let now = self.clock.now();
         let slo = self.slo();
-        let events = slo.evaluate(&config.catalog, now);
+        slo.set_pull_empty(self.puller.empty_since(&config.catalog));
+        let evaluation = slo.evaluate(&config.catalog, now);
+        slo.save_exhaustions(self.store.as_ref()).await;
         let statuses = slo.status(now);
+        let events = evaluation.burn;
         self.metrics.record_slo(&config.catalog, &statuses, &events);
         let external_url = self.incidents.lock().await.external_url.clone();
-        let alerts = crate::alerts::slo::burn_alerts(
+        let mut alerts = crate::alerts::slo::burn_alerts(
             &config.catalog,
             &statuses,
             &events,
@@ -335,6 +340,14 @@ impl AppState {
             self.slo_alert_ttl,
             &external_url,
         );
+        alerts.extend(crate::alerts::slo::no_data_alerts(
+            &config.catalog,
+            &statuses,
+            &evaluation.no_data,
+            now,
+            self.slo_alert_ttl,
+            &external_url,
+        ));
         if let Err(e) = self.alerts.submit(alerts).await {
             tracing::error!(error = %e, "burn-rate alerts not stored; the next evaluation sends them again");
         }

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use jiff::Timestamp;
 use nines_core::burn::human_window;
-use nines_core::engine::{AlertEvent, Engine, Increment, ObjectiveStatus, Observation};
+use nines_core::engine::{AlertEvent, Engine, Evaluation, Increment, ObjectiveStatus, Observation};
 use nines_core::model::{BudgetingMethod, Catalog};
 use nines_core::series::Counts;
 use nines_store::{BatchOutcome, BucketRow, GateOverride, NewGateOverride, Store};
@@ -84,8 +84,15 @@ impl BudgetPolicy {
 pub struct SloRuntime {
     engine: Mutex<Engine>,
     recent: Mutex<Vec<AlertEvent>>,
-    /// When each objective (by series key) entered "exhausted".
+    /// When each objective (by series key) entered "exhausted", read back
+    /// from the store at start-up so that a restart does not move it.
     exhausted_since: Mutex<BTreeMap<String, Timestamp>>,
+    /// Changes to `exhausted_since` not yet in the store (`None`: left
+    /// "exhausted"); written after each evaluation, kept until written.
+    unsaved: Mutex<BTreeMap<String, Option<Timestamp>>>,
+    /// Held while writing them, so that two evaluations cannot write one
+    /// series' changes out of order.
+    saving: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -121,11 +128,63 @@ impl SloRuntime {
             stored = rows.len(),
             "SLI buckets replayed"
         );
+        let mut exhausted_since = BTreeMap::new();
+        let mut unsaved = BTreeMap::new();
+        for row in store.budget_exhaustions().await? {
+            if engine.series_index(&row.series).is_some() {
+                exhausted_since.insert(row.series, row.since);
+            } else {
+                // The objective is gone from the configuration: should it
+                // come back, its budget's state starts afresh.
+                unsaved.insert(row.series, None);
+            }
+        }
         Ok(SloRuntime {
             engine: Mutex::new(engine),
             recent: Mutex::new(Vec::new()),
-            exhausted_since: Mutex::new(BTreeMap::new()),
+            exhausted_since: Mutex::new(exhausted_since),
+            unsaved: Mutex::new(unsaved),
+            saving: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Takes over the changes `old` (the runtime a reload replaces) has not
+    /// written yet, so that none is lost between two runtimes.
+    pub fn adopt_unsaved(&self, old: &SloRuntime) {
+        let pending = std::mem::take(&mut *lock(&old.unsaved));
+        let engine = lock(&self.engine);
+        let mut since = lock(&self.exhausted_since);
+        let mut unsaved = lock(&self.unsaved);
+        for (key, value) in pending {
+            if engine.series_index(&key).is_some() {
+                match value {
+                    Some(t) => since.insert(key.clone(), t),
+                    None => since.remove(&key),
+                };
+            }
+            unsaved.insert(key, value);
+        }
+    }
+
+    /// Writes the changes of "exhausted" since the last call. A change that
+    /// cannot be written is kept for the next call, unless a newer one
+    /// replaced it meanwhile.
+    pub async fn save_exhaustions(&self, store: &dyn Store) {
+        let _saving = self.saving.lock().await;
+        let pending = lock(&self.unsaved).clone();
+        for (key, value) in pending {
+            match store.set_budget_exhausted(&key, value).await {
+                Ok(()) => {
+                    let mut unsaved = lock(&self.unsaved);
+                    if unsaved.get(&key) == Some(&value) {
+                        unsaved.remove(&key);
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(series = %key, error = %e, "budget exhaustion not stored; the next evaluation tries again");
+                }
+            }
+        }
     }
 
     /// Every SLI the engine is fed by: its name, whether it takes measured
@@ -197,26 +256,51 @@ impl SloRuntime {
         }
     }
 
-    /// Evaluates every SLO at `now`; returns the alerts that changed state,
-    /// after logging them.
-    pub fn evaluate(&self, catalog: &Catalog, now: Timestamp) -> Vec<AlertEvent> {
-        let (events, statuses) = {
+    /// Tells the engine what the pulls found: for each pulled SLI, since
+    /// when its pull has found nothing (`None` when it finds data).
+    pub fn set_pull_empty(&self, pulls: impl IntoIterator<Item = (String, Option<Timestamp>)>) {
+        let mut engine = lock(&self.engine);
+        for (sli, since) in pulls {
+            engine.set_pull_empty(&sli, since);
+        }
+    }
+
+    /// Evaluates every SLO at `now`; returns the alerts that changed state
+    /// (burn rates and no data), after logging them.
+    pub fn evaluate(&self, catalog: &Catalog, now: Timestamp) -> Evaluation {
+        let (evaluation, statuses) = {
             let mut engine = lock(&self.engine);
-            (engine.evaluate(now), engine.status(now))
+            (engine.evaluate_all(now), engine.status(now))
         };
+        let events = &evaluation.burn;
         {
             let mut since = lock(&self.exhausted_since);
+            let mut unsaved = lock(&self.unsaved);
             for s in &statuses {
                 let key = format!("{}/{}", s.slo, s.objective);
                 let policy = BudgetPolicy::of(catalog, &s.slo);
-                if policy.state(s.budget.remaining_ratio(), s.no_data) == "exhausted" {
-                    since.entry(key).or_insert(now);
-                } else {
-                    since.remove(&key);
+                let exhausted = policy.state(s.budget.remaining_ratio(), s.no_data) == "exhausted";
+                // Only entering and leaving are written, not every evaluation.
+                if exhausted && !since.contains_key(&key) {
+                    since.insert(key.clone(), now);
+                    unsaved.insert(key, Some(now));
+                } else if !exhausted && since.remove(&key).is_some() {
+                    unsaved.insert(key, None);
                 }
             }
         }
-        for e in &events {
+        for e in &evaluation.no_data {
+            tracing::warn!(
+                slo = %e.slo,
+                service = %e.service,
+                severity = e.status.rule.urgency.as_str(),
+                state = e.state.as_str(),
+                since = %e.status.since.map(|t| t.to_string()).unwrap_or_default(),
+                pulled_empty = e.status.pulled_empty,
+                "no-data alert {}", e.state.as_str()
+            );
+        }
+        for e in events {
             tracing::warn!(
                 slo = %e.slo,
                 service = %e.service,
@@ -233,7 +317,8 @@ impl SloRuntime {
         recent.extend(events.iter().cloned());
         let excess = recent.len().saturating_sub(RECENT_ALERTS);
         recent.drain(..excess);
-        events
+        drop(recent);
+        evaluation
     }
 
     fn exhausted_since(&self, key: &str) -> Option<Timestamp> {
@@ -292,6 +377,14 @@ fn status_json(s: &ObjectiveStatus, policy: &BudgetPolicy, since: Option<Timesta
         })).collect::<Vec<_>>(),
         "firing": s.firing.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
         "no_data": s.no_data,
+        "no_data_alert": s.no_data_alert.map(|n| json!({
+            "window": human_window(n.rule.window_s),
+            "severity": n.rule.urgency.as_str(),
+            "silent": n.silent,
+            "firing": n.firing,
+            "since": n.since.map(|t| t.to_string()),
+            "pulled_empty": n.pulled_empty,
+        })),
         "policy": policy.state(b.remaining_ratio(), s.no_data),
         "exhausted_since": since.map(|t| t.to_string()),
     })

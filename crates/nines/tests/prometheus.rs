@@ -125,6 +125,19 @@ spec:
   timeWindow: [{duration: 28d, isRolling: true}]
   budgetingMethod: Occurrences
   objectives: [{op: lt, value: 1, target: 0.9}]
+  alertPolicies: [{alertPolicyRef: ticket-when-silent}]
+---
+apiVersion: openslo/v1
+kind: AlertPolicy
+metadata: {name: ticket-when-silent}
+spec:
+  alertWhenNoData: true
+  conditions:
+    - kind: AlertCondition
+      metadata: {name: absent-burn}
+      spec:
+        severity: ticket
+        condition: {kind: burnrate, op: gte, threshold: 2, lookbackWindow: 1h}
 ---
 apiVersion: openslo/v1
 kind: SLO
@@ -244,6 +257,43 @@ async fn slis_are_pulled_from_a_real_prometheus() {
     };
     assert_eq!(state_of("demo-requests")["state"], "ok", "{sources}");
     assert_eq!(state_of("demo-absent")["state"], "no_data", "{sources}");
+    let first_empty = Timestamp::from_second(m0 * 60).unwrap().to_string();
+    assert_eq!(
+        state_of("demo-absent")["no_data_since"],
+        first_empty.as_str(),
+        "{sources}"
+    );
+    // Its SLO asks for no-data alerts: an empty pull alerts at once, since
+    // the first empty minute, and says why.
+    state.evaluate().await;
+    let am: Value = client
+        .get(format!("{base}/api/v2/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let silent: Vec<&Value> = am
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["labels"]["alertname"] == "SLONoData")
+        .collect();
+    assert_eq!(silent.len(), 1, "{am}");
+    assert_eq!(silent[0]["labels"]["slo"], "pulled-nothing");
+    assert_eq!(
+        silent[0]["annotations"]["no_data_since"],
+        first_empty.as_str()
+    );
+    assert!(
+        silent[0]["annotations"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Prometheus query returns no series"),
+        "{}",
+        silent[0]
+    );
     let unreachable = state_of("demo-unreachable");
     assert_eq!(unreachable["state"], "error", "{sources}");
     assert!(

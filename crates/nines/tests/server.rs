@@ -129,7 +129,7 @@ async fn health_readiness_and_status() {
     assert_eq!(v["config"]["revision"], 1);
     assert_eq!(v["config"]["objects"]["slos"], 3);
     assert_eq!(v["store"]["engine"], "sqlite");
-    assert_eq!(v["store"]["schema_version"], 7);
+    assert_eq!(v["store"]["schema_version"], 8);
     let (status, page) = app.get("/").await;
     assert_eq!(status, 200);
     assert!(page.contains("checkout-availability") || page.contains("Checkout availability"));
@@ -519,6 +519,195 @@ async fn acknowledged_sli_data_survives_a_restart() {
         .await;
     assert_eq!(v["duplicate"], true);
     again.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_frozen_gate_keeps_its_exhausted_since_across_a_restart() {
+    let app = spawn_app().await;
+    // Five clean minutes, then one of 20 % errors: 200 bad events against
+    // a budget of 0.1 % of 6,000 spends it at that minute's evaluation.
+    for minute in 0..6 {
+        let bad = if minute == 5 { 200.0 } else { 0.0 };
+        let at = app.clock.now().to_string();
+        let batch =
+            serde_json::json!({"events": [event("checkout-requests", &at, 1000.0 - bad, 1000.0)]});
+        app.clock.advance(jiff::SignedDuration::from_mins(1));
+        let (status, v) = app.post_body("/api/v1/sli/events", &batch, None).await;
+        assert_eq!(status, 200, "{v}");
+        app.running.state.evaluate().await;
+    }
+    let exhausted_at = app.clock.now().to_string();
+    let (_, gate) = app
+        .get_json("/api/v1/gate/checkout?slo=checkout-availability")
+        .await;
+    assert_eq!(gate["decision"], "frozen", "{gate}");
+    assert_eq!(gate["frozen_by"][0]["exhausted_since"], exhausted_at);
+    // Later evaluations do not move it.
+    app.clock.advance(jiff::SignedDuration::from_mins(10));
+    app.running.state.evaluate().await;
+
+    let clock = app.clock.clone();
+    let App { running, _tmp, .. } = app;
+    running.shutdown().await.unwrap();
+    clock.advance(jiff::SignedDuration::from_mins(30));
+    let again = start_in(_tmp, clock).await;
+    let gate_since = |v: &Value| v["frozen_by"][0]["exhausted_since"].clone();
+    let (_, gate) = again
+        .get_json("/api/v1/gate/checkout?slo=checkout-availability")
+        .await;
+    assert_eq!(gate["decision"], "frozen", "{gate}");
+    assert_eq!(
+        gate_since(&gate),
+        exhausted_at,
+        "read back before any evaluation"
+    );
+    again.running.state.evaluate().await;
+    let (_, gate) = again.get_json("/api/v1/gate/checkout").await;
+    assert_eq!(
+        gate_since(&gate),
+        exhausted_at,
+        "not the restart time: {gate}"
+    );
+    let s = again.slo("checkout-availability").await;
+    assert_eq!(s["exhausted_since"], exhausted_at);
+
+    // Enough good traffic to refill the budget: the gate opens, and the
+    // stored moment goes with it, restart or not.
+    let at = again.clock.now().to_string();
+    let batch =
+        serde_json::json!({"events": [event("checkout-requests", &at, 300_000.0, 300_000.0)]});
+    again.clock.advance(jiff::SignedDuration::from_mins(1));
+    assert_eq!(
+        again.post_body("/api/v1/sli/events", &batch, None).await.0,
+        200
+    );
+    again.running.state.evaluate().await;
+    let (_, gate) = again
+        .get_json("/api/v1/gate/checkout?slo=checkout-availability")
+        .await;
+    assert_eq!(gate["decision"], "go", "{gate}");
+    assert_eq!(gate["checked"][0]["exhausted_since"], Value::Null);
+    let clock = again.clock.clone();
+    let App { running, _tmp, .. } = again;
+    running.shutdown().await.unwrap();
+    let third = start_in(_tmp, clock).await;
+    let s = third.slo("checkout-availability").await;
+    assert_eq!(s["exhausted_since"], Value::Null, "{s}");
+    third.running.shutdown().await.unwrap();
+}
+
+/// An SLO whose alert policy asks for no-data alerts (`alertWhenNoData`),
+/// beside the example's, which do not.
+const NO_DATA_SLO: &str = r#"
+apiVersion: openslo/v1
+kind: AlertPolicy
+metadata: {name: ticket-when-silent}
+spec:
+  alertWhenNoData: true
+  conditions:
+    - kind: AlertCondition
+      metadata: {name: search-burn}
+      spec:
+        severity: ticket
+        condition: {kind: burnrate, op: gte, threshold: 2, lookbackWindow: 10m}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: search-availability}
+spec:
+  service: checkout
+  indicator:
+    metadata: {name: search-requests}
+    spec:
+      ratioMetric:
+        counter: false
+        good: {metricSource: {metricSourceRef: prometheus, spec: {query: "sum(rate(search_ok[1m]))"}}}
+        total: {metricSource: {metricSourceRef: prometheus, spec: {query: "sum(rate(search_all[1m]))"}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.99}]
+  alertPolicies: [{alertPolicyRef: ticket-when-silent}]
+"#;
+
+#[tokio::test]
+async fn an_slo_without_data_alerts_when_its_policy_asks_and_resolves_with_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_example(&tmp.path().join("config"));
+    std::fs::write(tmp.path().join("config/search.yaml"), NO_DATA_SLO).unwrap();
+    let clock = Arc::new(ManualClock::new(START.parse().unwrap()));
+    let app = start_in(tmp, clock).await;
+    let no_data_alerts = |am: &Value| -> Vec<Value> {
+        am.as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["labels"]["alertname"] == "SLONoData")
+            .cloned()
+            .collect()
+    };
+    let batch =
+        |at: &str| serde_json::json!({"events": [event("search-requests", at, 100.0, 100.0)]});
+    let (status, v) = app
+        .post_body("/api/v1/sli/events", &batch("2026-11-21T07:59:00Z"), None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    app.running.state.evaluate().await;
+    let (_, am) = app.get_json("/api/v2/alerts").await;
+    assert!(no_data_alerts(&am).is_empty(), "data a minute ago: {am}");
+
+    // Ten minutes (the shortest alert window) after the last data: no data.
+    for _ in 0..10 {
+        app.clock.advance(jiff::SignedDuration::from_mins(1));
+        app.running.state.evaluate().await;
+    }
+    let (_, am) = app.get_json("/api/v2/alerts").await;
+    let silent = no_data_alerts(&am);
+    assert_eq!(silent.len(), 1, "{am}");
+    let a = &silent[0];
+    assert_eq!(a["labels"]["slo"], "search-availability");
+    assert_eq!(a["labels"]["service"], "checkout");
+    assert_eq!(a["labels"]["objective"], "0");
+    assert_eq!(a["labels"]["severity"], "warning", "a ticket: {a}");
+    assert_eq!(a["status"]["state"], "active");
+    assert_eq!(a["annotations"]["no_data_since"], "2026-11-21T08:00:00Z");
+    let description = a["annotations"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("shortest alert window (10m)")
+            && description.contains("neither good nor bad"),
+        "{description}"
+    );
+    let s = app.slo("search-availability").await;
+    assert_eq!(s["no_data_alert"]["firing"], true, "{s}");
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(
+        metrics.contains("nines_slo_no_data_alert_firing{slo=\"search-availability\",objective=\"0\",service=\"checkout\"} 1"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("nines_slo_no_data_alert_firing{slo=\"checkout-availability\""));
+    assert_eq!(s["no_data_alert"]["since"], "2026-11-21T08:00:00Z");
+    // Without alertWhenNoData, an SLO without data is only said to be so.
+    let quiet = app.slo("checkout-availability").await;
+    assert_eq!(quiet["no_data"], true);
+    assert_eq!(quiet["policy"], "no_data");
+    assert_eq!(quiet["no_data_alert"], Value::Null);
+    assert!(
+        no_data_alerts(&am)
+            .iter()
+            .all(|a| a["labels"]["slo"] == "search-availability")
+    );
+
+    // Data again: the alert resolves at the next evaluation.
+    let now = app.clock.now().to_string();
+    let (status, v) = app
+        .post_body("/api/v1/sli/events", &batch(&now), None)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    app.clock.advance(jiff::SignedDuration::from_secs(30));
+    app.running.state.evaluate().await;
+    let (_, am) = app.get_json("/api/v2/alerts").await;
+    assert!(no_data_alerts(&am).is_empty(), "resolved: {am}");
+    let s = app.slo("search-availability").await;
+    assert_eq!(s["no_data_alert"]["firing"], false, "{s}");
+    app.running.shutdown().await.unwrap();
 }
 
 /// The example Grafana dashboard only charts series nines really exports.

@@ -20,7 +20,10 @@ use jiff::Timestamp;
 use sqlx::{AssertSqlSafe, Connection};
 
 use crate::migrate::{self, Migration};
-use crate::{BatchOutcome, BucketRow, Engine, NewConfigRevision, Store, StoreError, StoreLocation};
+use crate::{
+    BatchOutcome, BucketRow, BudgetExhaustion, Engine, NewConfigRevision, Store, StoreError,
+    StoreLocation,
+};
 
 const POSTGRES_URL_VAR: &str = "NINES_TEST_POSTGRES_URL";
 
@@ -1427,6 +1430,52 @@ async fn schedule_overrides_are_kept_listed_in_order_and_deleted(h: Harness) {
     store.close().await;
 }
 
+async fn exhausted_budgets_are_kept_replaced_and_cleared(h: Harness) {
+    let store = h.open().await.unwrap();
+    assert!(store.budget_exhaustions().await.unwrap().is_empty());
+    let first = at("2026-01-01T10:00:00Z");
+    store
+        .set_budget_exhausted("checkout/0", Some(first))
+        .await
+        .unwrap();
+    store
+        .set_budget_exhausted("api/1", Some(at("2026-01-01T11:30:00.000001Z")))
+        .await
+        .unwrap();
+    // Clearing a series that is not exhausted is not an error.
+    store.set_budget_exhausted("web/0", None).await.unwrap();
+    let listed = store.budget_exhaustions().await.unwrap();
+    let expected = vec![
+        BudgetExhaustion {
+            series: "api/1".to_owned(),
+            since: at("2026-01-01T11:30:00.000001Z"),
+        },
+        BudgetExhaustion {
+            series: "checkout/0".to_owned(),
+            since: first,
+        },
+    ];
+    assert_eq!(listed, expected, "ordered by series, to the microsecond");
+    // Entering again replaces the moment; leaving removes the row.
+    let again = at("2026-01-02T08:00:00Z");
+    store
+        .set_budget_exhausted("checkout/0", Some(again))
+        .await
+        .unwrap();
+    store.set_budget_exhausted("api/1", None).await.unwrap();
+    store.close().await;
+    let store = h.open().await.unwrap();
+    assert_eq!(
+        store.budget_exhaustions().await.unwrap(),
+        vec![BudgetExhaustion {
+            series: "checkout/0".to_owned(),
+            since: again,
+        }],
+        "survives close and reopen"
+    );
+    store.close().await;
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod sqlite_contract {
@@ -1478,6 +1527,7 @@ contract!(
     heartbeats_are_known_from_first_sight_and_keep_their_latest_ping,
     maintenance_windows_are_kept_and_an_idempotency_key_opens_one,
     schedule_overrides_are_kept_listed_in_order_and_deleted,
+    exhausted_budgets_are_kept_replaced_and_cleared,
 );
 
 fn sqlite_harness() -> Harness {

@@ -23,6 +23,8 @@
 //!   `maintenance.rs`).
 //! - `schedule_overrides`: on-call overrides added at run time
 //!   ([`ScheduleOverrideStore`], `schedule_override.rs`).
+//! - `budget_exhaustions`: since when each objective's error budget has been
+//!   exhausted ([`BudgetStore`], `budget_exhaustion.rs`).
 //! - `schema_migrations`: which migrations have been applied (`migrate.rs`).
 //!
 //! # Adding a table and a method
@@ -39,6 +41,7 @@ use std::fmt;
 use std::sync::Arc;
 
 mod alerting;
+mod budget_exhaustion;
 mod config_revision;
 #[cfg(test)]
 mod contract_tests;
@@ -57,6 +60,7 @@ pub use alerting::{
     AlertRow, AlertStore, Attempt, Change, IncidentEvent, IncidentRow, IncidentWrite, NewChange,
     NewIncidentEvent, NewNotification, Notification, SilenceRow,
 };
+pub use budget_exhaustion::{BudgetExhaustion, BudgetStore};
 pub use config_revision::{ConfigRevision, NewConfigRevision};
 pub use error::{Cause, StoreError};
 pub use gate_override::{GateOverride, NewGateOverride};
@@ -90,7 +94,14 @@ impl fmt::Display for Engine {
 /// an acknowledged change survives a crash of nines or of the machine.
 #[async_trait::async_trait]
 pub trait Store:
-    AlertStore + HeartbeatStore + MaintenanceStore + ScheduleOverrideStore + Send + Sync + 'static
+    AlertStore
+    + BudgetStore
+    + HeartbeatStore
+    + MaintenanceStore
+    + ScheduleOverrideStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which engine this store runs on.
     fn engine(&self) -> Engine;

@@ -58,6 +58,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "schedule_overrides",
         sql: include_str!("../migrations/sqlite/0007_schedule_overrides.sql"),
     },
+    Migration {
+        version: 8,
+        name: "budget_exhaustions",
+        sql: include_str!("../migrations/sqlite/0008_budget_exhaustions.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -95,6 +100,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         name: "schedule_overrides",
         sql: include_str!("../migrations/postgres/0007_schedule_overrides.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "budget_exhaustions",
+        sql: include_str!("../migrations/postgres/0008_budget_exhaustions.sql"),
     },
 ];
 

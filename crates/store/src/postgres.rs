@@ -168,6 +168,7 @@ crate::alerting::alert_store_impl!(PostgresStore);
 crate::heartbeat::heartbeat_store_impl!(PostgresStore);
 crate::maintenance::maintenance_store_impl!(PostgresStore);
 crate::schedule_override::schedule_override_store_impl!(PostgresStore);
+crate::budget_exhaustion::budget_store_impl!(PostgresStore);
 
 /// Names the server and database without the user or password.
 fn describe(options: &PgConnectOptions) -> String {

@@ -400,6 +400,7 @@ crate::alerting::alert_store_impl!(SqliteStore);
 crate::heartbeat::heartbeat_store_impl!(SqliteStore);
 crate::maintenance::maintenance_store_impl!(SqliteStore);
 crate::schedule_override::schedule_override_store_impl!(SqliteStore);
+crate::budget_exhaustion::budget_store_impl!(SqliteStore);
 
 /// Takes the data directory's lock file, or reports who holds it.
 ///

@@ -6,12 +6,19 @@
 //! evaluations ahead (as Prometheus re-sends its firing alerts), so an alert
 //! whose SLO disappears from the configuration, or that nines forgot over a
 //! restart, resolves by itself; a resolution is sent with its end at once.
+//!
+//! No data is its own alert, `SLONoData`, for the SLOs whose OpenSLO alert
+//! policy has `alertWhenNoData: true`: it fires when nothing was counted in
+//! the SLO's shortest alert window, or when the SLI's Prometheus pull found
+//! nothing, and resolves when data comes back. It is refreshed and resolved
+//! as burn alerts are.
 
 use jiff::{SignedDuration, Timestamp};
 use nines_core::alerting::labels::LabelSet;
 use nines_core::alerting::model::{AlertInput, Source};
 use nines_core::burn::Urgency;
-use nines_core::engine::{AlertEvent, AlertState, ObjectiveStatus};
+use nines_core::burn::human_window;
+use nines_core::engine::{AlertEvent, AlertState, NoDataEvent, ObjectiveStatus};
 use nines_core::model::Catalog;
 
 use super::Held;
@@ -19,14 +26,27 @@ use super::Held;
 /// The `alertname` of every burn-rate alert (as Pyrra names its own).
 pub const ALERTNAME: &str = "ErrorBudgetBurn";
 
+/// The `alertname` of every no-data alert.
+pub const NO_DATA_ALERTNAME: &str = "SLONoData";
+
 /// The labels that identify one objective's burn alert of one urgency.
 fn labels(slo: &str, service: &str, objective: usize, urgency: Urgency) -> LabelSet {
+    labels_named(ALERTNAME, slo, service, objective, urgency)
+}
+
+fn labels_named(
+    alertname: &str,
+    slo: &str,
+    service: &str,
+    objective: usize,
+    urgency: Urgency,
+) -> LabelSet {
     let severity = match urgency {
         Urgency::Page => "critical",
         Urgency::Ticket => "warning",
     };
     LabelSet::free([
-        ("alertname".to_owned(), ALERTNAME.to_owned()),
+        ("alertname".to_owned(), alertname.to_owned()),
         ("service".to_owned(), service.to_owned()),
         ("slo".to_owned(), slo.to_owned()),
         ("objective".to_owned(), objective.to_string()),
@@ -133,6 +153,96 @@ pub fn burn_alerts(
             annotations: LabelSet::free([(
                 "summary".to_owned(),
                 format!("{}: error budget burn back under its thresholds", e.slo),
+            )]),
+            starts_at: None,
+            ends_at: Some(now),
+            generator_url: link(&e.slo),
+            source: Source::Slo,
+        };
+        out.extend(held(&e.service, input, now));
+    }
+    out
+}
+
+/// The no-data alerts to send after an evaluation at `now`: every
+/// objective still without data, refreshed until `now + ttl`, and every
+/// resolution among `events`.
+pub fn no_data_alerts(
+    catalog: &Catalog,
+    statuses: &[ObjectiveStatus],
+    events: &[NoDataEvent],
+    now: Timestamp,
+    ttl: SignedDuration,
+    external_url: &str,
+) -> Vec<Held> {
+    let link = |slo: &str| format!("{}/api/v1/slos/{slo}", external_url.trim_end_matches('/'));
+    let until = now.saturating_add(ttl).unwrap_or(now);
+    let mut out = Vec::new();
+    for s in statuses {
+        let Some(n) = s.no_data_alert.filter(|n| n.firing) else {
+            continue;
+        };
+        let name = s.display_name.as_deref().unwrap_or(&s.slo);
+        let window = human_window(n.rule.window_s);
+        let since = n
+            .since
+            .map_or_else(|| "none in the history kept".to_owned(), |t| t.to_string());
+        let cause = if n.pulled_empty {
+            "its Prometheus query returns no series".to_owned()
+        } else {
+            format!("no event was counted in its shortest alert window ({window})")
+        };
+        let mut annotations = vec![
+            (
+                "summary".to_owned(),
+                format!("{name}: no SLI data since {since}"),
+            ),
+            (
+                "description".to_owned(),
+                format!(
+                    "{} has no data: {cause}. No data is neither good nor bad: the budget is not \
+                     measured and burn-rate alerts cannot fire until events arrive again. Check \
+                     that the SLI's source is up and still sends (or exports) it.",
+                    s.slo
+                ),
+            ),
+            ("no_data_since".to_owned(), since),
+        ];
+        if let Some(runbook) = catalog
+            .services
+            .get(&s.service)
+            .and_then(|svc| svc.runbook.clone())
+        {
+            annotations.push(("runbook_url".to_owned(), runbook));
+        }
+        let input = AlertInput {
+            labels: labels_named(
+                NO_DATA_ALERTNAME,
+                &s.slo,
+                &s.service,
+                s.objective,
+                n.rule.urgency,
+            ),
+            annotations: LabelSet::free(annotations),
+            starts_at: None,
+            ends_at: Some(until),
+            generator_url: link(&s.slo),
+            source: Source::Slo,
+        };
+        out.extend(held(&s.service, input, now));
+    }
+    for e in events.iter().filter(|e| e.state == AlertState::Resolved) {
+        let input = AlertInput {
+            labels: labels_named(
+                NO_DATA_ALERTNAME,
+                &e.slo,
+                &e.service,
+                e.objective,
+                e.status.rule.urgency,
+            ),
+            annotations: LabelSet::free([(
+                "summary".to_owned(),
+                format!("{}: SLI data arrives again", e.slo),
             )]),
             starts_at: None,
             ends_at: Some(now),
