@@ -1697,3 +1697,134 @@ fn serve_refuses_an_smtp_server_it_cannot_use() {
         "{out:#?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// A crash between a notification's decision and its delivery
+
+/// Reads one HTTP request from `stream`: its Idempotency-Key and its body.
+fn read_request(stream: &TcpStream) -> (String, Vec<u8>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let (mut len, mut key) = (0, String::new());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("idempotency-key:") {
+            key = line["idempotency-key:".len()..].trim().to_owned();
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    (key, body)
+}
+
+/// The first connection `listener` accepts, within the server timeout.
+fn accept_one(listener: TcpListener) -> TcpStream {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((s, _)) = listener.accept() {
+            let _ = tx.send(s);
+        }
+    });
+    rx.recv_timeout(SERVER_TIMEOUT)
+        .expect("nines never tried to deliver the notification")
+}
+
+#[test]
+fn a_notification_decided_before_a_kill_is_delivered_once_after_the_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The receiver takes the request and never answers: the delivery is in
+    // flight when nines is killed.
+    let hung = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let config = tmp.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("services.yaml"),
+        format!(
+            "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
+        ),
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let mut server = Server::spawn(&config, &data);
+    let addr = server.wait_until_up();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    let body =
+        r#"[{"labels":{"alertname":"CheckoutDown","service":"checkout","severity":"critical"}}]"#;
+    write!(
+        stream,
+        "POST /api/v2/alerts HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+
+    let in_flight = accept_one(hung);
+    let (key, _) = read_request(&in_flight);
+    assert!(key.starts_with("nines-"), "{key:?}");
+    // Killed with the delivery unanswered.
+    server.proc.kill();
+    drop(in_flight);
+
+    // The receiver is back and answers; nines starts again on its data.
+    let back = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let (tx, got) = mpsc::channel();
+    std::thread::spawn(move || {
+        for s in back.incoming() {
+            let Ok(mut s) = s else { continue };
+            let (key, body) = read_request(&s);
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = tx.send((key, body));
+        }
+    });
+    let mut server = Server::spawn(&config, &data);
+    let addr = server.wait_until_up();
+    let (again, body) = got
+        .recv_timeout(SERVER_TIMEOUT)
+        .unwrap_or_else(|_| panic!("not delivered after the restart:\n{}", server.log()));
+    assert_eq!(again, key, "the same notification, under the same key");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["alerts"][0]["labels"]["alertname"], "CheckoutDown");
+
+    // Delivered once: the timeline has one delivery for that key, and the
+    // outbox nothing left to send for it.
+    let deadline = Instant::now() + SERVER_TIMEOUT;
+    let delivered = loop {
+        let shown = get_json(addr, "/api/v1/incidents/1");
+        let n = shown["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["kind"] == "notification_delivered" && e["details"]["idempotency_key"] == key
+            })
+            .count();
+        // The delivery is recorded just after the receiver answered.
+        if n > 0 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(delivered, 1);
+    let pending = get_json(addr, "/api/v1/incidents/1")["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "notification_failed")
+        .count();
+    assert_eq!(
+        pending, 0,
+        "the attempt cut short by the kill is not counted as a failure"
+    );
+}
