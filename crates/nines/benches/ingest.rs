@@ -36,6 +36,7 @@ fn main() {
                 eval_interval: None,
                 alertmanager_config: None,
                 smtp: None,
+                delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
             },
             Arc::new(SystemClock),
         )

@@ -367,6 +367,10 @@ pub struct ServeArgs {
     /// that may be opened.
     #[arg(long, default_value = "7d", value_parser = parse_max_maintenance)]
     pub max_maintenance: jiff::SignedDuration,
+    /// How long one notification delivery (an HTTP request, an SMTP
+    /// session) may take before it counts as failed and is retried.
+    #[arg(long, default_value = "10s", value_parser = parse_delivery_timeout)]
+    pub delivery_timeout: std::time::Duration,
     /// The SMTP server (host:port) the `email:` notifications of the
     /// configuration are sent through; port 465 is TLS from the start.
     #[arg(long, env = "NINES_SMTP_SMARTHOST", value_name = "HOST:PORT")]
@@ -432,6 +436,22 @@ fn parse_max_maintenance(s: &str) -> Result<jiff::SignedDuration, String> {
         .filter(|s| (60..=366 * 86_400).contains(s))
         .ok_or("the longest maintenance window must be between 1m and 366d")?;
     Ok(jiff::SignedDuration::from_secs(secs as i64))
+}
+
+fn parse_delivery_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let ms = if let Some(v) = s.strip_suffix("ms") {
+        v.parse::<u64>()
+            .map_err(|_| format!("`{s}` is not a duration such as 500ms or 10s"))?
+    } else {
+        let d = nines_core::duration::DurationShorthand::parse(s).map_err(|e| e.to_string())?;
+        d.seconds()
+            .ok_or("the delivery timeout must be a fixed duration such as 500ms or 10s")?
+            .saturating_mul(1000)
+    };
+    if !(100..=300_000).contains(&ms) {
+        return Err("the delivery timeout must be between 100ms and 5m".to_owned());
+    }
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 fn parse_interval(s: &str) -> Result<std::time::Duration, String> {

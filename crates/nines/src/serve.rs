@@ -60,9 +60,14 @@ pub struct AppState {
     pub outbox_wake: tokio::sync::Notify,
     /// The SMTP server of the `email:` entries of nines' own configuration.
     pub smtp: Option<Arc<crate::alerts::channels::email::SmtpServer>>,
+    /// How long one delivery attempt may take.
+    pub delivery_timeout: std::time::Duration,
     /// One circuit breaker per delivery endpoint.
     pub breakers: std::sync::Mutex<crate::alerts::breaker::Breakers>,
 }
+
+/// How long a delivery attempt may take by default (`serve --delivery-timeout`).
+pub const DEFAULT_DELIVERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The longest maintenance window by default (`serve --max-maintenance`).
 pub const DEFAULT_MAX_MAINTENANCE: jiff::SignedDuration =
@@ -85,6 +90,9 @@ pub struct Options {
     pub alertmanager_config: Option<PathBuf>,
     /// The SMTP server `email:` notifications are sent through.
     pub smtp: Option<crate::alerts::channels::email::SmtpServer>,
+    /// How long one delivery attempt may take before it counts as failed
+    /// (and is retried).
+    pub delivery_timeout: std::time::Duration,
 }
 
 /// Why a reload did not take effect.
@@ -436,6 +444,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         incidents: tokio::sync::Mutex::new(incidents),
         outbox_wake: tokio::sync::Notify::new(),
         smtp: opts.smtp.map(Arc::new),
+        delivery_timeout: opts.delivery_timeout,
         breakers: Default::default(),
         slo_alert_ttl: slo_alert_ttl(opts.eval_interval),
         heartbeats: Default::default(),
@@ -549,7 +558,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         let state = state.clone();
         let mut stop = shutdown.subscribe();
         tokio::spawn(async move {
-            let http = crate::alerts::deliver::client();
+            let http = crate::alerts::deliver::client(state.delivery_timeout);
             loop {
                 let attempted = crate::alerts::deliver::deliver_due(&state, &http).await;
                 let wait = if attempted > 0 {

@@ -41,6 +41,7 @@ async fn start(
             eval_interval: None,
             alertmanager_config: None,
             smtp,
+            delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
         },
         clock,
     )

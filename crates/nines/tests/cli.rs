@@ -299,7 +299,11 @@ impl Server {
         let mut cmd = nines(["serve", "--listen", "127.0.0.1:0", "--config"]);
         cmd.arg(config).arg("--data").arg(data);
         cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut proc = Proc::spawn(cmd);
+        Server::from_proc(Proc::spawn(cmd))
+    }
+
+    /// A server started by the caller, with its stderr piped.
+    fn from_proc(mut proc: Proc) -> Server {
         let stderr = proc.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, lines) = mpsc::channel();
@@ -1701,6 +1705,33 @@ fn serve_refuses_an_smtp_server_it_cannot_use() {
 // ---------------------------------------------------------------------------
 // A crash between a notification's decision and its delivery
 
+/// POSTs a JSON body; the status and the body of the answer.
+fn post_json(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (status, body)
+}
+
 /// Reads one HTTP request from `stream`: its Idempotency-Key and its body.
 fn read_request(stream: &TcpStream) -> (String, Vec<u8>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -1754,18 +1785,12 @@ fn a_notification_decided_before_a_kill_is_delivered_once_after_the_restart() {
     let data = tmp.path().join("data");
     let mut server = Server::spawn(&config, &data);
     let addr = server.wait_until_up();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let body =
-        r#"[{"labels":{"alertname":"CheckoutDown","service":"checkout","severity":"critical"}}]"#;
-    write!(
-        stream,
-        "POST /api/v2/alerts HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (status, answer) = post_json(
+        addr,
+        "/api/v2/alerts",
+        r#"[{"labels":{"alertname":"CheckoutDown","service":"checkout","severity":"critical"}}]"#,
+    );
+    assert_eq!(status, 200, "{answer}");
 
     let in_flight = accept_one(hung);
     let (key, _) = read_request(&in_flight);
@@ -1826,5 +1851,79 @@ fn a_notification_decided_before_a_kill_is_delivered_once_after_the_restart() {
     assert_eq!(
         pending, 0,
         "the attempt cut short by the kill is not counted as a failure"
+    );
+}
+
+#[test]
+fn a_receiver_that_hangs_times_out_and_the_retry_is_delivered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = tmp.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("services.yaml"),
+        format!(
+            "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
+        ),
+    )
+    .unwrap();
+    // The first request is read and never answered; the next is answered.
+    let (tx, got) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut hung = Vec::new();
+        for (i, s) in listener.incoming().enumerate() {
+            let Ok(mut s) = s else { continue };
+            let (key, _) = read_request(&s);
+            if i == 0 {
+                hung.push(s);
+            } else {
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+            let _ = tx.send(key);
+        }
+    });
+    let mut cmd = serve_cmd(&config, &tmp.path().join("data"), "127.0.0.1:0");
+    cmd.arg("--delivery-timeout").arg("300ms");
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut server = Server::from_proc(Proc::spawn(cmd));
+    let addr = server.wait_until_up();
+    let (status, answer) = post_json(
+        addr,
+        "/api/v2/alerts",
+        r#"[{"labels":{"alertname":"CheckoutDown","service":"checkout","severity":"critical"}}]"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let first = got.recv_timeout(SERVER_TIMEOUT).expect("no first attempt");
+    let second = got
+        .recv_timeout(SERVER_TIMEOUT)
+        .unwrap_or_else(|_| panic!("no retry:\n{}", server.log()));
+    assert_eq!(first, second, "the retry carries the same idempotency key");
+    let deadline = Instant::now() + SERVER_TIMEOUT;
+    let timeline = loop {
+        let shown = get_json(addr, "/api/v1/incidents/1");
+        let t = shown["timeline"].as_array().unwrap().clone();
+        if t.iter().any(|e| e["kind"] == "notification_delivered") || Instant::now() > deadline {
+            break t;
+        }
+        std::thread::yield_now();
+    };
+    let failed = timeline
+        .iter()
+        .find(|e| e["kind"] == "notification_retry")
+        .unwrap_or_else(|| panic!("{timeline:?}"));
+    let error = failed["details"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("timed out") || error.contains("timeout"),
+        "{error}"
+    );
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e["kind"] == "notification_delivered"),
+        "{timeline:?}"
     );
 }

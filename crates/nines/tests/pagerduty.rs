@@ -34,6 +34,7 @@ async fn start(dir: &Path) -> Running {
             eval_interval: None,
             alertmanager_config: None,
             smtp: None,
+            delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
         },
         Arc::new(SystemClock),
     )

@@ -46,6 +46,7 @@ async fn start_in(tmp: tempfile::TempDir, clock: Arc<ManualClock>) -> App {
             eval_interval: None,
             alertmanager_config: None,
             smtp: None,
+            delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
         },
         clock.clone(),
     )

@@ -15,8 +15,6 @@ use super::channels::{self, Outgoing};
 use super::routing::Target;
 use crate::serve::AppState;
 
-/// A receiver that has not answered within this is counted as failed.
-const TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts before giving up on a notification.
 const MAX_ATTEMPTS: i64 = 12;
 const FIRST_BACKOFF: SignedDuration = SignedDuration::from_secs(1);
@@ -31,9 +29,11 @@ pub fn backoff(attempts: i64, jitter: f64) -> SignedDuration {
     SignedDuration::from_secs_f64(capped * (1.0 - 0.2 * jitter.clamp(0.0, 1.0)))
 }
 
-pub fn client() -> reqwest::Client {
+/// The HTTP client of deliveries: a receiver that has not answered within
+/// `timeout` counts as failed, and the attempt is retried.
+pub fn client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
-        .timeout(TIMEOUT)
+        .timeout(timeout)
         .user_agent(concat!("nines/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("an HTTP client with rustls")
@@ -114,10 +114,15 @@ async fn post(
     Err(Failure { error, permanent })
 }
 
-async fn send(http: &reqwest::Client, n: &Notification, out: Outgoing) -> Result<(), Failure> {
+async fn send(
+    http: &reqwest::Client,
+    n: &Notification,
+    out: Outgoing,
+    timeout: Duration,
+) -> Result<(), Failure> {
     match out {
         Outgoing::Http { url, body } => post(http, &url, n, body).await,
-        Outgoing::Email { server, email } => channels::email::send(&server, &email, TIMEOUT)
+        Outgoing::Email { server, email } => channels::email::send(&server, &email, timeout)
             .await
             .map_err(|f| Failure {
                 error: f.message,
@@ -277,10 +282,11 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
             }
         }
         let skipped = matches!(out, Ok(Outgoing::Nothing(_)));
+        let timeout = state.delivery_timeout;
         sends.push(async move {
             let started = std::time::Instant::now();
             let outcome = match out {
-                Ok(out) => send(&http, &note, out).await,
+                Ok(out) => send(&http, &note, out, timeout).await,
                 Err(f) => Err(f),
             };
             let took = point.is_some().then(|| started.elapsed());
