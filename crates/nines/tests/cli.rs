@@ -1705,6 +1705,21 @@ fn serve_refuses_an_smtp_server_it_cannot_use() {
 // ---------------------------------------------------------------------------
 // A crash between a notification's decision and its delivery
 
+/// A configuration directory under `dir` with one service, checkout, whose
+/// incidents go to an Alertmanager-format webhook on `port`.
+fn webhook_config(dir: &Path, port: u16) -> PathBuf {
+    let config = dir.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("services.yaml"),
+        format!(
+            "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// POSTs a JSON body; the status and the body of the answer.
 fn post_json(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
@@ -1773,15 +1788,7 @@ fn a_notification_decided_before_a_kill_is_delivered_once_after_the_restart() {
     // flight when nines is killed.
     let hung = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = hung.local_addr().unwrap().port();
-    let config = tmp.path().join("config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("services.yaml"),
-        format!(
-            "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
-        ),
-    )
-    .unwrap();
+    let config = webhook_config(tmp.path(), port);
     let data = tmp.path().join("data");
     let mut server = Server::spawn(&config, &data);
     let addr = server.wait_until_up();
@@ -1859,15 +1866,7 @@ fn a_receiver_that_hangs_times_out_and_the_retry_is_delivered() {
     let tmp = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let config = tmp.path().join("config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(
-        config.join("services.yaml"),
-        format!(
-            "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
-        ),
-    )
-    .unwrap();
+    let config = webhook_config(tmp.path(), port);
     // The first request is read and never answered; the next is answered.
     let (tx, got) = mpsc::channel();
     std::thread::spawn(move || {
