@@ -472,6 +472,10 @@ pub struct Incidents {
     /// The earliest deferred notification in the outbox, to wake the
     /// delivery worker for (see `Outcome::deferred`).
     deferred: Option<Timestamp>,
+    /// Groups whose open incident escalation looks at, by when (see
+    /// `Group::esc_at`): a pass visits only those due, and none at all
+    /// when no escalation policy is configured.
+    escalations: BTreeSet<(Timestamp, GroupId)>,
     pub external_url: String,
 }
 
@@ -702,6 +706,11 @@ impl Incidents {
             {
                 self.ack_deadlines.insert((t, row.id));
             }
+            if !routing.catalog.escalation_policies.is_empty() {
+                // Escalation looks at every open incident at the first pass.
+                self.escalations
+                    .insert((Timestamp::MIN, (receiver.clone(), row.group_key.clone())));
+            }
             self.groups.insert(
                 (receiver.clone(), row.group_key.clone()),
                 Group {
@@ -770,10 +779,11 @@ impl Incidents {
     /// The earliest time a group is due, for the dispatcher's sleep.
     pub fn next_due(&self) -> Option<Timestamp> {
         let ack = self.ack_deadlines.first().map(|(t, _)| *t);
+        let escalation = self.escalations.first().map(|(t, _)| *t);
         self.groups
             .values()
             .filter_map(|g| g.due)
-            .chain(self.groups.values().filter_map(|g| g.esc_at))
+            .chain(escalation)
             .chain(ack)
             .chain(self.deferred)
             .min()
@@ -864,7 +874,7 @@ impl Incidents {
             };
             // A root cause that resolved stops holding its dependents back
             // one correlation window later: look again then.
-            let windows_of_deps = routing.correlation_windows();
+            let windows_of_deps = routing.correlation_windows().to_vec();
             let recovered = self
                 .dep_sources
                 .iter()
@@ -1098,7 +1108,10 @@ impl Incidents {
                     self.deferred = Some(self.deferred.map_or(t, |d| d.min(t)));
                 }
                 // The incident changed: escalation looks at it this pass.
-                g.esc_at = Some(now);
+                if !routing.catalog.escalation_policies.is_empty() {
+                    g.esc_at = Some(now);
+                    self.escalations.insert((now, key.clone()));
+                }
                 for fp in outcome.forget {
                     g.members.remove(&fp);
                 }
@@ -1130,20 +1143,32 @@ impl Incidents {
         routing: &Routing,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let due: Vec<GroupId> =
-            self.groups
-                .iter_mut()
-                .filter(|(_, g)| g.esc_at.is_some_and(|t| t <= now))
-                .filter_map(|(id, g)| {
-                    let has_policy = g.incident.as_ref().is_some_and(|i| {
-                        routing.catalog.escalation_policy_of(&i.service).is_some()
-                    });
-                    if !has_policy {
-                        g.esc_at = None;
-                    }
-                    has_policy.then(|| id.clone())
-                })
-                .collect();
+        if routing.catalog.escalation_policies.is_empty() {
+            self.escalations.clear();
+            return Ok(false);
+        }
+        let mut due: Vec<GroupId> = Vec::new();
+        while let Some((t, id)) = self.escalations.first().cloned() {
+            if t > now {
+                break;
+            }
+            self.escalations.pop_first();
+            let Some(g) = self.groups.get_mut(&id) else {
+                continue;
+            };
+            // Looked at once per due time: the group's latest.
+            if g.esc_at != Some(t) {
+                continue;
+            }
+            let has_policy = g
+                .incident
+                .as_ref()
+                .is_some_and(|i| routing.catalog.escalation_policy_of(&i.service).is_some());
+            g.esc_at = None;
+            if has_policy && !due.contains(&id) {
+                due.push(id);
+            }
+        }
         if due.is_empty() {
             return Ok(false);
         }
@@ -1181,6 +1206,9 @@ impl Incidents {
                     now,
                 );
                 g.esc_at = e.wake;
+                if let Some(t) = e.wake {
+                    self.escalations.insert((t, id.clone()));
+                }
                 if let Some(w) = e.write {
                     writes.push((id.clone(), w));
                 }
@@ -1196,6 +1224,7 @@ impl Incidents {
             for (id, _) in &writes {
                 if let Some(g) = self.groups.get_mut(id) {
                     g.esc_at = Some(now);
+                    self.escalations.insert((now, id.clone()));
                 }
             }
             return Err(e);
@@ -1291,10 +1320,11 @@ impl Incidents {
                 notifications,
             }])
             .await?;
-        for g in self.groups.values_mut() {
+        for (key, g) in self.groups.iter_mut() {
             if g.incident.as_ref().is_some_and(|i| i.id == id) {
                 g.incident = (inc.state != "resolved").then(|| inc.clone());
                 g.esc_at = Some(now);
+                self.escalations.insert((now, key.clone()));
             }
         }
         if let Some(t) = deadline {

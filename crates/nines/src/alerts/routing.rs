@@ -165,6 +165,9 @@ pub struct Routing {
     pub catalog: Arc<Catalog>,
     /// Each person's contact methods as targets.
     pub people: BTreeMap<String, Vec<Target>>,
+    /// The distinct correlation windows of services with dependencies,
+    /// shortest first (worked out once, read on every dispatcher pass).
+    windows: Vec<SignedDuration>,
 }
 
 impl Default for Routing {
@@ -187,6 +190,7 @@ impl Default for Routing {
             graph: DependencyGraph::default(),
             catalog: Arc::default(),
             people: BTreeMap::new(),
+            windows: Vec::new(),
         }
     }
 }
@@ -224,6 +228,7 @@ impl Routing {
             graph: DependencyGraph::default(),
             catalog: Arc::default(),
             people: BTreeMap::new(),
+            windows: Vec::new(),
         };
         (routing, warnings)
     }
@@ -273,6 +278,15 @@ impl Routing {
             .map(|(name, p)| (name.clone(), contact_targets(p)))
             .collect();
         self.catalog = Arc::new(catalog.clone());
+        let mut windows: Vec<SignedDuration> = self
+            .services
+            .keys()
+            .filter(|s| self.graph.has_dependencies(s))
+            .map(|s| self.correlation_window(s))
+            .collect();
+        windows.sort();
+        windows.dedup();
+        self.windows = windows;
         self
     }
 
@@ -286,16 +300,8 @@ impl Routing {
     }
 
     /// The distinct correlation windows of services with dependencies.
-    pub fn correlation_windows(&self) -> Vec<SignedDuration> {
-        let mut out: Vec<SignedDuration> = self
-            .services
-            .keys()
-            .filter(|s| self.graph.has_dependencies(s))
-            .map(|s| self.correlation_window(s))
-            .collect();
-        out.sort();
-        out.dedup();
-        out
+    pub fn correlation_windows(&self) -> &[SignedDuration] {
+        &self.windows
     }
 
     /// A group's `group_wait`, lengthened to the correlation window for a
