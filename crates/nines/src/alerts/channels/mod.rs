@@ -1015,6 +1015,34 @@ mod tests {
     }
 
     #[test]
+    fn the_template_context_holds_what_the_readme_says() {
+        let (st, fps) = state();
+        let mut inc = incident("acknowledged");
+        inc.body = json!({
+            "title": "checkout: error budget burning",
+            "heldBack": [{"service": "api", "owner": "web"}],
+        })
+        .to_string();
+        let mut stored = decision(&fps[..2], &fps[2..], 2);
+        stored["why"] = json!("on call for checkout-primary (step 1)");
+        let Some(Decision::Incident(page)) = super::decision(
+            &st,
+            &stored,
+            Some(&inc),
+            Some("https://runbooks.example.com/checkout"),
+        ) else {
+            panic!("not an incident decision");
+        };
+        let ctx = template::context(&page);
+        let mut out = String::new();
+        for key in ctx.try_iter().unwrap() {
+            let k = key.as_str().unwrap().to_owned();
+            out.push_str(&format!("{k} = {}\n", ctx.get_attr(&k).unwrap()));
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
     fn an_undefined_value_falls_back_to_the_default_part_and_says_so() {
         let (st, fps) = state();
         let inc = incident("triggered");

@@ -186,6 +186,8 @@ pub fn context(page: &Page<'_>) -> Value {
             }),
         ),
         ("alerts", alerts),
+        // Alerts left out of `alerts` by the entry's `maxAlerts`.
+        ("more", Value::from(all.len().saturating_sub(shown))),
         (
             "common_labels",
             labels(&LabelSet::common(every().map(|a| &a.labels))),
