@@ -61,11 +61,17 @@ pub fn environment() -> Environment<'static> {
             AutoEscape::None
         }
     });
-    // Templates from the configuration are not allowed to run forever or
-    // recurse without bound: a generous limit on nesting.
+    // Rendering runs in the delivery worker: a template that loops far too
+    // long (nested loops over ranges) must not hold every notification.
+    // Out of fuel, the part falls back to its default like any failure; a
+    // message over the alerts of an incident needs a few thousand units.
+    env.set_fuel(Some(FUEL));
     env.set_recursion_limit(64);
     env
 }
+
+/// The work one rendering may do (about one unit per instruction).
+pub const FUEL: u64 = 1_000_000;
 
 /// Renders `source` as `part` with `ctx`. The error is the engine's own
 /// message, with where in the template it happened.
@@ -177,7 +183,16 @@ mod tests {
             render(&env, Part::Text, "{% if nope %}x{% endif %}y", ctx.clone()).unwrap(),
             "y"
         );
-        let e = render(&env, Part::Text, "{{ nope }}", ctx).unwrap_err();
+        let e = render(&env, Part::Text, "{{ nope }}", ctx.clone()).unwrap_err();
         assert!(e.contains("undefined"), "{e}");
+        // A template that would run far too long stops with an error.
+        let e = render(
+            &env,
+            Part::Text,
+            "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+            ctx,
+        )
+        .unwrap_err();
+        assert!(e.contains("fuel"), "{e}");
     }
 }
