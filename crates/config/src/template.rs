@@ -87,15 +87,73 @@ pub fn render(
     t.render(ctx).map_err(|e| e.to_string())
 }
 
-/// Whether `source` is a template nines can render as `part`: its syntax,
-/// and every filter and test it names (the engine would find an unknown
-/// one only when rendering the branch that uses it). The error is the
-/// engine's message, or names the unknown filter or test and its line in
-/// the template.
+/// The variables a template is given (the `nines` crate builds them, and
+/// a test there keeps the two lists the same; the README documents them).
+pub const CONTEXT: [&str; 11] = [
+    "incident",
+    "status",
+    "alerts",
+    "more",
+    "common_labels",
+    "common_annotations",
+    "group_labels",
+    "external_url",
+    "why",
+    "impacted",
+    // Not ours: minijinja's loop variable, given by the engine.
+    "loop",
+];
+
+/// The fields of `incident`.
+pub const INCIDENT: [&str; 8] = [
+    "id",
+    "state",
+    "urgency",
+    "title",
+    "service",
+    "url",
+    "ack_url",
+    "resolve_url",
+];
+
+/// Whether `source` is a template nines can render as `part`: its syntax;
+/// every variable it reads without defining it is one nines gives (and
+/// `incident.x` a field of the incident); every filter and test it names
+/// exists (the engine would find an unknown one only when rendering the
+/// branch that uses it). The error is the engine's message, or names what
+/// is unknown.
 pub fn check(part: Part, source: &str) -> Result<(), String> {
     let env = environment();
-    env.template_from_named_str(part.template_name(), source)
+    let t = env
+        .template_from_named_str(part.template_name(), source)
         .map_err(|e| e.to_string())?;
+    let mut undeclared: Vec<String> = t.undeclared_variables(true).into_iter().collect();
+    undeclared.sort();
+    for name in &undeclared {
+        let (top, field) = match name.split_once('.') {
+            Some((t, f)) => (t, Some(f)),
+            None => (name.as_str(), None),
+        };
+        // Globals of the engine (`range`, `dict`, `namespace`) are defined.
+        let global = env
+            .compile_expression(top)
+            .and_then(|e| e.eval(()))
+            .is_ok_and(|v| !v.is_undefined());
+        if !CONTEXT.contains(&top) && !global {
+            return Err(format!(
+                "unknown variable `{top}`: a template is given {}",
+                CONTEXT[..CONTEXT.len() - 1].join(", ")
+            ));
+        }
+        if let (true, Some(f)) = (top == "incident", field)
+            && !INCIDENT.contains(&f)
+        {
+            return Err(format!(
+                "unknown field `incident.{f}`: the incident has {}",
+                INCIDENT.join(", ")
+            ));
+        }
+    }
     let name = part.template_name();
     let ast = parse(source, name, SyntaxConfig::default()).map_err(|e| e.to_string())?;
     let mut codegen = CodeGenerator::new(name, source);
@@ -169,6 +227,26 @@ mod tests {
             .is_ok()
         );
         assert!(check(Part::Text, "{% filter upper %}x{% endfilter %}").is_ok());
+    }
+
+    #[test]
+    fn unknown_variables_and_incident_fields_are_found_at_load() {
+        let ok = "{% for a in alerts %}{{ loop.index }} {{ a.labels.x }}{% endfor %}\
+            {% set n = namespace(k=1) %}{% for i in range(2) %}{{ i }}{% endfor %}\
+            {{ incident.ack_url }} {{ common_labels.service }} {{ why }} {{ more }}";
+        assert_eq!(check(Part::Text, ok), Ok(()));
+        let e = check(Part::Text, "{{ incidnet.title }}").unwrap_err();
+        assert!(
+            e.starts_with(
+                "unknown variable `incidnet`: a template is given incident, status, alerts"
+            ),
+            "{e}"
+        );
+        let e = check(Part::Subject, "{{ incident.titel }}").unwrap_err();
+        assert!(
+            e.starts_with("unknown field `incident.titel`: the incident has id, state"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -743,6 +743,8 @@ spec:
       templateFile: {text: no/such/template.txt}
     - email: c@example.com
       template: 'subject: {{ x }}'
+    - email: d@example.com
+      template: {subject: '{{ incidnet.title }}', text: '{{ incident.titel }}'}
 ";
     insta::assert_snapshot!("template_problems", errors("svc.yaml", text));
 }

@@ -1034,6 +1034,27 @@ mod tests {
             panic!("not an incident decision");
         };
         let ctx = template::context(&page);
+        // What `nines check` accepts is what a template is given.
+        let keys = |v: &minijinja::Value| -> Vec<String> {
+            let mut k: Vec<String> = v
+                .try_iter()
+                .unwrap()
+                .map(|k| k.as_str().unwrap().to_owned())
+                .collect();
+            k.sort();
+            k
+        };
+        let sorted = |l: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = l.iter().map(|s| (*s).to_owned()).collect();
+            v.sort();
+            v
+        };
+        let ours = &nines_config::template::CONTEXT[..nines_config::template::CONTEXT.len() - 1];
+        assert_eq!(keys(&ctx), sorted(ours));
+        assert_eq!(
+            keys(&ctx.get_attr("incident").unwrap()),
+            sorted(&nines_config::template::INCIDENT)
+        );
         let mut out = String::new();
         for key in ctx.try_iter().unwrap() {
             let k = key.as_str().unwrap().to_owned();
