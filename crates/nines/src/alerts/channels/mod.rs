@@ -14,7 +14,10 @@
 //!
 //! One file per channel: `json.rs` (nines' incident event), `slack.rs`,
 //! `email.rs` (and the SMTP client), `pagerduty.rs` (Events API v2); the
-//! Alertmanager webhook body is `incidents::render_webhook`.
+//! Alertmanager webhook body is `incidents::render_webhook`. A `notify:`
+//! entry's own templates replace parts of the Slack, email and PagerDuty
+//! renderings (`template.rs`); a part whose template fails goes out in its
+//! default form, listed in [`Rendered::template_fallbacks`].
 
 pub mod email;
 pub mod json;
