@@ -11,7 +11,7 @@ use nines_core::model::{
     AlertCondition, AlertPolicy, BudgetingMethod, BurnRateCondition, Channel, ContactKind,
     DataSource, Dependency, Heartbeat, IncidentPolicy, Integration, Member, Meta, MetricSource,
     NotificationTarget, Notify, Numerator, Objective, Op, RawType, Secret, Service, Sli, SliMetric,
-    Slo, Team, Tier, TimeWindow, Value, WebhookFormat,
+    Slo, Team, Templates, Tier, TimeWindow, Value, WebhookFormat,
 };
 
 use crate::diag::{Diagnostic, Pos, closest};
@@ -1822,6 +1822,8 @@ impl<'a> Decoder<'a> {
                     "format",
                     "sendResolved",
                     "maxAlerts",
+                    "template",
+                    "templateFile",
                 ],
             ) else {
                 continue;
@@ -1975,11 +1977,122 @@ impl<'a> Decoder<'a> {
                 },
                 None => 0,
             };
+            let templates = self.templates(&f, &channel, &w);
             out.push(Notify {
                 channel,
                 send_resolved,
                 max_alerts,
+                templates,
             });
+        }
+        out
+    }
+
+    /// The `template:` (sources written inline) and `templateFile:` (files
+    /// relative to this file, read now) of a `notify:` entry: only the
+    /// parts its channel has, each parsed and checked by the engine the
+    /// server renders with.
+    fn templates(&mut self, f: &Fields, channel: &Channel, w: &str) -> Templates {
+        use crate::template::Part;
+        let mut out = Templates::default();
+        let (parts, refusal): (&[Part], &str) = match channel {
+            Channel::Webhook {
+                format: WebhookFormat::Json,
+                ..
+            } => (
+                &[],
+                "nines' JSON event is data for programs, not a message: it has no template (use slack or email for words, or read the event's fields)",
+            ),
+            Channel::Webhook { .. } => (
+                &[],
+                "the Alertmanager webhook body is a fixed wire format: it has no template (add `format: json` for nines' event, or use slack or email)",
+            ),
+            Channel::Slack { .. } => (&[Part::Text], ""),
+            Channel::Email { .. } => (&[Part::Subject, Part::Text, Part::Html], ""),
+            Channel::PagerDuty { .. } => (&[Part::Summary], ""),
+        };
+        let mut seen: Vec<Part> = Vec::new();
+        for key in ["template", "templateFile"] {
+            let Some(node) = f.get(key) else { continue };
+            let what = format!("{w}.{key}");
+            if parts.is_empty() {
+                let pos = key_pos(f.node, key).unwrap_or(node.pos);
+                self.error_help(pos, format!("{what}: a webhook takes no template"), refusal);
+                continue;
+            }
+            let Some(entries) = node.as_map() else {
+                self.error_help(
+                    node.pos,
+                    format!("{what} must be a mapping, found {}", node.type_name()),
+                    format!("for example {{{}: ...}}", parts[0].name()),
+                );
+                continue;
+            };
+            let names: Vec<&str> = parts.iter().map(|p| p.name()).collect();
+            for (k, v) in entries {
+                let name = k.as_scalar().unwrap_or("");
+                let Some(part) = Part::parse(name).filter(|p| parts.contains(p)) else {
+                    let help = if matches!(channel, Channel::PagerDuty { .. }) {
+                        "a PagerDuty event is a fixed wire format: only its `summary` may be templated".to_owned()
+                    } else if matches!(channel, Channel::Slack { .. }) {
+                        "Slack's part is `text` (the notification's fallback text); its blocks keep the default layout".to_owned()
+                    } else {
+                        format!("this channel's parts: {}", names.join(", "))
+                    };
+                    self.error_help(
+                        k.pos,
+                        format!("unknown template part `{name}` in {what}"),
+                        help,
+                    );
+                    continue;
+                };
+                if seen.contains(&part) {
+                    self.error_help(
+                        k.pos,
+                        format!("{what}.{name}: the part `{name}` is given twice"),
+                        "give each part once, in template or in templateFile",
+                    );
+                    continue;
+                }
+                seen.push(part);
+                let Some(written) = self.string(v, &format!("{what}.{name}")) else {
+                    continue;
+                };
+                let source = if key == "templateFile" {
+                    let path = self
+                        .file
+                        .parent()
+                        .map_or_else(|| PathBuf::from(&written), |d| d.join(&written));
+                    match std::fs::read_to_string(&path) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            self.error_help(
+                                v.pos,
+                                format!("{what}.{name}: cannot read the file `{written}`: {e}"),
+                                "a relative path is read from the directory of this configuration file",
+                            );
+                            continue;
+                        }
+                    }
+                } else {
+                    written
+                };
+                if let Err(e) = crate::template::check(part, &source) {
+                    self.error_help(
+                        v.pos,
+                        format!("{what}.{name}: {e}"),
+                        "templates use Jinja2 syntax; see \"Templates\" in the README for the variables",
+                    );
+                    continue;
+                }
+                let slot = match part {
+                    Part::Subject => &mut out.subject,
+                    Part::Text => &mut out.text,
+                    Part::Html => &mut out.html,
+                    Part::Summary => &mut out.summary,
+                };
+                *slot = Some(source);
+            }
         }
         out
     }
@@ -2052,6 +2165,14 @@ impl<'a> Decoder<'a> {
 
 /// Where PagerDuty's Events API v2 is, unless a `url` says otherwise.
 pub const DEFAULT_PAGERDUTY_BASE: &str = "https://events.pagerduty.com";
+
+/// Where `key` is written in the mapping `node`.
+fn key_pos(node: &Node, key: &str) -> Option<Pos> {
+    node.as_map()?
+        .iter()
+        .find(|(k, _)| k.as_scalar() == Some(key))
+        .map(|(k, _)| k.pos)
+}
 
 fn is_http_url(url: &str) -> bool {
     (url.starts_with("http://") || url.starts_with("https://")) && has_host(url)

@@ -11,6 +11,7 @@ pub mod diag;
 pub mod ical;
 mod link;
 pub mod scenario;
+pub mod template;
 mod yaml;
 
 use std::collections::BTreeMap;

@@ -652,3 +652,99 @@ spec:
 ";
     insta::assert_snapshot!("channel_problems", errors("svc.yaml", text));
 }
+
+#[test]
+fn notify_entries_take_templates_inline_or_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/page.html"),
+        "<h1>{{ incident.title }}</h1>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("services.yaml"),
+        "apiVersion: nines/v1
+kind: Service
+metadata: {name: api}
+spec:
+  notify:
+    - email: oncall@example.com
+      template:
+        subject: '[{{ status|upper }}] {{ incident.title }}'
+      templateFile: {html: templates/page.html}
+    - slack: https://hooks.slack.com/services/T0/B0/XYZ
+      template: {text: '{{ incident.service }} is {{ status }}'}
+    - pagerduty: {routingKey: k}
+      template: {summary: '{{ incident.title }}'}
+---
+apiVersion: nines/v1
+kind: Team
+metadata: {name: ops}
+spec:
+  notify:
+    - email: ops@example.com
+      template: {text: '{{ incident.title }}'}
+",
+    )
+    .unwrap();
+    let loaded = nines_config::load(dir.path()).unwrap_or_else(|e| panic!("{}", e.render()));
+    let n = &loaded.catalog.services["api"].notify;
+    assert_eq!(
+        n[0].templates.subject.as_deref(),
+        Some("[{{ status|upper }}] {{ incident.title }}")
+    );
+    assert_eq!(
+        n[0].templates.html.as_deref(),
+        Some("<h1>{{ incident.title }}</h1>\n")
+    );
+    assert_eq!(n[0].templates.text, None);
+    assert_eq!(
+        n[1].templates.text.as_deref(),
+        Some("{{ incident.service }} is {{ status }}")
+    );
+    assert_eq!(
+        n[2].templates.summary.as_deref(),
+        Some("{{ incident.title }}")
+    );
+    let team = &loaded.catalog.teams["ops"].notify;
+    assert_eq!(
+        team[0].templates.text.as_deref(),
+        Some("{{ incident.title }}")
+    );
+}
+
+#[test]
+fn diagnoses_bad_templates() {
+    let text = "apiVersion: nines/v1
+kind: Service
+metadata: {name: api}
+spec:
+  notify:
+    - email: oncall@example.com
+      template:
+        subject: '{{ incident.title '
+        text: |
+          {{ incident.title }}
+          {% if why %}{{ why|shout }}{% endif %}
+    - webhook: https://hooks.example.com/nines
+      format: json
+      template: {text: '{{ incident.title }}'}
+    - webhook: https://hooks.example.com/am
+      template: {text: '{{ incident.title }}'}
+    - slack: https://hooks.slack.com/services/T0/B0/XYZ
+      template: {subject: '{{ incident.title }}', blocks: '[]'}
+    - pagerduty: {routingKey: k}
+      template: {summary: '{{ incident.title }}', text: x}
+    - email: a@example.com
+      templateFile: {html: no/such/template.html}
+    - email: b@example.com
+      template: {text: a}
+      templateFile: {text: no/such/template.txt}
+    - email: c@example.com
+      template: 'subject: {{ x }}'
+    - email: d@example.com
+      template: {subject: '{{ incidnet.title }}', text: '{{ incident.titel }}'}
+";
+    insta::assert_snapshot!("template_problems", errors("svc.yaml", text));
+}

@@ -225,6 +225,31 @@ pub struct Notify {
     pub send_resolved: bool,
     /// At most this many alerts in one message (0: all).
     pub max_alerts: u32,
+    /// The parts of the channel's message given as templates (Jinja2
+    /// syntax, checked when the configuration is loaded); a part not given
+    /// keeps the default rendering.
+    pub templates: Templates,
+}
+
+/// Template sources for the parts of a message, each optional. Which parts
+/// a channel has: email `subject`, `text`, `html`; Slack `text`; PagerDuty
+/// `summary`. The sources are kept as written: the `nines` crate renders
+/// them, the core only carries them.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Templates {
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub summary: Option<String>,
+}
+
+impl Templates {
+    pub fn is_empty(&self) -> bool {
+        self.subject.is_none()
+            && self.text.is_none()
+            && self.html.is_none()
+            && self.summary.is_none()
+    }
 }
 
 /// A kind of channel and its address.

@@ -888,3 +888,133 @@ async fn a_slack_webhook_that_cannot_be_reached_is_on_the_timeline_without_its_u
     assert!(error.to_lowercase().contains("connect"), "{error}");
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_from_the_configuration_reach_slack_and_the_smtp_server() {
+    let Some(py) = common::python_with("aiosmtpd") else {
+        eprintln!(
+            "SKIPPED: template test: no Python with the `aiosmtpd` package (scripts/test installs it in target/test-venv)"
+        );
+        return;
+    };
+    nines::install_crypto_provider();
+    let mut smtp = smtp_server(&py);
+    let slack = receiver(0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    // A template read from a file next to the configuration, at load.
+    std::fs::write(
+        dir.path().join("config/subject.txt"),
+        "[{{ status|upper }}] #{{ incident.id }} {{ incident.service }}: {{ alerts|length }} alert(s) in {{ common_labels.region }}\n",
+    )
+    .unwrap();
+    let config = format!(
+        "apiVersion: nines/v1
+kind: Service
+metadata: {{name: checkout}}
+spec:
+  notify:
+    - email: oncall@example.com
+      templateFile: {{subject: subject.txt}}
+    - email: lead@example.com
+      template:
+        subject: '{{{{ incident.title }}}}'
+        text: 'Owner: {{{{ alerts[0].labels.owner }}}}'
+    - slack: http://127.0.0.1:{}/services/T000/B000/SLACKTOKEN
+      template:
+        text: |-
+          {{{{ incident.service }}}} is {{{{ status }}}} ({{{{ incident.urgency }}}}){{% for a in alerts %}}
+          - {{{{ a.labels.instance }}}}: {{{{ a.annotations.burn_rate }}}}{{% endfor %}}
+          <{{{{ incident.ack_url }}}}|Acknowledge>
+",
+        slack.port
+    );
+    let server = SmtpServer {
+        host: "127.0.0.1".to_owned(),
+        port: smtp.port,
+        from: "nines@example.com".to_owned(),
+        hello: "nines.test".to_owned(),
+        username: None,
+        password: None,
+        require_tls: false,
+    };
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), &config, Some(server), clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+
+    post_alerts(&url, json!([burn_alert("a", None), burn_alert("b", None)])).await;
+    state.dispatch().await.unwrap();
+
+    // Slack: the templated fallback text, the default blocks.
+    let (_, s) = slack.nth(1).await;
+    assert_eq!(
+        s["text"],
+        format!(
+            "checkout is firing (high)\n- a: 14.4x\n- b: 14.4x\n<{url}/api/v1/incidents/1/ack|Acknowledge>"
+        )
+    );
+    assert_eq!(
+        s["blocks"][0]["text"]["text"],
+        "[FIRING:2] HighErrorRate checkout (high urgency)"
+    );
+
+    // The two emails, in whichever order they were sent.
+    let mut mails = [smtp.next(&url).await, smtp.next(&url).await];
+    mails.sort_by_key(|m| m["rcpt_tos"].to_string());
+    let (lead, oncall) = (&mails[0], &mails[1]);
+    assert_eq!(
+        oncall["rcpt_tos"],
+        json!(["oncall@example.com"]),
+        "{oncall}"
+    );
+    assert_eq!(
+        oncall["subject"], "[FIRING] #1 checkout: 2 alert(s) in eu-west-1",
+        "{oncall}"
+    );
+    // The parts without a template are the default ones.
+    assert!(
+        oncall["text"].as_str().unwrap().starts_with(
+            "[FIRING:2] HighErrorRate checkout (high urgency)\r\n\r\nIncident #1 on checkout"
+        ),
+        "{oncall}"
+    );
+    // An undefined value: that part goes out as the default, the other
+    // part as templated, and the delivery's timeline entry says so.
+    assert_eq!(
+        lead["subject"],
+        "checkout availability: error budget burning 14.4x too fast (page)"
+    );
+    assert!(
+        lead["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[FIRING:2] HighErrorRate checkout (high urgency)"),
+        "{lead}"
+    );
+    let shown = until(
+        &format!("{url}/api/v1/incidents/1"),
+        "the email deliveries on the timeline",
+        |v| !events(v, "notification_delivered", "mailto:lead@example.com").is_empty(),
+    )
+    .await;
+    let delivered = events(&shown, "notification_delivered", "mailto:lead@example.com");
+    assert_eq!(
+        delivered[0]["details"]["template_fallbacks"],
+        json!(["template text: undefined value (in text:1); the default text was sent instead"]),
+        "{shown}"
+    );
+    let other = events(
+        &shown,
+        "notification_delivered",
+        "mailto:oncall@example.com",
+    );
+    assert!(
+        other
+            .iter()
+            .all(|e| e["details"].get("template_fallbacks").is_none()),
+        "{shown}"
+    );
+    running.shutdown().await.unwrap();
+}

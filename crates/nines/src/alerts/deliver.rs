@@ -134,7 +134,10 @@ async fn send(
 
 /// What `note` sends now: its target (looked up in the routing in force
 /// when its address is not all it needs), rendered from its decision.
-async fn outgoing(state: &Arc<AppState>, note: &Notification) -> Result<Outgoing, Failure> {
+async fn outgoing(
+    state: &Arc<AppState>,
+    note: &Notification,
+) -> Result<channels::Rendered, Failure> {
     let routing = state.routing();
     let target = match note.channel.as_str() {
         channels::WEBHOOK => Target::Webhook {
@@ -268,7 +271,10 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
     for note in due {
         let http = http.clone();
         // The body is rendered now from the decision kept in the outbox.
-        let out = outgoing(state, &note).await;
+        let (out, fallbacks) = match outgoing(state, &note).await {
+            Ok(r) => (Ok(r.outgoing), r.template_fallbacks),
+            Err(f) => (Err(f), Vec::new()),
+        };
         let point = out.as_ref().ok().and_then(endpoint);
         if let Some(p) = &point {
             let admit = state
@@ -290,10 +296,11 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
                 Err(f) => Err(f),
             };
             let took = point.is_some().then(|| started.elapsed());
-            (note, point, skipped, took, outcome)
+            (note, point, skipped, took, outcome, fallbacks)
         });
     }
-    let mut results: Vec<(Notification, Attempt, &'static str)> = Vec::with_capacity(n);
+    let mut results: Vec<(Notification, Attempt, &'static str, Vec<String>)> =
+        Vec::with_capacity(n);
     for (note, until, failures) in held {
         // Not attempted: the endpoint's breaker is open. Said on the
         // timeline, and tried again when the breaker may be probed.
@@ -307,9 +314,9 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
             error,
             next_attempt_at: until,
         };
-        results.push((note, attempt, "notification_retry"));
+        results.push((note, attempt, "notification_retry", Vec::new()));
     }
-    for (note, point, skipped, took, outcome) in futures_join_all(sends).await {
+    for (note, point, skipped, took, outcome, fallbacks) in futures_join_all(sends).await {
         let at = state.clock.now();
         let attempts = note.attempts + 1;
         if let Some(p) = &point {
@@ -363,9 +370,12 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
             Attempt::Delivered { .. } => "",
         };
         emit(state, &note, result, error, took);
-        results.push((note, attempt, kind));
+        for f in &fallbacks {
+            tracing::warn!(channel = %note.channel, target = %note.target, fallback = %f, "notification template not used");
+        }
+        results.push((note, attempt, kind, fallbacks));
     }
-    for (note, attempt, kind) in results {
+    for (note, attempt, kind, fallbacks) in results {
         let error = match &attempt {
             Attempt::Retry { error, .. } | Attempt::GaveUp { error, .. } => error.clone(),
             Attempt::Delivered { .. } => String::new(),
@@ -375,15 +385,20 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
                 *at
             }
         };
+        let mut body = json!({
+            "channel": note.channel, "target": note.target, "attempt": note.attempts + 1,
+            "idempotency_key": note.idempotency_key, "error": error,
+        });
+        // A template that could not be rendered is said where the
+        // delivery is: its part went out in the default form.
+        if !fallbacks.is_empty() {
+            body["template_fallbacks"] = json!(fallbacks);
+        }
         let ev = NewIncidentEvent {
             at,
             kind: kind.to_owned(),
             actor: "nines".to_owned(),
-            body: json!({
-                "channel": note.channel, "target": note.target, "attempt": note.attempts + 1,
-                "idempotency_key": note.idempotency_key, "error": error,
-            })
-            .to_string(),
+            body: body.to_string(),
         };
         if let Err(e) = state
             .store

@@ -19,7 +19,7 @@ use nines_core::alerting::inhibit::InhibitRule;
 use nines_core::alerting::labels::LabelSet;
 use nines_core::alerting::route::RouteTree;
 use nines_core::alerting::timeinterval::TimeInterval;
-use nines_core::model::{Catalog, IncidentPolicy, Secret};
+use nines_core::model::{Catalog, IncidentPolicy, Secret, Templates};
 
 use super::channels::email::SmtpServer;
 
@@ -54,6 +54,8 @@ pub enum Target {
         username: Option<String>,
         send_resolved: bool,
         max_alerts: usize,
+        /// The entry's own templates (its `text`); empty: the default.
+        templates: Templates,
     },
     /// An email (plain text and HTML); `smtp` unset means the server
     /// `nines serve` was given.
@@ -63,6 +65,8 @@ pub enum Target {
         headers: Vec<(String, String)>,
         send_resolved: bool,
         max_alerts: usize,
+        /// The entry's own templates (`subject`, `text`, `html`).
+        templates: Templates,
     },
     /// PagerDuty Events API v2: events are posted to `enqueue_url`.
     PagerDuty {
@@ -71,6 +75,8 @@ pub enum Target {
         /// The event's severity; unset follows the incident's urgency.
         severity: Option<String>,
         send_resolved: bool,
+        /// The entry's own templates (its `summary`).
+        templates: Templates,
     },
 }
 
@@ -115,6 +121,7 @@ pub fn contact_targets(p: &nines_core::model::Person) -> Vec<Target> {
                 headers: Vec::new(),
                 send_resolved: true,
                 max_alerts: 0,
+                templates: Templates::default(),
             }),
             ContactKind::Webhook => Some(Target::Json {
                 url: c.address.clone(),
@@ -127,6 +134,7 @@ pub fn contact_targets(p: &nines_core::model::Person) -> Vec<Target> {
                 username: None,
                 send_resolved: true,
                 max_alerts: 0,
+                templates: Templates::default(),
             }),
             ContactKind::Phone => None,
         })

@@ -14,24 +14,29 @@
 //!
 //! One file per channel: `json.rs` (nines' incident event), `slack.rs`,
 //! `email.rs` (and the SMTP client), `pagerduty.rs` (Events API v2); the
-//! Alertmanager webhook body is `incidents::render_webhook`.
+//! Alertmanager webhook body is `incidents::render_webhook`. A `notify:`
+//! entry's own templates replace parts of the Slack, email and PagerDuty
+//! renderings (`template.rs`); a part whose template fails goes out in its
+//! default form, listed in [`Rendered::template_fallbacks`].
 
 pub mod email;
 pub mod json;
 pub mod pagerduty;
 pub mod slack;
+pub mod template;
 pub mod text;
 
 use std::sync::Arc;
 
 use nines_core::alerting::labels::Fingerprint;
-use nines_core::model::{Channel, Notify, Secret, WebhookFormat};
+use nines_core::model::{Channel, Notify, Secret, Templates, WebhookFormat};
 use nines_store::{IncidentRow, Notification};
 use serde_json::Value;
 
 use super::routing::{Routing, Target};
 use super::{Held, HubState};
 use email::SmtpServer;
+use nines_config::template::Part;
 
 /// The outbox's channel names.
 pub const WEBHOOK: &str = "webhook";
@@ -147,6 +152,7 @@ pub fn target_of(n: &Notify) -> Target {
             username: None,
             send_resolved,
             max_alerts,
+            templates: n.templates.clone(),
         },
         Channel::Email { to } => Target::Email {
             to: to.clone(),
@@ -154,12 +160,14 @@ pub fn target_of(n: &Notify) -> Target {
             headers: Vec::new(),
             send_resolved,
             max_alerts,
+            templates: n.templates.clone(),
         },
         Channel::PagerDuty { routing_key, url } => Target::PagerDuty {
             enqueue_url: format!("{}/v2/enqueue", url.trim_end_matches('/')),
             routing_key: routing_key.clone(),
             severity: None,
             send_resolved,
+            templates: n.templates.clone(),
         },
     }
 }
@@ -236,6 +244,7 @@ pub fn from_alertmanager(
             headers: e.headers.clone(),
             send_resolved: e.send_resolved,
             max_alerts: 0,
+            templates: Templates::default(),
         });
     }
     for s in &r.slack_configs {
@@ -247,6 +256,7 @@ pub fn from_alertmanager(
                 username: s.username.clone(),
                 send_resolved: s.send_resolved,
                 max_alerts: 0,
+                templates: Templates::default(),
             });
         }
     }
@@ -269,6 +279,7 @@ pub fn from_alertmanager(
                 routing_key,
                 severity: Some(p.severity.clone().unwrap_or_else(|| "error".to_owned())),
                 send_resolved: p.send_resolved,
+                templates: Templates::default(),
             });
         }
     }
@@ -616,6 +627,31 @@ pub fn render(
     incident: Option<&IncidentRow>,
     runbook: Option<&str>,
     smtp: Option<&Arc<SmtpServer>>,
+) -> Result<Rendered, String> {
+    let mut fallbacks = Vec::new();
+    let outgoing = render_one(st, note, target, incident, runbook, smtp, &mut fallbacks)?;
+    Ok(Rendered {
+        outgoing,
+        template_fallbacks: fallbacks,
+    })
+}
+
+/// A delivery's body, and the parts of it whose template could not be
+/// rendered (each sent in its default form instead), for its timeline
+/// entry.
+pub struct Rendered {
+    pub outgoing: Outgoing,
+    pub template_fallbacks: Vec<String>,
+}
+
+fn render_one(
+    st: &HubState,
+    note: &Notification,
+    target: &Target,
+    incident: Option<&IncidentRow>,
+    runbook: Option<&str>,
+    smtp: Option<&Arc<SmtpServer>>,
+    fallbacks: &mut Vec<String>,
 ) -> Result<Outgoing, String> {
     let stored: Value = serde_json::from_str(&note.body).unwrap_or(Value::Null);
     if let Target::Webhook { url, .. } = target {
@@ -663,6 +699,16 @@ pub fn render(
         }
     };
     let to_vec = |v: &Value| serde_json::to_vec(v).unwrap_or_default();
+    // A target's own templates apply to incident notifications; a notice
+    // keeps its short default form.
+    let mut custom = |templates: &Templates, parts: &[Part]| match &decision {
+        Decision::Incident(page) => {
+            let applied = template::apply(templates, parts, page);
+            fallbacks.extend(applied.fallbacks.iter().cloned());
+            applied
+        }
+        _ => template::Applied::default(),
+    };
     Ok(match target {
         Target::Webhook { .. } => unreachable!("rendered above"),
         Target::Json { url, .. } => Outgoing::Http {
@@ -673,9 +719,13 @@ pub fn render(
             url,
             channel,
             username,
+            templates,
             ..
         } => {
             let mut body = slack::render(&message);
+            if let Some(text) = custom(templates, &[Part::Text]).text {
+                body["text"] = Value::from(text);
+            }
             if let Some(c) = channel {
                 body["channel"] = Value::from(c.as_str());
             }
@@ -691,6 +741,7 @@ pub fn render(
             to,
             smtp: own,
             headers,
+            templates,
             ..
         } => {
             let Some(server) = own.as_ref().or(smtp) else {
@@ -699,26 +750,43 @@ pub fn render(
                         .to_owned(),
                 );
             };
+            let mut email = email::render(&message, to, headers, &note.idempotency_key);
+            let own = custom(templates, &[Part::Subject, Part::Text, Part::Html]);
+            if let Some(subject) = own.subject {
+                // A header is one line.
+                email.subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+            }
+            if let Some(text) = own.text {
+                email.text = text;
+            }
+            if let Some(html) = own.html {
+                email.html = html;
+            }
             Outgoing::Email {
                 server: server.clone(),
-                email: email::render(&message, to, headers, &note.idempotency_key),
+                email,
             }
         }
         Target::PagerDuty {
             enqueue_url,
             routing_key,
             severity,
+            templates,
             ..
         } => match &decision {
-            Decision::Incident(page) => Outgoing::Http {
-                url: enqueue_url.clone(),
-                body: to_vec(&pagerduty::render(
-                    page,
-                    &message,
-                    routing_key,
-                    severity.as_deref(),
-                )),
-            },
+            Decision::Incident(page) => {
+                let mut event = pagerduty::render(page, &message, routing_key, severity.as_deref());
+                // Only a trigger has a summary to give.
+                if event.get("payload").is_some()
+                    && let Some(summary) = custom(templates, &[Part::Summary]).summary
+                {
+                    event["payload"]["summary"] = Value::from(pagerduty::summary(&summary));
+                }
+                Outgoing::Http {
+                    url: enqueue_url.clone(),
+                    body: to_vec(&event),
+                }
+            }
             Decision::Notice(_) | Decision::Action(_) => {
                 Outgoing::Nothing("a notice pages nobody: nothing goes to PagerDuty")
             }
@@ -843,6 +911,7 @@ mod tests {
                 username: None,
                 send_resolved: true,
                 max_alerts: 0,
+                templates: Templates::default(),
             },
             Target::Email {
                 to: "oncall@example.com".to_owned(),
@@ -850,23 +919,49 @@ mod tests {
                 headers: vec![("Reply-To".to_owned(), "lead@example.com".to_owned())],
                 send_resolved: true,
                 max_alerts: 0,
+                templates: Templates::default(),
             },
             Target::PagerDuty {
                 enqueue_url: "https://events.pagerduty.com/v2/enqueue".to_owned(),
                 routing_key: Secret::new("R0UT1NGKEY"),
                 severity: None,
                 send_resolved: true,
+                templates: Templates::default(),
             },
         ]
     }
 
     /// Each channel's rendering, as text for a snapshot.
     fn rendered(st: &HubState, body: Value, inc: Option<&IncidentRow>) -> String {
+        rendered_for(st, body, inc, targets())
+    }
+
+    fn rendered_for(
+        st: &HubState,
+        body: Value,
+        inc: Option<&IncidentRow>,
+        targets: Vec<Target>,
+    ) -> String {
         let n = note(body);
         let mut out = String::new();
-        for t in targets() {
+        for t in targets {
             out.push_str(&format!("=== {} {}\n", t.channel(), t.address()));
-            match render(st, &n, &t, inc, Some("https://runbooks.example.com/checkout"), None) {
+            let r = render(
+                st,
+                &n,
+                &t,
+                inc,
+                Some("https://runbooks.example.com/checkout"),
+                None,
+            );
+            for f in r
+                .as_ref()
+                .map(|r| r.template_fallbacks.clone())
+                .unwrap_or_default()
+            {
+                out.push_str(&format!("fallback: {f}\n"));
+            }
+            match r.map(|r| r.outgoing) {
                 Ok(Outgoing::Http { url, body }) => {
                     let v: Value = serde_json::from_slice(&body).unwrap();
                     out.push_str(&format!(
@@ -883,6 +978,141 @@ mod tests {
             }
         }
         out
+    }
+
+    /// The channels for people of [`targets`], each with `templates`.
+    fn templated(templates: &Templates) -> Vec<Target> {
+        let mut out = targets();
+        out.remove(0);
+        for t in &mut out {
+            match t {
+                Target::Slack { templates: own, .. }
+                | Target::Email { templates: own, .. }
+                | Target::PagerDuty { templates: own, .. } => *own = templates.clone(),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn templates_replace_their_parts_and_the_rest_stays_default() {
+        let (st, fps) = state();
+        let inc = incident("triggered");
+        let templates = Templates {
+            subject: Some("{{ incident.service }}: {{ alerts|length }} alert(s) {{ status }}, #{{ incident.id }}".to_owned()),
+            text: Some(
+                "{{ incident.title }} ({{ incident.urgency }}, {{ incident.state }})
+{% for a in alerts %}- [{{ a.status|upper }}] {{ a.labels.alertname }} on {{ a.labels.instance }} since {{ a.starts_at }}{% if a.ends_at %}, ended {{ a.ends_at }}{% endif %}: {{ a.annotations.summary }}
+{% endfor %}common: {{ common_labels.cluster }}/{{ common_labels.environment }}; group: {{ group_labels.service }}
+{% if why %}why: {{ why }}{% endif %}{% if incident.ack_url %}ack: {{ incident.ack_url }}{% endif %}
+"
+                .to_owned(),
+            ),
+            html: Some("<p>{{ alerts[0].annotations.summary }}</p><a href=\"{{ incident.url }}\">#{{ incident.id }}</a> runbook {{ alerts[0].runbook }}".to_owned()),
+            summary: Some("{{ incident.service }} {{ status }}:\n {{ common_annotations.burn_rate }} burn".to_owned()),
+        };
+        let mut d = decision(&fps[..2], &fps[2..], 0);
+        d["why"] = json!("on call for checkout-primary (step 1)");
+        insta::assert_snapshot!(rendered_for(&st, d, Some(&inc), templated(&templates)));
+    }
+
+    #[test]
+    fn the_template_context_holds_what_the_readme_says() {
+        let (st, fps) = state();
+        let mut inc = incident("acknowledged");
+        inc.body = json!({
+            "title": "checkout: error budget burning",
+            "heldBack": [{"service": "api", "owner": "web"}],
+        })
+        .to_string();
+        let mut stored = decision(&fps[..2], &fps[2..], 2);
+        stored["why"] = json!("on call for checkout-primary (step 1)");
+        let Some(Decision::Incident(page)) = super::decision(
+            &st,
+            &stored,
+            Some(&inc),
+            Some("https://runbooks.example.com/checkout"),
+        ) else {
+            panic!("not an incident decision");
+        };
+        let ctx = template::context(&page);
+        // What `nines check` accepts is what a template is given.
+        let keys = |v: &minijinja::Value| -> Vec<String> {
+            let mut k: Vec<String> = v
+                .try_iter()
+                .unwrap()
+                .map(|k| k.as_str().unwrap().to_owned())
+                .collect();
+            k.sort();
+            k
+        };
+        let sorted = |l: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = l.iter().map(|s| (*s).to_owned()).collect();
+            v.sort();
+            v
+        };
+        let ours = &nines_config::template::CONTEXT[..nines_config::template::CONTEXT.len() - 1];
+        assert_eq!(keys(&ctx), sorted(ours));
+        assert_eq!(
+            keys(&ctx.get_attr("incident").unwrap()),
+            sorted(&nines_config::template::INCIDENT)
+        );
+        let mut out = String::new();
+        for key in ctx.try_iter().unwrap() {
+            let k = key.as_str().unwrap().to_owned();
+            out.push_str(&format!("{k} = {}\n", ctx.get_attr(&k).unwrap()));
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn an_undefined_value_falls_back_to_the_default_part_and_says_so() {
+        let (st, fps) = state();
+        let inc = incident("triggered");
+        let templates = Templates {
+            subject: Some("{{ incident.nope }}".to_owned()),
+            text: Some(
+                "{{ alerts[0].labels.alertname }} and {{ alerts[7].labels.alertname }}".to_owned(),
+            ),
+            html: Some("{% if incident.nope %}x{% endif %}".to_owned()),
+            summary: Some("{{ incident.title|round }}".to_owned()),
+        };
+        let out = rendered_for(
+            &st,
+            decision(&fps[..2], &fps[2..], 0),
+            Some(&inc),
+            templated(&templates),
+        );
+        insta::assert_snapshot!(out);
+        // Every part that failed went out as the default does.
+        let default = rendered(&st, decision(&fps[..2], &fps[2..], 0), Some(&inc));
+        let body = |s: &str| -> String {
+            s.lines()
+                .filter(|l| !l.starts_with("fallback:") && !l.starts_with("=== json"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert!(body(&default).contains(&body(&out)), "{out}");
+    }
+
+    #[test]
+    fn a_notice_keeps_its_default_form_on_a_templated_target() {
+        let (st, _) = state();
+        let notice = json!({
+            "kind": "notice", "text": "service api is impacted by db-primary, incident #7; you are not paged",
+            "service": "api", "incident": 7, "externalURL": "http://nines.example.com",
+        });
+        let templates = Templates {
+            subject: Some("{{ incident.title }}".to_owned()),
+            text: Some("{{ incident.title }}".to_owned()),
+            ..Templates::default()
+        };
+        let plain = rendered_for(&st, notice.clone(), None, templated(&Templates::default()));
+        assert_eq!(
+            rendered_for(&st, notice, None, templated(&templates)),
+            plain
+        );
     }
 
     #[test]
@@ -915,7 +1145,7 @@ mod tests {
             max_alerts: 0,
         };
         assert!(matches!(
-            render(&st, &note(notice), &webhook, None, None, None),
+            render(&st, &note(notice), &webhook, None, None, None).map(|r| r.outgoing),
             Ok(Outgoing::Nothing(_))
         ));
     }
@@ -938,7 +1168,9 @@ mod tests {
         let inc = incident("resolved");
         let n = note(decision(&fps[..2], &[], 0));
         let pd = targets().pop().unwrap();
-        let Ok(Outgoing::Http { body, .. }) = render(&st, &n, &pd, Some(&inc), None, None) else {
+        let Ok(Outgoing::Http { body, .. }) =
+            render(&st, &n, &pd, Some(&inc), None, None).map(|r| r.outgoing)
+        else {
             panic!("no HTTP request");
         };
         let v: Value = serde_json::from_slice(&body).unwrap();

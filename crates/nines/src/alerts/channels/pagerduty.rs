@@ -21,6 +21,12 @@ fn severity<'a>(page: &Page<'_>, fixed: Option<&'a str>) -> &'a str {
     }
 }
 
+/// A templated `payload.summary`: one line, within PagerDuty's limit.
+pub fn summary(s: &str) -> String {
+    let line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    line.chars().take(SUMMARY_MAX).collect()
+}
+
 pub fn render(page: &Page<'_>, msg: &Message, routing_key: &Secret, fixed: Option<&str>) -> Value {
     let dedup_key = page.dedup_key();
     // Rendered at delivery: a trigger retried after its incident resolved

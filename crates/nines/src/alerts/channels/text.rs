@@ -212,6 +212,15 @@ pub fn incident_url(external_url: &str, id: i64) -> String {
     )
 }
 
+/// An alert's runbook: its `runbook_url` or `runbook` annotation, else
+/// its service's.
+pub fn runbook_of<'a>(h: &'a Held, service_runbook: Option<&'a str>) -> Option<&'a str> {
+    let ann = |k: &str| h.alert.annotations.get(k).filter(|v| !v.is_empty());
+    ann("runbook_url")
+        .or_else(|| ann("runbook"))
+        .or(service_runbook)
+}
+
 fn alert_text(h: &Held, firing: bool, service_runbook: Option<&str>) -> AlertText {
     let a = &h.alert;
     let ann = |k: &str| a.annotations.get(k).filter(|v| !v.is_empty());
@@ -231,10 +240,7 @@ fn alert_text(h: &Held, firing: bool, service_runbook: Option<&str>) -> AlertTex
         facts.push(("ended".to_owned(), a.ends_at.to_string()));
     }
     let mut links = Vec::new();
-    if let Some(r) = ann("runbook_url")
-        .or_else(|| ann("runbook"))
-        .or(service_runbook)
-    {
+    if let Some(r) = runbook_of(h, service_runbook) {
         links.push(("runbook".to_owned(), r.to_owned()));
     }
     if let Some(d) = ann("dashboard").or_else(|| ann("dashboard_url")) {
