@@ -36,6 +36,7 @@ fn main() {
                 eval_interval: None,
                 alertmanager_config: None,
                 smtp: None,
+                page_limit: None,
             },
             Arc::new(SystemClock),
         )

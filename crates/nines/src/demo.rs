@@ -96,6 +96,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             eval_interval: Some(Duration::from_secs(5)),
             alertmanager_config: None,
             smtp: None,
+            page_limit: None,
         },
         clock.clone(),
     )

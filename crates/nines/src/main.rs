@@ -148,6 +148,7 @@ async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
         eval_interval: Some(args.eval_every),
         alertmanager_config: args.alertmanager_config,
         smtp,
+        page_limit: args.page_limit,
     };
     let signals = match serve::Signals::install() {
         Ok(s) => s,

@@ -62,6 +62,10 @@ pub struct AppState {
     pub smtp: Option<Arc<crate::alerts::channels::email::SmtpServer>>,
     /// One circuit breaker per delivery endpoint.
     pub breakers: std::sync::Mutex<crate::alerts::breaker::Breakers>,
+    /// `serve --page-limit`: pages per person within a window.
+    pub page_limit: Option<nines_core::model::PageLimit>,
+    /// Pages sent and held per person, for the page limit (in memory).
+    pub page_limiter: std::sync::Mutex<crate::alerts::digest::PageLimiter>,
 }
 
 /// The longest maintenance window by default (`serve --max-maintenance`).
@@ -85,6 +89,9 @@ pub struct Options {
     pub alertmanager_config: Option<PathBuf>,
     /// The SMTP server `email:` notifications are sent through.
     pub smtp: Option<crate::alerts::channels::email::SmtpServer>,
+    /// Pages per person within a window before the rest wait for a
+    /// digest (`--page-limit`); a person's `pageLimit` wins.
+    pub page_limit: Option<nines_core::model::PageLimit>,
 }
 
 /// Why a reload did not take effect.
@@ -437,6 +444,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         outbox_wake: tokio::sync::Notify::new(),
         smtp: opts.smtp.map(Arc::new),
         breakers: Default::default(),
+        page_limit: opts.page_limit,
+        page_limiter: Default::default(),
         slo_alert_ttl: slo_alert_ttl(opts.eval_interval),
         heartbeats: Default::default(),
     });

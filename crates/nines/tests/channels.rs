@@ -41,6 +41,7 @@ async fn start(
             eval_interval: None,
             alertmanager_config: None,
             smtp,
+            page_limit: None,
         },
         clock,
     )

@@ -34,6 +34,7 @@ async fn start(dir: &Path) -> Running {
             eval_interval: None,
             alertmanager_config: None,
             smtp: None,
+            page_limit: None,
         },
         Arc::new(SystemClock),
     )

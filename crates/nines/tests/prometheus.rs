@@ -197,6 +197,7 @@ async fn slis_are_pulled_from_a_real_prometheus() {
             eval_interval: None,
             alertmanager_config: None,
             smtp: None,
+            page_limit: None,
         },
         clock,
     )

@@ -46,6 +46,7 @@ async fn start_in(tmp: tempfile::TempDir, clock: Arc<ManualClock>) -> App {
             eval_interval: None,
             alertmanager_config: None,
             smtp: None,
+            page_limit: None,
         },
         clock.clone(),
     )

@@ -103,11 +103,13 @@ pub struct GroupRef {
 }
 
 /// Where a person is paged: each contact method that nines can deliver to
-/// (a phone number has no channel here, and is left out).
-pub fn contact_targets(p: &nines_core::model::Person) -> Vec<Target> {
+/// (a phone number has no channel here, and is left out), the primary ones
+/// (`fallback` false) or the fallbacks.
+pub fn contact_targets(p: &nines_core::model::Person, fallback: bool) -> Vec<Target> {
     use nines_core::model::ContactKind;
     p.contacts
         .iter()
+        .filter(|c| c.fallback == fallback)
         .filter_map(|c| match c.kind {
             ContactKind::Email => Some(Target::Email {
                 to: c.address.clone(),
@@ -163,8 +165,14 @@ pub struct Routing {
     /// The configuration's people, schedules, escalation policies and
     /// services' support hours, for paging people (`alerts/escalate.rs`).
     pub catalog: Arc<Catalog>,
-    /// Each person's contact methods as targets.
+    /// Each person's primary contact methods as targets: every page goes
+    /// to all of them.
     pub people: BTreeMap<String, Vec<Target>>,
+    /// Each person's fallback contact methods (`fallback: true`), paged
+    /// when a page to a primary one keeps failing (`alerts/fallback.rs`).
+    pub fallbacks: BTreeMap<String, Vec<Target>>,
+    /// Each person's own page limit (`pageLimit`), over `serve --page-limit`.
+    pub page_limits: BTreeMap<String, nines_core::model::PageLimit>,
 }
 
 impl Default for Routing {
@@ -187,6 +195,8 @@ impl Default for Routing {
             graph: DependencyGraph::default(),
             catalog: Arc::default(),
             people: BTreeMap::new(),
+            fallbacks: BTreeMap::new(),
+            page_limits: BTreeMap::new(),
         }
     }
 }
@@ -224,6 +234,8 @@ impl Routing {
             graph: DependencyGraph::default(),
             catalog: Arc::default(),
             people: BTreeMap::new(),
+            fallbacks: BTreeMap::new(),
+            page_limits: BTreeMap::new(),
         };
         (routing, warnings)
     }
@@ -270,7 +282,18 @@ impl Routing {
         self.people = catalog
             .people
             .iter()
-            .map(|(name, p)| (name.clone(), contact_targets(p)))
+            .map(|(name, p)| (name.clone(), contact_targets(p, false)))
+            .collect();
+        self.fallbacks = catalog
+            .people
+            .iter()
+            .map(|(name, p)| (name.clone(), contact_targets(p, true)))
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
+        self.page_limits = catalog
+            .people
+            .iter()
+            .filter_map(|(name, p)| Some((name.clone(), p.page_limit?)))
             .collect();
         self.catalog = Arc::new(catalog.clone());
         self

@@ -167,6 +167,7 @@ pub async fn start_with_config(
             eval_interval: None,
             alertmanager_config: alertmanager.map(Path::to_path_buf),
             smtp: None,
+            page_limit: None,
         },
         clock,
     )

@@ -284,6 +284,7 @@ impl Routing {
             .flat_map(|r| r.targets.iter())
             .chain(self.services.values().flat_map(|s| s.targets.iter()))
             .chain(self.people.values().flatten())
+            .chain(self.fallbacks.values().flatten())
             .any(|t| matches!(t, Target::Email { smtp: None, .. }))
     }
 
@@ -296,6 +297,7 @@ impl Routing {
             .flat_map(|r| r.targets.iter())
             .chain(self.services.values().flat_map(|s| s.targets.iter()))
             .chain(self.people.values().flatten())
+            .chain(self.fallbacks.values().flatten())
             .find(|t| t.channel() == channel && t.address() == address)
             .cloned()
     }
@@ -495,12 +497,69 @@ impl Page<'_> {
     }
 }
 
+/// Pages held by a person's page limit, told together at the end of the
+/// window (`alerts/digest.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    pub person: String,
+    /// When the window ends (RFC 3339).
+    pub until: String,
+    pub items: Vec<DigestItem>,
+}
+
+/// One held page of a digest: its incident as it was when held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestItem {
+    pub incident: i64,
+    pub title: String,
+    pub service: String,
+    pub urgency: String,
+    /// When it was held (RFC 3339).
+    pub held_at: String,
+    /// The incident's URL in nines' API.
+    pub url: String,
+}
+
+impl Digest {
+    fn of(stored: &Value) -> Digest {
+        let s = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Digest {
+            person: s(stored, "person"),
+            until: s(stored, "until"),
+            items: stored
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|i| DigestItem {
+                    incident: i
+                        .get("incident")
+                        .and_then(Value::as_i64)
+                        .unwrap_or_default(),
+                    title: s(i, "title"),
+                    service: s(i, "service"),
+                    urgency: s(i, "urgency"),
+                    held_at: s(i, "heldAt"),
+                    url: s(i, "url"),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// What a decision in the outbox stands for.
 pub enum Decision<'a> {
     Incident(Page<'a>),
     Notice(Notice),
     /// A person acknowledged or resolved the incident.
     Action(ActionNote),
+    /// Pages held by a person's page limit, told in one message.
+    Digest(Digest),
 }
 
 /// Reads a stored decision, with the alerts it names as held now.
@@ -532,6 +591,7 @@ pub fn decision<'a>(
                 external_url: s("externalURL").to_owned(),
             }));
         }
+        Some("digest") => return Some(Decision::Digest(Digest::of(stored))),
         Some("incident") | None => {}
         Some(_) => return None,
     }
@@ -623,7 +683,7 @@ pub fn render(
         // body that is no decision is sent as it is.
         if matches!(
             stored.get("kind").and_then(Value::as_str),
-            Some("notice" | "action")
+            Some("notice" | "action" | "digest")
         ) {
             return Ok(Outgoing::Nothing(
                 "only alerts have an Alertmanager webhook form",
@@ -642,6 +702,7 @@ pub fn render(
     let message = match &decision {
         Decision::Incident(page) => text::Message::of_page(page),
         Decision::Notice(n) => text::Message::of_notice(n),
+        Decision::Digest(d) => text::Message::of_digest(d),
         Decision::Action(a) => {
             // Forwarded to the channels that keep an incident's state only.
             return Ok(match target {
@@ -721,6 +782,9 @@ pub fn render(
             },
             Decision::Notice(_) | Decision::Action(_) => {
                 Outgoing::Nothing("a notice pages nobody: nothing goes to PagerDuty")
+            }
+            Decision::Digest(_) => {
+                Outgoing::Nothing("a digest is for a person's own contact methods")
             }
         },
     })
