@@ -372,6 +372,10 @@ pub struct Running {
     pub state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The delivery worker: awaited at shutdown, so that an attempt in
+    /// flight is recorded before the store closes (else a page delivered
+    /// just then would be delivered again after a restart).
+    delivery: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -379,6 +383,7 @@ impl Running {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.task.await.context("server task")??;
+        let _ = self.delivery.await;
         self.state.store.close().await;
         Ok(())
     }
@@ -554,7 +559,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
             }
         });
     }
-    {
+    let delivery = {
         let state = state.clone();
         let mut stop = shutdown.subscribe();
         tokio::spawn(async move {
@@ -575,8 +580,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
                     _ = stop.wait_for(|s| *s) => break,
                 }
             }
-        });
-    }
+        })
+    };
     let app = http::router(state.clone());
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -590,6 +595,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         state,
         shutdown,
         task,
+        delivery,
     })
 }
 
