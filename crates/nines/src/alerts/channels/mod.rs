@@ -985,6 +985,33 @@ mod tests {
     }
 
     #[test]
+    fn a_digest_lists_the_held_incidents_on_every_channel_for_people() {
+        let (st, _) = state();
+        let item = |id: i64, title: &str, urgency: &str| {
+            json!({
+                "incident": id, "title": title, "service": "batch", "urgency": urgency,
+                "heldAt": "2026-11-21T10:02:00Z",
+                "url": format!("http://nines.example.com/api/v1/incidents/{id}"),
+                "page": format!("{id}-1-0-alice"),
+            })
+        };
+        let digest = json!({
+            "kind": "digest", "person": "alice", "until": "2026-11-21T10:05:00Z",
+            "items": [item(3, "job 3 is failing", "low"), item(4, "job <4> & co", "low")],
+        });
+        insta::assert_snapshot!(rendered(&st, digest.clone(), None));
+        let webhook = Target::Webhook {
+            url: "http://am.example.com".to_owned(),
+            send_resolved: true,
+            max_alerts: 0,
+        };
+        assert!(matches!(
+            render(&st, &note(digest), &webhook, None, None, None),
+            Ok(Outgoing::Nothing(_))
+        ));
+    }
+
+    #[test]
     fn a_persons_resolution_goes_to_pagerduty_and_the_json_event_only() {
         let (st, _) = state();
         let mut inc = incident("resolved");
