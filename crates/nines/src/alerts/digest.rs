@@ -198,6 +198,11 @@ pub async fn hold(state: &AppState, note: &Notification, now: Timestamp) -> Opti
     let decision: Value = serde_json::from_str(&note.body).ok()?;
     let person = decision.get("person")?.as_str()?;
     let routing = state.routing();
+    // A digest goes to the person's primary contacts; without any there
+    // is nothing to carry it, and the page goes as it is.
+    if routing.people.get(person).is_none_or(Vec::is_empty) {
+        return None;
+    }
     let limit = routing
         .page_limits
         .get(person)

@@ -131,6 +131,65 @@ mod tests {
     }
 
     #[test]
+    fn fallback_contacts_wait_unless_no_primary_one_can_be_delivered_to() {
+        use nines_core::model::{Catalog, ContactKind, ContactMethod, Meta, Person};
+        let contact = |kind, address: &str, fallback| ContactMethod {
+            kind,
+            address: address.to_owned(),
+            fallback,
+        };
+        let person = |name: &str, contacts| Person {
+            meta: Meta {
+                name: name.to_owned(),
+                ..Meta::default()
+            },
+            time_zone: None,
+            contacts,
+            teams: Vec::new(),
+            page_limit: None,
+        };
+        let mut c = Catalog::default();
+        c.people.insert(
+            "alice".to_owned(),
+            person(
+                "alice",
+                vec![
+                    contact(ContactKind::Webhook, "http://a/1", false),
+                    contact(ContactKind::Email, "alice@example.com", true),
+                ],
+            ),
+        );
+        c.people.insert(
+            "bob".to_owned(),
+            person(
+                "bob",
+                vec![
+                    contact(ContactKind::Phone, "+33100000000", false),
+                    contact(ContactKind::Email, "bob@example.com", true),
+                ],
+            ),
+        );
+        let r = Routing::default().with_catalog(&c);
+        let addresses =
+            |m: &std::collections::BTreeMap<String, Vec<super::super::routing::Target>>,
+             p: &str| {
+                m.get(p)
+                    .into_iter()
+                    .flatten()
+                    .map(|t| t.address())
+                    .collect::<Vec<_>>()
+            };
+        assert_eq!(addresses(&r.people, "alice"), ["http://a/1"]);
+        assert_eq!(
+            addresses(&r.fallbacks, "alice"),
+            ["mailto:alice@example.com"]
+        );
+        // bob's phone has no channel here: his fallback is where he is paged.
+        assert_eq!(addresses(&r.people, "bob"), ["mailto:bob@example.com"]);
+        assert!(addresses(&r.fallbacks, "bob").is_empty());
+    }
+
+    #[test]
     fn pages_are_told_apart_from_other_notifications() {
         assert_eq!(
             page_of(&note("nines-page-4-17-0-alice-b-1")),

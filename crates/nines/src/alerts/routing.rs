@@ -284,12 +284,21 @@ impl Routing {
             .iter()
             .map(|(name, p)| (name.clone(), contact_targets(p, false)))
             .collect();
-        self.fallbacks = catalog
-            .people
-            .iter()
-            .map(|(name, p)| (name.clone(), contact_targets(p, true)))
-            .filter(|(_, t)| !t.is_empty())
-            .collect();
+        self.fallbacks = BTreeMap::new();
+        for (name, p) in &catalog.people {
+            let fallbacks = contact_targets(p, true);
+            if fallbacks.is_empty() {
+                continue;
+            }
+            match self.people.get_mut(name) {
+                // No primary contact nines can deliver to (a phone number
+                // only): the fallbacks are where the person is paged.
+                Some(primary) if primary.is_empty() => *primary = fallbacks,
+                _ => {
+                    self.fallbacks.insert(name.clone(), fallbacks);
+                }
+            }
+        }
         self.page_limits = catalog
             .people
             .iter()
