@@ -499,3 +499,75 @@ async fn a_burst_of_pages_for_one_person_gives_the_first_pages_then_one_digest()
     assert_eq!(alice.count(), 4);
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_fails_three_times_goes_to_the_fallback_and_the_primary_is_still_retried() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (primary, fallback) = (common::refusing("503 Service Unavailable"), receiver(0));
+    let clock = Arc::new(ManualClock::new("2026-12-01T02:00:00Z".parse().unwrap()));
+    let cfg = paging_config(
+        &format!(
+            "    - {{type: webhook, address: 'http://127.0.0.1:{}/alice'}}
+    - {{type: webhook, address: 'http://127.0.0.1:{}/alice-phone', fallback: true}}",
+            primary.port, fallback.port
+        ),
+        "",
+    );
+    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout", "severity": "critical"},
+                "endsAt": "2026-12-01T12:00:00Z"}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    primary.nth(1).await;
+    // Each retry falls due when the clock passes its backoff; the clock
+    // moves until the receiver sees it (the worker may record an attempt
+    // a moment after the receiver answered).
+    let attempt = |n: usize| {
+        let (primary, clock, state) = (&primary, clock.clone(), state.clone());
+        async move {
+            for _ in 0..50 {
+                clock.advance(SignedDuration::from_secs(30));
+                state.outbox_wake.notify_one();
+                if primary
+                    .nth_within(n, std::time::Duration::from_millis(200))
+                    .await
+                    .is_some()
+                {
+                    return;
+                }
+            }
+            panic!("no attempt #{n}");
+        }
+    };
+    attempt(2).await;
+    assert_eq!(
+        fallback.count(),
+        0,
+        "two failures are not yet a primary that keeps failing"
+    );
+    attempt(3).await;
+    let (key, page) = fallback.nth(1).await;
+    assert!(key.starts_with("nines-fallback-1-"), "{key}");
+    assert!(
+        page["why"]
+            .as_str()
+            .unwrap()
+            .contains("kept failing (the receiver answered 503 Service Unavailable)"),
+        "{page}"
+    );
+    // The primary is still retried; the fallback is not decided again.
+    attempt(4).await;
+    attempt(5).await;
+    let shown = get(&format!("{url}/api/v1/incidents/1")).await;
+    let used = timeline_of(&shown, "fallback_used");
+    assert_eq!(used.len(), 1, "{shown}");
+    assert_eq!(used[0]["details"]["failed"]["attempts"], 3);
+    assert_eq!(fallback.count(), 1);
+    running.shutdown().await.unwrap();
+}

@@ -150,6 +150,23 @@ impl Receiver {
         }
     }
 
+    /// The `n`th delivery if it arrives within `wait`; for a test that
+    /// moves an injected clock until a retry falls due.
+    pub async fn nth_within(&self, n: usize, wait: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if let Some(x) = self.got.lock().unwrap().get(n - 1) {
+                return Some(x.clone());
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     pub fn count(&self) -> usize {
         self.got.lock().unwrap().len()
     }
