@@ -5,12 +5,14 @@
 //! kind, the fingerprints of the alerts firing and resolved, the group);
 //! at delivery [`render`] turns it into the body of its channel from the
 //! alerts held then and the incident as it is then. A decision has a kind:
-//! `incident` (the only one written today; a decision without `kind` is
-//! one) or `notice` (a short low-urgency message that pages nobody, such
-//! as "service api is impacted by db-primary, incident #7"). Every channel
-//! meant for people renders a [`text::Message`] for either kind; the
-//! Alertmanager webhook and PagerDuty have no form for a notice and send
-//! nothing for one.
+//! `incident` (a decision without `kind` is one), `notice` (a short
+//! low-urgency message that pages nobody, such as "service api is impacted
+//! by db-primary, incident #7"), `action` (a person's acknowledgement or
+//! resolution) or `digest` (the pages a person's page limit held, listed
+//! with their incidents as they were when held: `alerts/digest.rs`).
+//! Every channel meant for people renders a [`text::Message`] for an
+//! incident, a notice or a digest; the Alertmanager webhook and PagerDuty
+//! have no form for a notice or a digest and send nothing for one.
 //!
 //! One file per channel: `json.rs` (nines' incident event), `slack.rs`,
 //! `email.rs` (and the SMTP client), `pagerduty.rs` (Events API v2); the
