@@ -569,5 +569,28 @@ async fn a_page_that_fails_three_times_goes_to_the_fallback_and_the_primary_is_s
     assert_eq!(used.len(), 1, "{shown}");
     assert_eq!(used[0]["details"]["failed"]["attempts"], 3);
     assert_eq!(fallback.count(), 1);
+
+    // Five failures in a row opened the endpoint's circuit breaker: the
+    // next incident's page is not even attempted there and goes to the
+    // fallback at once.
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "JobFailing", "service": "batch", "severity": "critical"},
+                "endsAt": "2026-12-01T12:00:00Z"}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    let (key, page) = fallback.nth(2).await;
+    assert!(key.starts_with("nines-fallback-2-"), "{key}");
+    assert!(
+        page["why"].as_str().unwrap().contains("circuit breaker"),
+        "{page}"
+    );
+    assert_eq!(primary.count(), 5, "not attempted behind the open breaker");
+    assert!(
+        metrics(&url)
+            .await
+            .contains("nines_page_fallbacks_total{channel=\"json\"} 2"),
+    );
     running.shutdown().await.unwrap();
 }
