@@ -568,3 +568,31 @@ impl ContactKind {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PageLimit;
+    use jiff::SignedDuration;
+
+    #[test]
+    fn a_page_limit_is_pages_over_a_positive_window() {
+        assert_eq!(
+            PageLimit::parse("3/5m"),
+            Ok(PageLimit {
+                pages: 3,
+                window: SignedDuration::from_mins(5)
+            })
+        );
+        assert_eq!(
+            PageLimit::parse("10/1h").unwrap().window,
+            SignedDuration::from_hours(1)
+        );
+        assert_eq!(
+            PageLimit::parse("1/90s").unwrap().window,
+            SignedDuration::from_secs(90)
+        );
+        for bad in ["3", "0/5m", "3/0m", "3/5", "3/5d", "x/5m", "3/-5m"] {
+            assert!(PageLimit::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
