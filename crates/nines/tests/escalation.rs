@@ -594,3 +594,55 @@ async fn a_page_that_fails_three_times_goes_to_the_fallback_and_the_primary_is_s
     );
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_fallback_contacts_the_policys_fallback_person_is_paged() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, dave) = (common::refusing("410 Gone"), receiver(0));
+    let clock = Arc::new(ManualClock::new("2026-12-01T02:00:00Z".parse().unwrap()));
+    let cfg = paging_config(
+        &format!(
+            "    - {{type: webhook, address: 'http://127.0.0.1:{}/alice'}}",
+            alice.port
+        ),
+        "",
+    )
+    .replace(
+        "spec:\n  rules:",
+        "spec:\n  fallback: [{person: dave}]\n  rules:",
+    );
+    let cfg = format!(
+        "{cfg}---
+apiVersion: nines/v1
+kind: Person
+metadata: {{name: dave}}
+spec:
+  contacts: [{{type: webhook, address: 'http://127.0.0.1:{}/dave'}}]
+",
+        dave.port
+    );
+    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout", "severity": "critical"},
+                "endsAt": "2026-12-01T12:00:00Z"}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    alice.nth(1).await;
+    let (key, page) = dave.nth(1).await;
+    assert!(key.starts_with("nines-fallback-1-"), "{key}");
+    assert_eq!(page["alerts"][0]["labels"]["alertname"], "CheckoutDown");
+    let shown = get(&format!("{url}/api/v1/incidents/1")).await;
+    let used = timeline_of(&shown, "fallback_used");
+    assert_eq!(used.len(), 1, "{shown}");
+    assert_eq!(
+        used[0]["details"]["fallback"],
+        "the escalation policy's fallback dave"
+    );
+    assert_eq!(used[0]["details"]["person"], "alice");
+    running.shutdown().await.unwrap();
+}

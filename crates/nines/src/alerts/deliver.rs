@@ -313,7 +313,7 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
             note.target
         );
         emit(state, &note, "held", &error, None);
-        let follow = fallback::decide(&routing, &note, &error, now);
+        let follow = fallback_of(state, &routing, &note, &error, now).await;
         let attempt = Attempt::Retry {
             at: now,
             error,
@@ -385,7 +385,7 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
             _ => false,
         };
         let follow = if failing {
-            fallback::decide(&routing, &note, error, at)
+            fallback_of(state, &routing, &note, error, at).await
         } else {
             None
         };
@@ -416,6 +416,27 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
         .unwrap_or_else(|e| e.into_inner())
         .prune();
     n
+}
+
+/// The fallback pages of a page that keeps failing: the person's fallback
+/// contacts, else the fallback people of the escalation policy of the
+/// incident's service.
+async fn fallback_of(
+    state: &AppState,
+    routing: &super::routing::Routing,
+    note: &Notification,
+    error: &str,
+    at: Timestamp,
+) -> Option<nines_store::FollowUp> {
+    fallback::page_of(note)?;
+    let mut policy = Vec::new();
+    if let Some(id) = note.incident_id
+        && let Ok(Some(inc)) = state.store.incident(id).await
+        && let Some(p) = routing.catalog.escalation_policy_of(&inc.service)
+    {
+        policy = p.fallback().to_vec();
+    }
+    fallback::decide(routing, note, &policy, error, at)
 }
 
 fn attempt_error(attempt: &Attempt) -> &str {

@@ -44,16 +44,40 @@ pub fn keeps_failing(attempts: i64, gave_up: bool, breaker_open: bool) -> bool {
 /// primary contact that keeps failing with `error`) pages, with the
 /// timeline entry that says so; `None` when it is no page or the person
 /// has no fallback contact.
+///
+/// A person without fallback contacts is covered by their escalation
+/// policy's `fallback` people (`policy_fallback`, the policy of the
+/// incident's service), paged on their primary contacts.
 pub fn decide(
     routing: &Routing,
     note: &Notification,
+    policy_fallback: &[String],
     error: &str,
     now: Timestamp,
 ) -> Option<FollowUp> {
     let page = page_of(note)?;
     let mut decision: Value = serde_json::from_str(&note.body).ok()?;
     let person = decision.get("person")?.as_str()?.to_owned();
-    let targets = routing.fallbacks.get(&person).filter(|t| !t.is_empty())?;
+    let (targets, whom) = match routing.fallbacks.get(&person).filter(|t| !t.is_empty()) {
+        Some(own) => (own.clone(), format!("{person}'s fallback contact(s)")),
+        None => {
+            let others: Vec<&String> = policy_fallback.iter().filter(|p| **p != person).collect();
+            let targets: Vec<_> = others
+                .iter()
+                .filter_map(|p| routing.people.get(*p))
+                .flatten()
+                .cloned()
+                .collect();
+            if targets.is_empty() {
+                return None;
+            }
+            let names: Vec<&str> = others.iter().map(|p| p.as_str()).collect();
+            (
+                targets,
+                format!("the escalation policy's fallback {}", names.join(", ")),
+            )
+        }
+    };
     let short: String = error.chars().take(200).collect();
     let why = decision
         .get("why")
@@ -93,8 +117,9 @@ pub fn decide(
                 "error": short,
             },
             "targets": addresses,
+            "fallback": whom,
             "text": format!(
-                "the page to {person} through {} kept failing ({short}); paged {person}'s fallback contact(s) {}",
+                "the page to {person} through {} kept failing ({short}); paged {whom}: {}",
                 note.target,
                 addresses.join(", ")
             ),
@@ -222,6 +247,7 @@ mod tests {
         let f = decide(
             &routing,
             &note("nines-page-4-17-0-alice-b-0"),
+            &[],
             "refused",
             Timestamp::UNIX_EPOCH,
         )
@@ -241,15 +267,41 @@ mod tests {
         );
         let ev: Value = serde_json::from_str(&f.event_if_new.unwrap().body).unwrap();
         assert_eq!(ev["failed"]["target"], "http://down/alice");
-        // Nobody without fallback contacts gets one.
-        assert!(
+        // Without fallback contacts, the policy's fallback people are
+        // paged on their primary contacts (never the failing person).
+        let mut routing = Routing::default();
+        routing.people.insert(
+            "dave".to_owned(),
+            vec![super::super::routing::Target::Json {
+                url: "http://up/dave".to_owned(),
+                send_resolved: true,
+                max_alerts: 0,
+            }],
+        );
+        let policy = ["alice-b".to_owned(), "dave".to_owned()];
+        let f = decide(
+            &routing,
+            &note("nines-page-4-17-0-alice-b-0"),
+            &policy,
+            "x",
+            Timestamp::UNIX_EPOCH,
+        )
+        .unwrap();
+        let targets: Vec<&str> = f.notifications.iter().map(|n| n.target.as_str()).collect();
+        assert_eq!(targets, ["http://up/dave"]);
+        let ev: Value = serde_json::from_str(&f.event_if_new.unwrap().body).unwrap();
+        assert_eq!(ev["fallback"], "the escalation policy's fallback dave");
+        // Nobody to fall back on: nothing is decided.
+        let nobody = |policy: &[String]| {
             decide(
                 &Routing::default(),
                 &note("nines-page-4-17-0-alice-b-0"),
+                policy,
                 "x",
-                Timestamp::UNIX_EPOCH
+                Timestamp::UNIX_EPOCH,
             )
-            .is_none()
-        );
+        };
+        assert!(nobody(&[]).is_none());
+        assert!(nobody(&["alice-b".to_owned()]).is_none());
     }
 }
