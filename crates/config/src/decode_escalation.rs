@@ -18,6 +18,8 @@ pub struct EscalationPolicyDraft {
     pub meta: Meta,
     pub rules: Vec<RuleDraft>,
     pub loops: u32,
+    /// `fallback: [{person: dave}]`.
+    pub fallback: Vec<Ref>,
 }
 
 #[derive(Clone, Debug)]
@@ -40,7 +42,7 @@ impl Decoder<'_> {
         mut meta: Meta,
     ) -> Option<EscalationPolicyDraft> {
         let what = "EscalationPolicy spec";
-        let f = self.fields(spec, what, &["description", "rules", "loops"])?;
+        let f = self.fields(spec, what, &["description", "rules", "loops", "fallback"])?;
         meta.description = self.description(&f, what);
         let loops = match f.get("loops") {
             None => Some(0),
@@ -78,8 +80,30 @@ impl Decoder<'_> {
                 }
             }
         }
+        let mut fallback = Vec::new();
+        if let Some(list) = f.get("fallback") {
+            for t in self.list(list, "EscalationPolicy spec.fallback") {
+                let tw = "a fallback target";
+                if let Some(tf) = self.fields(t, tw, &["person"]) {
+                    match self.reference(&tf, "person", tw) {
+                        Some(r) if !fallback.iter().any(|o: &Ref| o.name == r.name) => {
+                            fallback.push(r)
+                        }
+                        Some(_) => {}
+                        None => ok = false,
+                    }
+                } else {
+                    ok = false;
+                }
+            }
+        }
         let loops = loops?;
-        ok.then_some(EscalationPolicyDraft { meta, rules, loops })
+        ok.then_some(EscalationPolicyDraft {
+            meta,
+            rules,
+            loops,
+            fallback,
+        })
     }
 
     fn loops(&mut self, n: &Node) -> Option<u32> {

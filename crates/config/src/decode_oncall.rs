@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use jiff::civil::{Date, DateTime, Time};
-use nines_core::model::{ContactKind, ContactMethod, Meta, Person};
+use nines_core::model::{ContactKind, ContactMethod, Meta, PageLimit, Person};
 use nines_core::oncall::{Turn, WEEK_MINUTES, Window};
 
 use super::{Decoder, Drafts, Loc, Ref, contact_problem};
@@ -55,7 +55,11 @@ const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 impl Decoder<'_> {
     pub(super) fn person(&mut self, spec: &Node, mut meta: Meta) -> Option<Person> {
         let what = "Person spec";
-        let f = self.fields(spec, what, &["description", "timeZone", "contacts"])?;
+        let f = self.fields(
+            spec,
+            what,
+            &["description", "timeZone", "contacts", "pageLimit"],
+        )?;
         meta.description = self.description(&f, what);
         let time_zone = f
             .get("timeZone")
@@ -64,12 +68,32 @@ impl Decoder<'_> {
             .get("contacts")
             .map(|n| self.contacts(n))
             .unwrap_or_default();
+        let page_limit = f.get("pageLimit").and_then(|n| self.page_limit(n));
         Some(Person {
             meta,
             time_zone,
             contacts,
             teams: Vec::new(),
+            page_limit,
         })
+    }
+
+    /// A person's `pageLimit: {pages: 3, window: 5m}`.
+    fn page_limit(&mut self, node: &Node) -> Option<PageLimit> {
+        let what = "Person spec.pageLimit";
+        let f = self.fields(node, what, &["pages", "window"])?;
+        let pages_node = self.required(&f, "pages", what)?;
+        let window_node = self.required(&f, "window", what)?;
+        let pages = self.number(pages_node, &format!("{what}.pages"))?;
+        let window = self.fixed_span(window_node, &format!("{what}.window"), false)?;
+        if pages < 1.0 || pages.fract() != 0.0 || pages > f64::from(u32::MAX) {
+            self.error(
+                pages_node.pos,
+                format!("{what}.pages must be a whole number of at least 1, found {pages}"),
+            );
+            return None;
+        }
+        PageLimit::new(pages as u32, window)
     }
 
     /// A `contacts:` list of a person or a team member.
@@ -77,7 +101,7 @@ impl Decoder<'_> {
         let mut contacts = Vec::new();
         for c in self.list(list, "contacts") {
             let cw = "a contact method";
-            let Some(cf) = self.fields(c, cw, &["type", "address"]) else {
+            let Some(cf) = self.fields(c, cw, &["type", "address", "fallback"]) else {
                 continue;
             };
             let (Some(kind_s), Some(address)) = (
@@ -100,7 +124,19 @@ impl Decoder<'_> {
                 self.error(addr_pos, problem);
                 continue;
             }
-            contacts.push(ContactMethod { kind, address });
+            let fallback = self.opt_bool(&cf, "fallback", cw).unwrap_or(false);
+            contacts.push(ContactMethod {
+                kind,
+                address,
+                fallback,
+            });
+        }
+        if !contacts.is_empty() && contacts.iter().all(|c| c.fallback) {
+            self.error_help(
+                list.pos,
+                "every contact method is marked `fallback: true`, so none is paged first",
+                "leave `fallback` off the contact methods to page at once; fallbacks are used when those keep failing",
+            );
         }
         contacts
     }

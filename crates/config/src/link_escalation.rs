@@ -60,8 +60,13 @@ impl Linker {
                     }
                 }
             }
+            let mut fallback = Vec::new();
+            for p in d.fallback {
+                ok &= self.person(&p, &people);
+                fallback.push(p.name);
+            }
             match EscalationPolicy::new(d.meta, rules, d.loops) {
-                Ok(p) if ok => built.push(p),
+                Ok(p) if ok => built.push(p.with_fallback(fallback)),
                 Ok(_) => {}
                 Err(e) => self.error(&loc, format!("escalation policy `{name}`: {e}"), None),
             }

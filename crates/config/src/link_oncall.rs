@@ -87,6 +87,7 @@ impl Linker {
                                 time_zone: m.time_zone.clone().or(team.time_zone.clone()),
                                 contacts: m.contacts.clone(),
                                 teams: vec![team_name.clone()],
+                                page_limit: None,
                             },
                         );
                     }

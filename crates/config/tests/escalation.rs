@@ -247,3 +247,29 @@ spec:
     );
     insta::assert_snapshot!("escalation_references", errors("escalation.yaml", &text));
 }
+
+#[test]
+fn a_policy_names_the_people_it_falls_back_on() {
+    let policy = |fallback: &str| {
+        format!(
+            "{WORLD}apiVersion: nines/v1
+kind: EscalationPolicy
+metadata: {{name: payments}}
+spec:
+  fallback: {fallback}
+  rules:
+    - {{delay: 15m, targets: [{{person: alice}}]}}
+"
+        )
+    };
+    let loaded = load_str("p.yaml", &policy("[{person: bob}, {person: bob}]"))
+        .unwrap_or_else(|e| panic!("{}", e.render()));
+    assert_eq!(
+        loaded.catalog.escalation_policies["payments"].fallback(),
+        ["bob".to_owned()]
+    );
+    let out = errors("p.yaml", &policy("[{person: zoe}]"));
+    assert!(out.contains("zoe"), "{out}");
+    let out = errors("p.yaml", &policy("[{schedule: payments-primary}]"));
+    assert!(out.contains("unknown field `schedule`"), "{out}");
+}

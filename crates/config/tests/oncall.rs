@@ -228,3 +228,53 @@ fn a_calendar_with_recurring_or_unknown_people_is_refused_at_its_lines() {
     let err = err.replace(&dir.path().display().to_string(), "[dir]");
     insta::assert_snapshot!("calendar_unknown_person", err);
 }
+
+#[test]
+fn contacts_may_be_fallbacks_and_a_person_may_limit_their_pages() {
+    let text = "apiVersion: nines/v1
+kind: Person
+metadata: {name: alice}
+spec:
+  contacts:
+    - {type: slack, address: 'https://hooks.slack.com/services/T0/B0/X'}
+    - {type: email, address: alice@example.com, fallback: true}
+  pageLimit: {pages: 3, window: 5m}
+";
+    let loaded = load_str("people.yaml", text).unwrap_or_else(|e| panic!("{}", e.render()));
+    let alice = &loaded.catalog.people["alice"];
+    let fallbacks: Vec<bool> = alice.contacts.iter().map(|c| c.fallback).collect();
+    assert_eq!(fallbacks, [false, true]);
+    let limit = alice.page_limit.unwrap();
+    assert_eq!(
+        (limit.pages, limit.window),
+        (3, jiff::SignedDuration::from_mins(5))
+    );
+}
+
+#[test]
+fn only_fallback_contacts_or_a_bad_page_limit_are_refused() {
+    let text = "apiVersion: nines/v1
+kind: Person
+metadata: {name: alice}
+spec:
+  contacts:
+    - {type: email, address: alice@example.com, fallback: true}
+  pageLimit: {pages: 0, window: 5m}
+---
+apiVersion: nines/v1
+kind: Person
+metadata: {name: bob}
+spec:
+  contacts: [{type: email, address: bob@example.com, fallback: yes}]
+  pageLimit: {pages: 2}
+";
+    let out = errors("people.yaml", text);
+    for expected in [
+        "every contact method is marked `fallback: true`, so none is paged first",
+        "Person spec.pageLimit.pages must be a whole number of at least 1, found 0",
+        "a contact method.fallback must be true or false",
+        "Person spec.pageLimit is missing required field `window`",
+    ] {
+        assert!(out.contains(expected), "{expected}\n{out}");
+    }
+}

@@ -507,6 +507,50 @@ pub struct Person {
     pub contacts: Vec<ContactMethod>,
     /// The teams that list this person, in name order.
     pub teams: Vec<String>,
+    /// At most this many pages in a window; the further ones wait for one
+    /// digest at the end of the window (unset: `serve --page-limit`).
+    pub page_limit: Option<PageLimit>,
+}
+
+/// A per-person rate limit on pages: more than `pages` within `window`
+/// and the rest are held for one digest (see `nines/src/alerts/digest.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageLimit {
+    /// At least 1.
+    pub pages: u32,
+    /// Positive.
+    pub window: jiff::SignedDuration,
+}
+
+impl PageLimit {
+    /// `None` unless `pages` is at least 1 and `window` positive.
+    pub fn new(pages: u32, window: jiff::SignedDuration) -> Option<PageLimit> {
+        (pages >= 1 && window.is_positive()).then_some(PageLimit { pages, window })
+    }
+
+    /// `3/5m`: pages, a slash, a window (`s`, `m` or `h`).
+    pub fn parse(s: &str) -> Result<PageLimit, String> {
+        let (n, w) = s
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}` is not a page limit such as 3/5m"))?;
+        let pages: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{n}` is not a number of pages"))?;
+        let w = w.trim();
+        let (num, unit) = w.split_at(w.len().saturating_sub(1));
+        let secs: i64 = num
+            .parse()
+            .map_err(|_| format!("`{w}` is not a window such as 5m"))?;
+        let secs = match unit {
+            "s" => secs,
+            "m" => secs * 60,
+            "h" => secs * 3600,
+            _ => return Err(format!("`{w}` is not a window such as 5m (s, m or h)")),
+        };
+        PageLimit::new(pages, jiff::SignedDuration::from_secs(secs))
+            .ok_or_else(|| format!("`{s}`: at least one page in a positive window"))
+    }
 }
 
 impl Person {
@@ -523,6 +567,9 @@ impl Person {
 pub struct ContactMethod {
     pub kind: ContactKind,
     pub address: String,
+    /// Used only when a page to one of the person's primary contacts
+    /// (those without `fallback: true`) keeps failing.
+    pub fallback: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -544,5 +591,33 @@ impl ContactKind {
             "phone" => ContactKind::Phone,
             _ => return None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PageLimit;
+    use jiff::SignedDuration;
+
+    #[test]
+    fn a_page_limit_is_pages_over_a_positive_window() {
+        assert_eq!(
+            PageLimit::parse("3/5m"),
+            Ok(PageLimit {
+                pages: 3,
+                window: SignedDuration::from_mins(5)
+            })
+        );
+        assert_eq!(
+            PageLimit::parse("10/1h").unwrap().window,
+            SignedDuration::from_hours(1)
+        );
+        assert_eq!(
+            PageLimit::parse("1/90s").unwrap().window,
+            SignedDuration::from_secs(90)
+        );
+        for bad in ["3", "0/5m", "3/0m", "3/5", "3/5d", "x/5m", "3/-5m"] {
+            assert!(PageLimit::parse(bad).is_err(), "{bad}");
+        }
     }
 }

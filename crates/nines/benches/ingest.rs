@@ -37,6 +37,7 @@ fn main() {
                 alertmanager_config: None,
                 smtp: None,
                 delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
+                page_limit: None,
             },
             Arc::new(SystemClock),
         )

@@ -371,6 +371,12 @@ pub struct ServeArgs {
     /// session) may take before it counts as failed and is retried.
     #[arg(long, default_value = "10s", value_parser = parse_delivery_timeout)]
     pub delivery_timeout: std::time::Duration,
+    /// At most this many pages per person within a window, such as 3/5m;
+    /// further pages in the window (except the first page of each
+    /// high-urgency incident) are held and sent as one digest at its end.
+    /// A person's own `pageLimit` wins. Unset: no limit.
+    #[arg(long, value_name = "PAGES/WINDOW", value_parser = nines_core::model::PageLimit::parse)]
+    pub page_limit: Option<nines_core::model::PageLimit>,
     /// The SMTP server (host:port) the `email:` notifications of the
     /// configuration are sent through; port 465 is TLS from the start.
     #[arg(long, env = "NINES_SMTP_SMARTHOST", value_name = "HOST:PORT")]

@@ -97,6 +97,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             alertmanager_config: None,
             smtp: None,
             delivery_timeout: crate::serve::DEFAULT_DELIVERY_TIMEOUT,
+            page_limit: None,
         },
         clock.clone(),
     )

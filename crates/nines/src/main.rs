@@ -149,6 +149,7 @@ async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
         alertmanager_config: args.alertmanager_config,
         smtp,
         delivery_timeout: args.delivery_timeout,
+        page_limit: args.page_limit,
     };
     let signals = match serve::Signals::install() {
         Ok(s) => s,

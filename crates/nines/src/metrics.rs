@@ -122,6 +122,10 @@ pub struct Metrics {
     pub notification_attempts: Family<DeliveryLabels, Counter>,
     pub notification_duration: Family<ChannelLabel, Histogram>,
     pub notification_breakers_open: Family<ChannelLabel, Gauge>,
+    /// Pages sent to a person's fallback contacts, by the failed primary's channel.
+    pub page_fallbacks: Family<ChannelLabel, Counter>,
+    /// Pages held by a person's page limit for a digest, by channel.
+    pub pages_held_for_digest: Family<ChannelLabel, Counter>,
 }
 
 impl Metrics {
@@ -158,6 +162,8 @@ impl Metrics {
             sli_pulls: Family::default(),
             notification_attempts: Family::default(),
             notification_breakers_open: Family::default(),
+            page_fallbacks: Family::default(),
+            pages_held_for_digest: Family::default(),
             notification_duration: Family::new_with_constructor(|| {
                 Histogram::new([
                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -263,6 +269,16 @@ impl Metrics {
             "notification_breakers_open",
             "Delivery endpoints whose circuit breaker is open or probing, by channel",
             m.notification_breakers_open.clone(),
+        );
+        registry.register(
+            "page_fallbacks",
+            "Pages sent to a person's fallback contacts because the page to a primary one kept failing, by the failed channel",
+            m.page_fallbacks.clone(),
+        );
+        registry.register(
+            "pages_held_for_digest",
+            "Page notifications held by a person's page limit and told in a digest at the end of the window, by channel",
+            m.pages_held_for_digest.clone(),
         );
         *m.registry.lock().unwrap_or_else(|e| e.into_inner()) = registry;
         m

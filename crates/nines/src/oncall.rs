@@ -140,6 +140,7 @@ fn person_json(p: Option<&Person>, name: &str) -> Value {
         "contacts": p.map(|p| p.contacts.iter().map(|c| json!({
             "type": format!("{:?}", c.kind).to_lowercase(),
             "address": c.address,
+            "fallback": c.fallback,
         })).collect::<Vec<_>>()).unwrap_or_default(),
     })
 }

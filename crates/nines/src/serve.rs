@@ -64,6 +64,10 @@ pub struct AppState {
     pub delivery_timeout: std::time::Duration,
     /// One circuit breaker per delivery endpoint.
     pub breakers: std::sync::Mutex<crate::alerts::breaker::Breakers>,
+    /// `serve --page-limit`: pages per person within a window.
+    pub page_limit: Option<nines_core::model::PageLimit>,
+    /// Pages sent and held per person, for the page limit (in memory).
+    pub page_limiter: std::sync::Mutex<crate::alerts::digest::PageLimiter>,
 }
 
 /// How long a delivery attempt may take by default (`serve --delivery-timeout`).
@@ -93,6 +97,9 @@ pub struct Options {
     /// How long one delivery attempt may take before it counts as failed
     /// (and is retried).
     pub delivery_timeout: std::time::Duration,
+    /// Pages per person within a window before the rest wait for a
+    /// digest (`--page-limit`); a person's `pageLimit` wins.
+    pub page_limit: Option<nines_core::model::PageLimit>,
 }
 
 /// Why a reload did not take effect.
@@ -373,6 +380,10 @@ pub struct Running {
     pub state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The delivery worker: awaited at shutdown, so that an attempt in
+    /// flight is recorded before the store closes (else a page delivered
+    /// just then would be delivered again after a restart).
+    delivery: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -380,6 +391,7 @@ impl Running {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.task.await.context("server task")??;
+        let _ = self.delivery.await;
         self.state.store.close().await;
         Ok(())
     }
@@ -446,6 +458,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         smtp: opts.smtp.map(Arc::new),
         delivery_timeout: opts.delivery_timeout,
         breakers: Default::default(),
+        page_limit: opts.page_limit,
+        page_limiter: Default::default(),
         slo_alert_ttl: slo_alert_ttl(opts.eval_interval),
         heartbeats: Default::default(),
     });
@@ -554,7 +568,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
             }
         });
     }
-    {
+    let delivery = {
         let state = state.clone();
         let mut stop = shutdown.subscribe();
         tokio::spawn(async move {
@@ -575,8 +589,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
                     _ = stop.wait_for(|s| *s) => break,
                 }
             }
-        });
-    }
+        })
+    };
     let app = http::router(state.clone());
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -590,6 +604,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         state,
         shutdown,
         task,
+        delivery,
     })
 }
 

@@ -42,6 +42,7 @@ async fn start(
             alertmanager_config: None,
             smtp,
             delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
+            page_limit: None,
         },
         clock,
     )

@@ -295,3 +295,387 @@ async fn a_low_urgency_incident_waits_for_support_hours_and_never_wakes_anyone_a
     assert_eq!(bob.count(), 0);
     running.shutdown().await.unwrap();
 }
+
+/// alice, paged by the payments policy for checkout (high urgency when
+/// critical) and batch (one incident per alert name), with `contacts` and
+/// `extra` lines in her spec.
+fn paging_config(contacts: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: nines/v1
+kind: Person
+metadata: {{name: alice}}
+spec:
+  timeZone: Europe/Paris
+  contacts:
+{contacts}
+{extra}
+---
+apiVersion: nines/v1
+kind: Team
+metadata: {{name: payments}}
+spec:
+  timeZone: Europe/Paris
+  members: [{{name: alice}}]
+  escalationPolicy: payments
+---
+apiVersion: nines/v1
+kind: EscalationPolicy
+metadata: {{name: payments}}
+spec:
+  rules:
+    - delay: 30m
+      targets: [{{person: alice}}]
+---
+apiVersion: nines/v1
+kind: Service
+metadata: {{name: checkout}}
+spec:
+  owner: payments
+---
+apiVersion: nines/v1
+kind: Service
+metadata: {{name: batch}}
+spec:
+  owner: payments
+  incidents: {{groupBy: [alertname]}}
+"
+    )
+}
+
+fn timeline_of<'a>(incident: &'a Value, kind: &str) -> Vec<&'a Value> {
+    incident["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
+async fn metrics(url: &str) -> String {
+    reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_whose_primary_contact_keeps_failing_goes_to_the_fallback_contact_once() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    // alice's primary webhook is broken for good; her fallback works.
+    let (primary, fallback) = (common::refusing("400 Bad Request"), receiver(0));
+    let clock = Arc::new(ManualClock::new("2026-12-01T02:00:00Z".parse().unwrap()));
+    let cfg = paging_config(
+        &format!(
+            "    - {{type: webhook, address: 'http://127.0.0.1:{}/alice'}}
+    - {{type: webhook, address: 'http://127.0.0.1:{}/alice-phone', fallback: true}}",
+            primary.port, fallback.port
+        ),
+        "",
+    );
+    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout", "severity": "critical"},
+                "annotations": {"summary": "checkout answers 500"},
+                "endsAt": "2026-12-01T12:00:00Z"}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+
+    // The page goes to the primary only; it refuses it, and the fallback
+    // gets the same page, saying why it came there.
+    let (key, _) = primary.nth(1).await;
+    assert!(key.starts_with("nines-page-1-"), "{key}");
+    let (key, page) = fallback.nth(1).await;
+    assert!(key.starts_with("nines-fallback-1-"), "{key}");
+    assert_eq!(page["kind"], "incident");
+    assert_eq!(page["alerts"][0]["labels"]["alertname"], "CheckoutDown");
+    let why = page["why"].as_str().unwrap();
+    assert!(
+        why.starts_with("escalation step 1 of 1")
+            && why.contains(&format!(
+                "the page to http://127.0.0.1:{}/alice kept failing (the receiver answered 400 Bad Request)",
+                primary.port
+            )),
+        "{why}"
+    );
+
+    let shown = get(&format!("{url}/api/v1/incidents/1")).await;
+    let used = timeline_of(&shown, "fallback_used");
+    assert_eq!(used.len(), 1, "{shown}");
+    let d = &used[0]["details"];
+    assert_eq!(d["person"], "alice");
+    assert_eq!(
+        d["failed"]["target"],
+        format!("http://127.0.0.1:{}/alice", primary.port)
+    );
+    assert_eq!(
+        d["targets"][0],
+        format!("http://127.0.0.1:{}/alice-phone", fallback.port)
+    );
+    assert!(
+        d["text"]
+            .as_str()
+            .unwrap()
+            .contains("paged alice's fallback contact(s)"),
+        "{d}"
+    );
+    assert_eq!(timeline_of(&shown, "notification_failed").len(), 1);
+    assert!(
+        metrics(&url)
+            .await
+            .contains("nines_page_fallbacks_total{channel=\"json\"} 1"),
+    );
+    // Nothing more: the primary gave up, the fallback was decided once.
+    assert_eq!((primary.count(), fallback.count()), (1, 1));
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_pages_for_one_person_gives_the_first_pages_then_one_digest() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let alice = receiver(0);
+    let t0: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let cfg = paging_config(
+        &format!(
+            "    - {{type: webhook, address: 'http://127.0.0.1:{}/alice'}}",
+            alice.port
+        ),
+        "  pageLimit: {pages: 2, window: 5m}",
+    );
+    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+
+    // Four low-urgency incidents at once: two pages go out, two are held.
+    let burst: Vec<Value> = (1..=4)
+        .map(|i| {
+            json!({"labels": {"alertname": format!("Job{i}Failing"), "service": "batch", "severity": "warning"},
+                   "annotations": {"summary": format!("job {i} is failing")},
+                   "endsAt": "2026-12-01T12:00:00Z"})
+        })
+        .collect();
+    post_alerts(&url, Value::Array(burst)).await;
+    state.dispatch().await.unwrap();
+    alice.nth(2).await;
+
+    // A high-urgency incident's first page is never held behind the digest.
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout", "severity": "critical"},
+                "annotations": {"summary": "checkout answers 500"},
+                "endsAt": "2026-12-01T12:00:00Z"}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    let (_, page) = alice.nth(3).await;
+    assert_eq!(
+        (&page["kind"], &page["urgency"]),
+        (&json!("incident"), &json!("high"))
+    );
+    assert_eq!(page["alerts"][0]["labels"]["alertname"], "CheckoutDown");
+    assert_eq!(alice.count(), 3);
+
+    // The held pages are on their incidents' timelines.
+    let mut held = Vec::new();
+    for id in 1..=4 {
+        let shown = get(&format!("{url}/api/v1/incidents/{id}")).await;
+        for e in timeline_of(&shown, "held_for_digest") {
+            let text = e["details"]["text"].as_str().unwrap().to_owned();
+            assert!(
+                text.starts_with("held for the digest of alice at 2026-12-01T02:05:00Z"),
+                "{text}"
+            );
+            held.push(id);
+        }
+    }
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(
+        metrics(&url)
+            .await
+            .contains("nines_pages_held_for_digest_total{channel=\"json\"} 2"),
+    );
+
+    // A restart before the window ends loses nothing: the digest is in
+    // the outbox, due at the end of the window.
+    running.shutdown().await.unwrap();
+    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
+    let state = running.state.clone();
+    clock.advance(SignedDuration::from_mins(5));
+    state.outbox_wake.notify_one();
+    let (key, digest) = alice.nth(4).await;
+    assert!(key.starts_with("nines-digest-alice-"), "{key}");
+    assert_eq!(digest["kind"], "digest", "{digest}");
+    assert_eq!(digest["person"], "alice");
+    let listed = digest["incidents"].as_array().unwrap();
+    let ids: Vec<i64> = listed.iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, held, "{digest}");
+    for i in listed {
+        assert_eq!(i["urgency"], "low");
+        assert_eq!(i["service"], "batch");
+        assert!(i["title"].as_str().unwrap().contains("is failing"), "{i}");
+        assert!(
+            i["links"]["incident"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/api/v1/incidents/{}", i["id"])),
+            "{i}"
+        );
+    }
+    assert_eq!(alice.count(), 4);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_fails_three_times_goes_to_the_fallback_and_the_primary_is_still_retried() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (primary, fallback) = (common::refusing("503 Service Unavailable"), receiver(0));
+    let clock = Arc::new(ManualClock::new("2026-12-01T02:00:00Z".parse().unwrap()));
+    let cfg = paging_config(
+        &format!(
+            "    - {{type: webhook, address: 'http://127.0.0.1:{}/alice'}}
+    - {{type: webhook, address: 'http://127.0.0.1:{}/alice-phone', fallback: true}}",
+            primary.port, fallback.port
+        ),
+        "",
+    );
+    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout", "severity": "critical"},
+                "endsAt": "2026-12-01T12:00:00Z"}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    primary.nth(1).await;
+    // Each retry falls due when the clock passes its backoff; the clock
+    // moves until the receiver sees it (the worker may record an attempt
+    // a moment after the receiver answered).
+    let attempt = |n: usize| {
+        let (primary, clock, state) = (&primary, clock.clone(), state.clone());
+        async move {
+            for _ in 0..50 {
+                clock.advance(SignedDuration::from_secs(30));
+                state.outbox_wake.notify_one();
+                if primary
+                    .nth_within(n, std::time::Duration::from_millis(200))
+                    .await
+                    .is_some()
+                {
+                    return;
+                }
+            }
+            panic!("no attempt #{n}");
+        }
+    };
+    attempt(2).await;
+    assert_eq!(
+        fallback.count(),
+        0,
+        "two failures are not yet a primary that keeps failing"
+    );
+    attempt(3).await;
+    let (key, page) = fallback.nth(1).await;
+    assert!(key.starts_with("nines-fallback-1-"), "{key}");
+    assert!(
+        page["why"]
+            .as_str()
+            .unwrap()
+            .contains("kept failing (the receiver answered 503 Service Unavailable)"),
+        "{page}"
+    );
+    // The primary is still retried; the fallback is not decided again.
+    attempt(4).await;
+    attempt(5).await;
+    let shown = get(&format!("{url}/api/v1/incidents/1")).await;
+    let used = timeline_of(&shown, "fallback_used");
+    assert_eq!(used.len(), 1, "{shown}");
+    assert_eq!(used[0]["details"]["failed"]["attempts"], 3);
+    assert_eq!(fallback.count(), 1);
+
+    // Five failures in a row opened the endpoint's circuit breaker: the
+    // next incident's page is not even attempted there and goes to the
+    // fallback at once.
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "JobFailing", "service": "batch", "severity": "critical"},
+                "endsAt": "2026-12-01T12:00:00Z"}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    let (key, page) = fallback.nth(2).await;
+    assert!(key.starts_with("nines-fallback-2-"), "{key}");
+    assert!(
+        page["why"].as_str().unwrap().contains("circuit breaker"),
+        "{page}"
+    );
+    assert_eq!(primary.count(), 5, "not attempted behind the open breaker");
+    assert!(
+        metrics(&url)
+            .await
+            .contains("nines_page_fallbacks_total{channel=\"json\"} 2"),
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_fallback_contacts_the_policys_fallback_person_is_paged() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, dave) = (common::refusing("410 Gone"), receiver(0));
+    let clock = Arc::new(ManualClock::new("2026-12-01T02:00:00Z".parse().unwrap()));
+    let cfg = paging_config(
+        &format!(
+            "    - {{type: webhook, address: 'http://127.0.0.1:{}/alice'}}",
+            alice.port
+        ),
+        "",
+    )
+    .replace(
+        "spec:\n  rules:",
+        "spec:\n  fallback: [{person: dave}]\n  rules:",
+    );
+    let cfg = format!(
+        "{cfg}---
+apiVersion: nines/v1
+kind: Person
+metadata: {{name: dave}}
+spec:
+  contacts: [{{type: webhook, address: 'http://127.0.0.1:{}/dave'}}]
+",
+        dave.port
+    );
+    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout", "severity": "critical"},
+                "endsAt": "2026-12-01T12:00:00Z"}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    alice.nth(1).await;
+    let (key, page) = dave.nth(1).await;
+    assert!(key.starts_with("nines-fallback-1-"), "{key}");
+    assert_eq!(page["alerts"][0]["labels"]["alertname"], "CheckoutDown");
+    let shown = get(&format!("{url}/api/v1/incidents/1")).await;
+    let used = timeline_of(&shown, "fallback_used");
+    assert_eq!(used.len(), 1, "{shown}");
+    assert_eq!(
+        used[0]["details"]["fallback"],
+        "the escalation policy's fallback dave"
+    );
+    assert_eq!(used[0]["details"]["person"], "alice");
+    running.shutdown().await.unwrap();
+}

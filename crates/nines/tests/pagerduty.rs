@@ -35,6 +35,7 @@ async fn start(dir: &Path) -> Running {
             alertmanager_config: None,
             smtp: None,
             delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
+            page_limit: None,
         },
         Arc::new(SystemClock),
     )

@@ -198,6 +198,7 @@ async fn slis_are_pulled_from_a_real_prometheus() {
             alertmanager_config: None,
             smtp: None,
             delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
+            page_limit: None,
         },
         clock,
     )

@@ -47,6 +47,7 @@ async fn start_in(tmp: tempfile::TempDir, clock: Arc<ManualClock>) -> App {
             alertmanager_config: None,
             smtp: None,
             delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
+            page_limit: None,
         },
         clock.clone(),
     )

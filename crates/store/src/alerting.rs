@@ -125,6 +125,29 @@ pub enum Attempt {
         at: Timestamp,
         error: String,
     },
+    /// Not sent on its own: held for a digest, which tells it (`note`
+    /// says which). Done, as a delivered one is.
+    Held {
+        at: Timestamp,
+        note: String,
+    },
+}
+
+/// What a delivery attempt decides, written in the transaction that
+/// records it: a page to a person's fallback contacts when the primary
+/// keeps failing, a digest that a held page joins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowUp {
+    /// The incident they belong to (none for a digest of several).
+    pub incident_id: Option<i64>,
+    /// Inserted unless their idempotency key is in the outbox already;
+    /// with `replace`, a pending one's body is replaced instead (a digest
+    /// that gained an item).
+    pub notifications: Vec<NewNotification>,
+    pub replace: bool,
+    /// Written on `incident_id`'s timeline only when one of
+    /// `notifications` was new, so a decision taken twice is told once.
+    pub event_if_new: Option<NewIncidentEvent>,
 }
 
 /// An incident written together with its new timeline entries and the
@@ -370,6 +393,17 @@ pub trait AlertStore: Send + Sync + 'static {
         attempt: &Attempt,
         event: Option<&NewIncidentEvent>,
     ) -> Result<(), StoreError>;
+
+    /// [`AlertStore::record_attempt`], and what it decides (`follow`) in
+    /// the same transaction; returns whether a notification of `follow`
+    /// was new (inserted, or replaced with `replace`).
+    async fn record_attempt_with(
+        &self,
+        id: i64,
+        attempt: &Attempt,
+        event: Option<&NewIncidentEvent>,
+        follow: &FollowUp,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Implements [`AlertStore`] for an engine that provides `write_tx()`,
@@ -689,6 +723,19 @@ macro_rules! alert_store_impl {
                 attempt: &$crate::alerting::Attempt,
                 event: Option<&$crate::alerting::NewIncidentEvent>,
             ) -> Result<(), $crate::StoreError> {
+                let none = $crate::alerting::FollowUp::default();
+                $crate::alerting::AlertStore::record_attempt_with(self, id, attempt, event, &none)
+                    .await
+                    .map(|_| ())
+            }
+
+            async fn record_attempt_with(
+                &self,
+                id: i64,
+                attempt: &$crate::alerting::Attempt,
+                event: Option<&$crate::alerting::NewIncidentEvent>,
+                follow: &$crate::alerting::FollowUp,
+            ) -> Result<bool, $crate::StoreError> {
                 use $crate::alerting::Attempt;
                 let error = self.error("recording a delivery attempt");
                 let (state, at, last_error, next) = match attempt {
@@ -697,6 +744,7 @@ macro_rules! alert_store_impl {
                         ("pending", *at, error.as_str(), Some(*next_attempt_at))
                     }
                     Attempt::GaveUp { at, error } => ("failed", *at, error.as_str(), None),
+                    Attempt::Held { at, note } => ("delivered", *at, note.as_str(), None),
                 };
                 let sql = Self::sql(
                     "UPDATE outbox SET attempts = attempts + 1, state = ?, last_error = ?,
@@ -707,6 +755,14 @@ macro_rules! alert_store_impl {
                 let event_sql = Self::sql(
                     "INSERT INTO incident_events (incident_id, at, kind, actor, body) VALUES (?, ?, ?, ?, ?)",
                 );
+                let outbox = Self::sql(if follow.replace {
+                    "INSERT INTO outbox (idempotency_key, incident_id, channel, target, body, created_at, next_attempt_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key)
+                     DO UPDATE SET body = excluded.body WHERE outbox.state = 'pending'"
+                } else {
+                    "INSERT INTO outbox (idempotency_key, incident_id, channel, target, body, created_at, next_attempt_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
+                });
                 let mut tx = self.write_tx().await.map_err(&error)?;
                 let incident: Option<Option<i64>> = sqlx::query_scalar(sql.clone())
                     .bind(state)
@@ -723,7 +779,32 @@ macro_rules! alert_store_impl {
                         what: format!("a delivery attempt for notification {id}, which does not exist"),
                     });
                 };
+                let mut events = Vec::new();
                 if let (Some(incident_id), Some(e)) = (incident, event) {
+                    events.push((incident_id, e));
+                }
+                let mut new = false;
+                for n in &follow.notifications {
+                    let written = sqlx::query(outbox.clone())
+                        .bind(&n.idempotency_key)
+                        .bind(follow.incident_id)
+                        .bind(&n.channel)
+                        .bind(&n.target)
+                        .bind(&n.body)
+                        .bind(n.created_at.as_microsecond())
+                        .bind(n.first_attempt_at().as_microsecond())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&error)?
+                        .rows_affected();
+                    new |= written > 0;
+                }
+                if let (true, Some(incident_id), Some(e)) =
+                    (new, follow.incident_id, follow.event_if_new.as_ref())
+                {
+                    events.push((incident_id, e));
+                }
+                for (incident_id, e) in events {
                     sqlx::query(event_sql.clone())
                         .bind(incident_id)
                         .bind(e.at.as_microsecond())
@@ -734,7 +815,8 @@ macro_rules! alert_store_impl {
                         .await
                         .map_err(&error)?;
                 }
-                tx.commit().await.map_err(&error)
+                tx.commit().await.map_err(&error)?;
+                Ok(new)
             }
         }
     };

@@ -1243,6 +1243,152 @@ async fn one_open_incident_per_group_with_its_timeline_and_outbox(h: Harness) {
         matches!(missing, Err(StoreError::InvalidInput { .. })),
         "{missing:?}"
     );
+
+    // What an attempt decides is written with it: a follow-up is inserted
+    // once and its timeline entry written once; a replacing one (a digest
+    // that gained an item) replaces the body while it is pending.
+    let follow = |key: &str, body: &str, replace: bool| crate::FollowUp {
+        incident_id: Some(id),
+        notifications: vec![crate::NewNotification {
+            idempotency_key: key.to_owned(),
+            channel: "json".to_owned(),
+            target: "http://fallback".to_owned(),
+            body: body.to_owned(),
+            created_at: retry_at,
+            not_before: None,
+        }],
+        replace,
+        event_if_new: Some(event("fallback_used")),
+    };
+    let fresh = crate::NewNotification {
+        idempotency_key: "contract-primary".to_owned(),
+        channel: "json".to_owned(),
+        target: "http://primary".to_owned(),
+        body: "{}".to_owned(),
+        created_at: retry_at,
+        not_before: None,
+    };
+    let mut inc = store.incident(id).await.unwrap().unwrap();
+    inc.updated_at = retry_at;
+    store
+        .write_incidents(&[crate::IncidentWrite {
+            incident: inc,
+            events: vec![],
+            notifications: vec![fresh],
+        }])
+        .await
+        .unwrap();
+    let primary = store.due_notifications(retry_at, 10).await.unwrap();
+    assert_eq!(primary.len(), 1);
+    let failed = crate::Attempt::GaveUp {
+        at: retry_at,
+        error: "refused".to_owned(),
+    };
+    let first = store
+        .record_attempt_with(
+            primary[0].id,
+            &failed,
+            None,
+            &follow("contract-fb", "{}", false),
+        )
+        .await
+        .unwrap();
+    let again = store
+        .record_attempt_with(
+            primary[0].id,
+            &failed,
+            None,
+            &follow("contract-fb", "{\"x\":1}", false),
+        )
+        .await
+        .unwrap();
+    assert!(first && !again);
+    let due = store.due_notifications(retry_at, 10).await.unwrap();
+    assert_eq!((due.len(), due[0].body.as_str()), (1, "{}"));
+    assert_eq!(due[0].incident_id, Some(id));
+    store
+        .record_attempt_with(
+            primary[0].id,
+            &failed,
+            None,
+            &follow("contract-fb", "{\"x\":2}", true),
+        )
+        .await
+        .unwrap();
+    let fallbacks = store
+        .incident_events(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "fallback_used")
+        .count();
+    assert_eq!(
+        fallbacks, 2,
+        "once for the first insert, once for the replacement"
+    );
+    let digest = follow("contract-digest", "{\"items\":1}", true);
+    let held = crate::Attempt::Held {
+        at: retry_at,
+        note: "held for a digest".to_owned(),
+    };
+    let pending = crate::NewNotification {
+        idempotency_key: "contract-held".to_owned(),
+        ..digest.notifications[0].clone()
+    };
+    let mut inc = store.incident(id).await.unwrap().unwrap();
+    inc.updated_at = retry_at;
+    store
+        .write_incidents(&[crate::IncidentWrite {
+            incident: inc,
+            events: vec![],
+            notifications: vec![pending],
+        }])
+        .await
+        .unwrap();
+    let due = store.due_notifications(retry_at, 10).await.unwrap();
+    let held_id = due
+        .iter()
+        .find(|n| n.idempotency_key == "contract-held")
+        .unwrap()
+        .id;
+    store
+        .record_attempt_with(held_id, &held, None, &digest)
+        .await
+        .unwrap();
+    let mut grown = follow("contract-digest", "{\"items\":2}", true);
+    grown.event_if_new = None;
+    let again_id = store
+        .due_notifications(retry_at, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.idempotency_key == "contract-digest")
+        .unwrap()
+        .id;
+    // The digest itself: its body replaced while pending.
+    store
+        .record_attempt_with(
+            again_id,
+            &crate::Attempt::Retry {
+                at: retry_at,
+                error: "e".to_owned(),
+                next_attempt_at: retry_at,
+            },
+            None,
+            &grown,
+        )
+        .await
+        .unwrap();
+    let due = store.due_notifications(retry_at, 10).await.unwrap();
+    let digest_row = due
+        .iter()
+        .find(|n| n.idempotency_key == "contract-digest")
+        .unwrap();
+    assert_eq!(digest_row.body, "{\"items\":2}");
+    assert!(
+        due.iter().all(|n| n.idempotency_key != "contract-held"),
+        "a held page is done"
+    );
     store.close().await;
 }
 

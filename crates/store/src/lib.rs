@@ -57,8 +57,8 @@ mod sli_bucket;
 mod sqlite;
 
 pub use alerting::{
-    AlertRow, AlertStore, Attempt, Change, IncidentEvent, IncidentRow, IncidentWrite, NewChange,
-    NewIncidentEvent, NewNotification, Notification, SilenceRow,
+    AlertRow, AlertStore, Attempt, Change, FollowUp, IncidentEvent, IncidentRow, IncidentWrite,
+    NewChange, NewIncidentEvent, NewNotification, Notification, SilenceRow,
 };
 pub use budget_exhaustion::{BudgetExhaustion, BudgetStore};
 pub use config_revision::{ConfigRevision, NewConfigRevision};

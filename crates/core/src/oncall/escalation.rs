@@ -141,6 +141,9 @@ pub struct EscalationPolicy {
     pub meta: Meta,
     rules: Vec<EscalationRule>,
     loops: u32,
+    /// People paged when a page to someone this policy reaches keeps
+    /// failing and that person has no fallback contact of their own.
+    fallback: Vec<String>,
 }
 
 impl EscalationPolicy {
@@ -158,7 +161,24 @@ impl EscalationPolicy {
         if loops > Self::MAX_LOOPS {
             return Err(EscalationError::Loops { loops });
         }
-        Ok(EscalationPolicy { meta, rules, loops })
+        Ok(EscalationPolicy {
+            meta,
+            rules,
+            loops,
+            fallback: Vec::new(),
+        })
+    }
+
+    /// This policy with `people` as its fallback (`fallback:`).
+    pub fn with_fallback(mut self, people: Vec<String>) -> EscalationPolicy {
+        self.fallback = people;
+        self
+    }
+
+    /// Who is paged when a page keeps failing and its person has no
+    /// fallback contact (the delivery worker decides when).
+    pub fn fallback(&self) -> &[String] {
+        &self.fallback
     }
 
     pub fn name(&self) -> &str {

@@ -40,6 +40,7 @@ fn catalog() -> Catalog {
                 time_zone: None,
                 contacts: Vec::new(),
                 teams: Vec::new(),
+                page_limit: None,
             },
         );
     }

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::breaker::{self, Admit, Transition};
 use super::channels::{self, Outgoing};
 use super::routing::Target;
+use super::{digest, fallback};
 use crate::serve::AppState;
 
 /// Attempts before giving up on a notification.
@@ -268,7 +269,22 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
     let n = due.len();
     let mut sends = Vec::with_capacity(n);
     let mut held = Vec::new();
+    let mut results: Vec<Settled> = Vec::with_capacity(n);
     for note in due {
+        // A person's page limit may hold a page for their digest.
+        if let Some(h) = digest::hold(state, &note, now).await {
+            results.push(Settled {
+                event: h.event,
+                attempt: h.attempt,
+                follow: Some(h.follow),
+                then: Then::HeldForDigest {
+                    person: h.person,
+                    until: h.until,
+                },
+                note,
+            });
+            continue;
+        }
         let http = http.clone();
         // The body is rendered now from the decision kept in the outbox.
         let (out, fallbacks) = match outgoing(state, &note).await {
@@ -299,22 +315,28 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
             (note, point, skipped, took, outcome, fallbacks)
         });
     }
-    let mut results: Vec<(Notification, Attempt, &'static str, Vec<String>)> =
-        Vec::with_capacity(n);
+    let routing = state.routing();
     for (note, until, failures) in held {
         // Not attempted: the endpoint's breaker is open. Said on the
-        // timeline, and tried again when the breaker may be probed.
+        // timeline, and tried again when the breaker may be probed; a
+        // page's fallback contacts are paged at once.
         let error = format!(
             "not attempted: the circuit breaker of {} is open after {failures} consecutive failures; next try at {until}",
             note.target
         );
         emit(state, &note, "held", &error, None);
+        let follow = fallback_of(state, &routing, &note, &error, now).await;
         let attempt = Attempt::Retry {
             at: now,
             error,
             next_attempt_at: until,
         };
-        results.push((note, attempt, "notification_retry", Vec::new()));
+        results.push(Settled::attempted(
+            note,
+            attempt,
+            "notification_retry",
+            follow,
+        ));
     }
     for (note, point, skipped, took, outcome, fallbacks) in futures_join_all(sends).await {
         let at = state.clock.now();
@@ -365,47 +387,44 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
                 )
             }
         };
-        let error = match &attempt {
-            Attempt::Retry { error, .. } | Attempt::GaveUp { error, .. } => error.as_str(),
-            Attempt::Delivered { .. } => "",
-        };
+        let error = attempt_error(&attempt);
         emit(state, &note, result, error, took);
         for f in &fallbacks {
             tracing::warn!(channel = %note.channel, target = %note.target, fallback = %f, "notification template not used");
         }
-        results.push((note, attempt, kind, fallbacks));
-    }
-    for (note, attempt, kind, fallbacks) in results {
-        let error = match &attempt {
-            Attempt::Retry { error, .. } | Attempt::GaveUp { error, .. } => error.clone(),
-            Attempt::Delivered { .. } => String::new(),
+        // A page to a primary contact that keeps failing goes to the
+        // person's fallback contacts too.
+        let failing = match &attempt {
+            Attempt::GaveUp { .. } => fallback::keeps_failing(attempts, true, false),
+            Attempt::Retry { .. } => fallback::keeps_failing(attempts, false, false),
+            _ => false,
         };
-        let at = match &attempt {
-            Attempt::Retry { at, .. } | Attempt::GaveUp { at, .. } | Attempt::Delivered { at } => {
-                *at
+        let follow = if failing {
+            fallback_of(state, &routing, &note, error, at).await
+        } else {
+            None
+        };
+        results.push(
+            Settled::attempted(note, attempt, kind, follow).with_template_fallbacks(&fallbacks),
+        );
+    }
+    for s in results {
+        let recorded = match &s.follow {
+            None => state
+                .store
+                .record_attempt(s.note.id, &s.attempt, Some(&s.event))
+                .await
+                .map(|()| false),
+            Some(f) => {
+                state
+                    .store
+                    .record_attempt_with(s.note.id, &s.attempt, Some(&s.event), f)
+                    .await
             }
         };
-        let mut body = json!({
-            "channel": note.channel, "target": note.target, "attempt": note.attempts + 1,
-            "idempotency_key": note.idempotency_key, "error": error,
-        });
-        // A template that could not be rendered is said where the
-        // delivery is: its part went out in the default form.
-        if !fallbacks.is_empty() {
-            body["template_fallbacks"] = json!(fallbacks);
-        }
-        let ev = NewIncidentEvent {
-            at,
-            kind: kind.to_owned(),
-            actor: "nines".to_owned(),
-            body: body.to_string(),
-        };
-        if let Err(e) = state
-            .store
-            .record_attempt(note.id, &attempt, Some(&ev))
-            .await
-        {
-            tracing::error!(error = %e, "cannot record a delivery attempt");
+        match recorded {
+            Ok(new) => emit_decided(state, &s, new),
+            Err(e) => tracing::error!(error = %e, "cannot record a delivery attempt"),
         }
     }
     state
@@ -414,6 +433,143 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
         .unwrap_or_else(|e| e.into_inner())
         .prune();
     n
+}
+
+/// The fallback pages of a page that keeps failing: the person's fallback
+/// contacts, else the fallback people of the escalation policy of the
+/// incident's service.
+async fn fallback_of(
+    state: &AppState,
+    routing: &super::routing::Routing,
+    note: &Notification,
+    error: &str,
+    at: Timestamp,
+) -> Option<nines_store::FollowUp> {
+    fallback::page_of(note)?;
+    let mut policy = Vec::new();
+    if let Some(id) = note.incident_id
+        && let Ok(Some(inc)) = state.store.incident(id).await
+        && let Some(p) = routing.catalog.escalation_policy_of(&inc.service)
+    {
+        policy = p.fallback().to_vec();
+    }
+    fallback::decide(routing, note, &policy, error, at)
+}
+
+fn attempt_error(attempt: &Attempt) -> &str {
+    match attempt {
+        Attempt::Retry { error, .. } | Attempt::GaveUp { error, .. } => error.as_str(),
+        Attempt::Held { note, .. } => note.as_str(),
+        Attempt::Delivered { .. } => "",
+    }
+}
+
+/// What follows a recorded attempt, for its log line and counter.
+enum Then {
+    Nothing,
+    /// A page to a primary contact kept failing; its fallback pages, if
+    /// `follow` has any, were decided.
+    MaybeFallback,
+    HeldForDigest {
+        person: String,
+        until: Timestamp,
+    },
+}
+
+/// One notification's attempt (or hold), ready to be recorded.
+struct Settled {
+    note: Notification,
+    attempt: Attempt,
+    event: NewIncidentEvent,
+    follow: Option<nines_store::FollowUp>,
+    then: Then,
+}
+
+impl Settled {
+    /// A template that could not be rendered is said where the delivery
+    /// is: its part went out in the default form.
+    fn with_template_fallbacks(mut self, fallbacks: &[String]) -> Settled {
+        if !fallbacks.is_empty()
+            && let Ok(mut body) = serde_json::from_str::<serde_json::Value>(&self.event.body)
+        {
+            body["template_fallbacks"] = json!(fallbacks);
+            self.event.body = body.to_string();
+        }
+        self
+    }
+
+    fn attempted(
+        note: Notification,
+        attempt: Attempt,
+        kind: &str,
+        follow: Option<nines_store::FollowUp>,
+    ) -> Settled {
+        let at = match &attempt {
+            Attempt::Retry { at, .. }
+            | Attempt::GaveUp { at, .. }
+            | Attempt::Delivered { at }
+            | Attempt::Held { at, .. } => *at,
+        };
+        let event = NewIncidentEvent {
+            at,
+            kind: kind.to_owned(),
+            actor: "nines".to_owned(),
+            body: json!({
+                "channel": note.channel, "target": note.target, "attempt": note.attempts + 1,
+                "idempotency_key": note.idempotency_key, "error": attempt_error(&attempt),
+            })
+            .to_string(),
+        };
+        let then = if follow.is_some() {
+            Then::MaybeFallback
+        } else {
+            Then::Nothing
+        };
+        Settled {
+            note,
+            attempt,
+            event,
+            follow,
+            then,
+        }
+    }
+}
+
+/// A fallback used or a page held for a digest, once recorded: counted
+/// and logged together.
+fn emit_decided(state: &AppState, s: &Settled, new: bool) {
+    let label = crate::metrics::ChannelLabel {
+        channel: s.note.channel.clone(),
+    };
+    match &s.then {
+        Then::Nothing => {}
+        Then::MaybeFallback if new => {
+            state.metrics.page_fallbacks.get_or_create(&label).inc();
+            let to: Vec<&str> = s
+                .follow
+                .iter()
+                .flat_map(|f| &f.notifications)
+                .map(|n| n.target.as_str())
+                .collect();
+            tracing::warn!(
+                channel = %s.note.channel, target = %s.note.target, attempt = s.note.attempts + 1,
+                fallback = %to.join(", "),
+                "a page kept failing: sent to the person's fallback contacts"
+            );
+        }
+        Then::MaybeFallback => {}
+        Then::HeldForDigest { person, until } => {
+            state
+                .metrics
+                .pages_held_for_digest
+                .get_or_create(&label)
+                .inc();
+            tracing::info!(
+                channel = %s.note.channel, target = %s.note.target, %person, %until,
+                "page held for the person's digest by their page limit"
+            );
+        }
+    }
 }
 
 /// Runs `futures` concurrently and collects their outputs in order.

@@ -109,11 +109,13 @@ pub struct GroupRef {
 }
 
 /// Where a person is paged: each contact method that nines can deliver to
-/// (a phone number has no channel here, and is left out).
-pub fn contact_targets(p: &nines_core::model::Person) -> Vec<Target> {
+/// (a phone number has no channel here, and is left out), the primary ones
+/// (`fallback` false) or the fallbacks.
+pub fn contact_targets(p: &nines_core::model::Person, fallback: bool) -> Vec<Target> {
     use nines_core::model::ContactKind;
     p.contacts
         .iter()
+        .filter(|c| c.fallback == fallback)
         .filter_map(|c| match c.kind {
             ContactKind::Email => Some(Target::Email {
                 to: c.address.clone(),
@@ -171,11 +173,17 @@ pub struct Routing {
     /// The configuration's people, schedules, escalation policies and
     /// services' support hours, for paging people (`alerts/escalate.rs`).
     pub catalog: Arc<Catalog>,
-    /// Each person's contact methods as targets.
+    /// Each person's primary contact methods as targets: every page goes
+    /// to all of them.
     pub people: BTreeMap<String, Vec<Target>>,
     /// The distinct correlation windows of services with dependencies,
     /// shortest first (worked out once, read on every dispatcher pass).
     windows: Vec<SignedDuration>,
+    /// Each person's fallback contact methods (`fallback: true`), paged
+    /// when a page to a primary one keeps failing (`alerts/fallback.rs`).
+    pub fallbacks: BTreeMap<String, Vec<Target>>,
+    /// Each person's own page limit (`pageLimit`), over `serve --page-limit`.
+    pub page_limits: BTreeMap<String, nines_core::model::PageLimit>,
 }
 
 impl Default for Routing {
@@ -199,6 +207,8 @@ impl Default for Routing {
             catalog: Arc::default(),
             people: BTreeMap::new(),
             windows: Vec::new(),
+            fallbacks: BTreeMap::new(),
+            page_limits: BTreeMap::new(),
         }
     }
 }
@@ -237,6 +247,8 @@ impl Routing {
             catalog: Arc::default(),
             people: BTreeMap::new(),
             windows: Vec::new(),
+            fallbacks: BTreeMap::new(),
+            page_limits: BTreeMap::new(),
         };
         (routing, warnings)
     }
@@ -283,7 +295,27 @@ impl Routing {
         self.people = catalog
             .people
             .iter()
-            .map(|(name, p)| (name.clone(), contact_targets(p)))
+            .map(|(name, p)| (name.clone(), contact_targets(p, false)))
+            .collect();
+        self.fallbacks = BTreeMap::new();
+        for (name, p) in &catalog.people {
+            let fallbacks = contact_targets(p, true);
+            if fallbacks.is_empty() {
+                continue;
+            }
+            match self.people.get_mut(name) {
+                // No primary contact nines can deliver to (a phone number
+                // only): the fallbacks are where the person is paged.
+                Some(primary) if primary.is_empty() => *primary = fallbacks,
+                _ => {
+                    self.fallbacks.insert(name.clone(), fallbacks);
+                }
+            }
+        }
+        self.page_limits = catalog
+            .people
+            .iter()
+            .filter_map(|(name, p)| Some((name.clone(), p.page_limit?)))
             .collect();
         self.catalog = Arc::new(catalog.clone());
         let mut windows: Vec<SignedDuration> = self

@@ -65,6 +65,17 @@ pub struct Receiver {
 }
 
 pub fn receiver(fail_first: usize) -> Receiver {
+    receiver_answering(fail_first, "500 Internal Server Error", false)
+}
+
+/// A receiver that is down for good, as a broken integration is: it
+/// answers `status` (such as `400 Bad Request`) to every request, and
+/// records each.
+pub fn refusing(status: &'static str) -> Receiver {
+    receiver_answering(usize::MAX, status, true)
+}
+
+fn receiver_answering(fail_first: usize, failure: &'static str, record_failures: bool) -> Receiver {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let got: Arc<std::sync::Mutex<Vec<(String, Value)>>> = Arc::default();
@@ -100,11 +111,11 @@ pub fn receiver(fail_first: usize) -> Receiver {
             reader.read_exact(&mut body).unwrap();
             seen += 1;
             let status = if seen <= fail_first {
-                "500 Internal Server Error"
+                failure
             } else {
                 "200 OK"
             };
-            if seen > fail_first {
+            if seen > fail_first || record_failures {
                 log.lock()
                     .unwrap()
                     .push((key, serde_json::from_slice(&body).unwrap()));
@@ -139,6 +150,23 @@ impl Receiver {
         }
     }
 
+    /// The `n`th delivery if it arrives within `wait`; for a test that
+    /// moves an injected clock until a retry falls due.
+    pub async fn nth_within(&self, n: usize, wait: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if let Some(x) = self.got.lock().unwrap().get(n - 1) {
+                return Some(x.clone());
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     pub fn count(&self) -> usize {
         self.got.lock().unwrap().len()
     }
@@ -168,6 +196,7 @@ pub async fn start_with_config(
             alertmanager_config: alertmanager.map(Path::to_path_buf),
             smtp: None,
             delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
+            page_limit: None,
         },
         clock,
     )

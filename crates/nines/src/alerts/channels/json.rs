@@ -15,6 +15,20 @@ pub fn render(decision: &Decision<'_>) -> Value {
     match decision {
         Decision::Incident(page) => incident(page),
         Decision::Action(a) => action(a, None),
+        Decision::Digest(d) => json!({
+            "version": VERSION,
+            "kind": "digest",
+            "person": d.person,
+            "until": d.until,
+            "incidents": d.items.iter().map(|i| json!({
+                "id": i.incident,
+                "title": i.title,
+                "service": i.service,
+                "urgency": i.urgency,
+                "heldAt": i.held_at,
+                "links": {"incident": i.url},
+            })).collect::<Vec<_>>(),
+        }),
         Decision::Notice(n) => {
             let mut links = serde_json::Map::new();
             if let (Some(id), false) = (n.incident, n.external_url.is_empty()) {

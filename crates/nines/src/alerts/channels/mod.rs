@@ -5,12 +5,14 @@
 //! kind, the fingerprints of the alerts firing and resolved, the group);
 //! at delivery [`render`] turns it into the body of its channel from the
 //! alerts held then and the incident as it is then. A decision has a kind:
-//! `incident` (the only one written today; a decision without `kind` is
-//! one) or `notice` (a short low-urgency message that pages nobody, such
-//! as "service api is impacted by db-primary, incident #7"). Every channel
-//! meant for people renders a [`text::Message`] for either kind; the
-//! Alertmanager webhook and PagerDuty have no form for a notice and send
-//! nothing for one.
+//! `incident` (a decision without `kind` is one), `notice` (a short
+//! low-urgency message that pages nobody, such as "service api is impacted
+//! by db-primary, incident #7"), `action` (a person's acknowledgement or
+//! resolution) or `digest` (the pages a person's page limit held, listed
+//! with their incidents as they were when held: `alerts/digest.rs`).
+//! Every channel meant for people renders a [`text::Message`] for an
+//! incident, a notice or a digest; the Alertmanager webhook and PagerDuty
+//! have no form for a notice or a digest and send nothing for one.
 //!
 //! One file per channel: `json.rs` (nines' incident event), `slack.rs`,
 //! `email.rs` (and the SMTP client), `pagerduty.rs` (Events API v2); the
@@ -295,6 +297,7 @@ impl Routing {
             .flat_map(|r| r.targets.iter())
             .chain(self.services.values().flat_map(|s| s.targets.iter()))
             .chain(self.people.values().flatten())
+            .chain(self.fallbacks.values().flatten())
             .any(|t| matches!(t, Target::Email { smtp: None, .. }))
     }
 
@@ -307,6 +310,7 @@ impl Routing {
             .flat_map(|r| r.targets.iter())
             .chain(self.services.values().flat_map(|s| s.targets.iter()))
             .chain(self.people.values().flatten())
+            .chain(self.fallbacks.values().flatten())
             .find(|t| t.channel() == channel && t.address() == address)
             .cloned()
     }
@@ -506,12 +510,69 @@ impl Page<'_> {
     }
 }
 
+/// Pages held by a person's page limit, told together at the end of the
+/// window (`alerts/digest.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    pub person: String,
+    /// When the window ends (RFC 3339).
+    pub until: String,
+    pub items: Vec<DigestItem>,
+}
+
+/// One held page of a digest: its incident as it was when held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestItem {
+    pub incident: i64,
+    pub title: String,
+    pub service: String,
+    pub urgency: String,
+    /// When it was held (RFC 3339).
+    pub held_at: String,
+    /// The incident's URL in nines' API.
+    pub url: String,
+}
+
+impl Digest {
+    fn of(stored: &Value) -> Digest {
+        let s = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Digest {
+            person: s(stored, "person"),
+            until: s(stored, "until"),
+            items: stored
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|i| DigestItem {
+                    incident: i
+                        .get("incident")
+                        .and_then(Value::as_i64)
+                        .unwrap_or_default(),
+                    title: s(i, "title"),
+                    service: s(i, "service"),
+                    urgency: s(i, "urgency"),
+                    held_at: s(i, "heldAt"),
+                    url: s(i, "url"),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// What a decision in the outbox stands for.
 pub enum Decision<'a> {
     Incident(Page<'a>),
     Notice(Notice),
     /// A person acknowledged or resolved the incident.
     Action(ActionNote),
+    /// Pages held by a person's page limit, told in one message.
+    Digest(Digest),
 }
 
 /// Reads a stored decision, with the alerts it names as held now.
@@ -543,6 +604,7 @@ pub fn decision<'a>(
                 external_url: s("externalURL").to_owned(),
             }));
         }
+        Some("digest") => return Some(Decision::Digest(Digest::of(stored))),
         Some("incident") | None => {}
         Some(_) => return None,
     }
@@ -659,7 +721,7 @@ fn render_one(
         // body that is no decision is sent as it is.
         if matches!(
             stored.get("kind").and_then(Value::as_str),
-            Some("notice" | "action")
+            Some("notice" | "action" | "digest")
         ) {
             return Ok(Outgoing::Nothing(
                 "only alerts have an Alertmanager webhook form",
@@ -678,6 +740,7 @@ fn render_one(
     let message = match &decision {
         Decision::Incident(page) => text::Message::of_page(page),
         Decision::Notice(n) => text::Message::of_notice(n),
+        Decision::Digest(d) => text::Message::of_digest(d),
         Decision::Action(a) => {
             // Forwarded to the channels that keep an incident's state only.
             return Ok(match target {
@@ -789,6 +852,9 @@ fn render_one(
             }
             Decision::Notice(_) | Decision::Action(_) => {
                 Outgoing::Nothing("a notice pages nobody: nothing goes to PagerDuty")
+            }
+            Decision::Digest(_) => {
+                Outgoing::Nothing("a digest is for a person's own contact methods")
             }
         },
     })
@@ -1147,6 +1213,36 @@ mod tests {
         assert!(matches!(
             render(&st, &note(notice), &webhook, None, None, None).map(|r| r.outgoing),
             Ok(Outgoing::Nothing(_))
+        ));
+    }
+
+    #[test]
+    fn a_digest_lists_the_held_incidents_on_every_channel_for_people() {
+        let (st, _) = state();
+        let item = |id: i64, title: &str, urgency: &str| {
+            json!({
+                "incident": id, "title": title, "service": "batch", "urgency": urgency,
+                "heldAt": "2026-11-21T10:02:00Z",
+                "url": format!("http://nines.example.com/api/v1/incidents/{id}"),
+                "page": format!("{id}-1-0-alice"),
+            })
+        };
+        let digest = json!({
+            "kind": "digest", "person": "alice", "until": "2026-11-21T10:05:00Z",
+            "items": [item(3, "job 3 is failing", "low"), item(4, "job <4> & co", "low")],
+        });
+        insta::assert_snapshot!(rendered(&st, digest.clone(), None));
+        let webhook = Target::Webhook {
+            url: "http://am.example.com".to_owned(),
+            send_resolved: true,
+            max_alerts: 0,
+        };
+        assert!(matches!(
+            render(&st, &note(digest), &webhook, None, None, None),
+            Ok(Rendered {
+                outgoing: Outgoing::Nothing(_),
+                ..
+            })
         ));
     }
 

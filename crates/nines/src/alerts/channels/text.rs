@@ -2,7 +2,7 @@
 //! (email, Slack, PagerDuty's summary): what is wrong and how badly, where,
 //! how urgent, the runbook, and the links to act on the incident.
 
-use super::{Notice, Page};
+use super::{Digest, Notice, Page};
 use crate::alerts::Held;
 
 /// Labels that say where something is wrong, in the order shown.
@@ -163,6 +163,43 @@ impl Message {
             links,
             urgency: "low".to_owned(),
             firing: false,
+        }
+    }
+
+    /// The message of a digest: each held page as an entry with its
+    /// incident's title, service, urgency, when it was held and its link.
+    pub fn of_digest(d: &Digest) -> Message {
+        let n = d.items.len();
+        let high = d.items.iter().any(|i| i.urgency == "high");
+        let alerts = d
+            .items
+            .iter()
+            .map(|i| AlertText {
+                status: "held",
+                name: format!("Incident #{} on {}", i.incident, i.service),
+                summary: (!i.title.is_empty()).then(|| i.title.clone()),
+                description: None,
+                facts: vec![
+                    ("urgency".to_owned(), i.urgency.clone()),
+                    ("held at".to_owned(), i.held_at.clone()),
+                ],
+                links: vec![("Incident".to_owned(), i.url.clone())],
+            })
+            .collect();
+        Message {
+            subject: format!(
+                "[DIGEST] {n} page(s) for {} held by the page limit",
+                d.person
+            ),
+            lead: Some(format!(
+                "{} was paged more often than their page limit allows, so these {n} page(s) were held and are told together at the end of the window ({}). Each incident is linked below.",
+                d.person, d.until
+            )),
+            alerts,
+            more: 0,
+            links: Vec::new(),
+            urgency: if high { "high" } else { "low" }.to_owned(),
+            firing: true,
         }
     }
 
