@@ -803,8 +803,11 @@ mod tests {
         ) {
             let tz = TimeZone::get(zone).unwrap();
             let d = Date::new(2024, 1, 1).unwrap().checked_add(day.days()).unwrap();
-            let start = instant(&tz, d.to_datetime(Time::new(hour, 0, 0, 0).unwrap())).unwrap();
-            let r = Recurrence::new(Rule::parse("FREQ=DAILY").unwrap(), tz.clone(), start).unwrap();
+            // Anchored at the local hour (DTSTART with a TZID), which may
+            // not exist on the first day: an instant in a gap would mean
+            // the hour after it, every day.
+            let start = d.to_datetime(Time::new(hour, 0, 0, 0).unwrap());
+            let r = Recurrence::from_local(Rule::parse("FREQ=DAILY").unwrap(), tz.clone(), start).unwrap();
             let mut prev_date = None;
             for t in r.iter().take(40) {
                 let local = t.to_zoned(tz.clone()).datetime();
