@@ -203,6 +203,8 @@ impl AppState {
                 .map(|paged| notified || paged),
             Err(e) => Err(e),
         };
+        // Whatever this pass wrote is there for the API now.
+        self.alerts.progressed();
         match flushed {
             Ok(notified) => {
                 if notified {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{free_port, receiver, spawn_prometheus, start_with_config, which};
 use nines::clock::SystemClock;
@@ -168,17 +168,19 @@ fn exporter(up: Arc<AtomicBool>) -> u16 {
     port
 }
 
-/// Waits (on Prometheus' own schedule) until `check` holds for nines' alerts.
-async fn until(url: &str, what: &str, check: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+/// Waits until `check` holds for nines' alerts, looking again each time
+/// nines commits alerts (Prometheus sends them on its own schedule).
+async fn until(
+    state: &nines::serve::AppState,
+    url: &str,
+    what: &str,
+    check: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    common::until_progress_within(Duration::from_secs(90), &[state], what, || async {
         let list = alerts(url, "").await;
-        if check(&list) {
-            return list;
-        }
-        assert!(Instant::now() < deadline, "never saw {what}: {list:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        check(&list).then_some(list)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -212,7 +214,7 @@ async fn a_prometheus_rule_fires_and_resolves_through_nines() {
     .unwrap();
     let prom_port = free_port();
     let _prometheus = spawn_prometheus(&prometheus, &prom_config, dir.path(), prom_port);
-    let firing = until(&url, "CheckoutDown firing", |l| {
+    let firing = until(&running.state, &url, "CheckoutDown firing", |l| {
         l.iter().any(|a| a["labels"]["alertname"] == "CheckoutDown")
     })
     .await;
@@ -235,7 +237,7 @@ async fn a_prometheus_rule_fires_and_resolves_through_nines() {
     up.store(true, Ordering::SeqCst);
     // Prometheus sends the resolution (an endsAt in the past); a resolved
     // alert leaves the active list, as in Alertmanager.
-    until(&url, "CheckoutDown resolved", |l| {
+    until(&running.state, &url, "CheckoutDown resolved", |l| {
         !l.iter().any(|a| a["labels"]["alertname"] == "CheckoutDown")
     })
     .await;
@@ -284,22 +286,18 @@ async fn webhooks_follow_an_alertmanager_config_with_grouping_inhibition_and_ret
     post(&url, serde_json::json!([{"labels": {"alertname": "HighErrors", "service": "checkout", "severity": "critical", "pod": "a"}}])).await;
     // group_wait 0s: decided at once; the first attempt fails (500), and the
     // retry comes after the backoff, on nines' clock.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    common::until_progress(&[&state], "a failed first attempt", || async {
         let pending = state
             .store
             .due_notifications(jiff::Timestamp::MAX, 10)
             .await
             .unwrap();
-        if pending.first().is_some_and(|n| n.attempts == 1) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no failed first attempt: {pending:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        pending
+            .first()
+            .is_some_and(|n| n.attempts == 1)
+            .then_some(())
+    })
+    .await;
     assert_eq!(hook.count(), 0);
     clock.advance(jiff::SignedDuration::from_secs(2));
     state.outbox_wake.notify_one();

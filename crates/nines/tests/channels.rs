@@ -50,20 +50,20 @@ async fn start(
     .unwrap()
 }
 
-/// Waits (for the delivery worker, which runs on its own) until `check`
-/// holds of the JSON at `url`; the clock does not move meanwhile.
-async fn until(url: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+/// Waits until `check` holds of the JSON at `url`, looking again whenever
+/// one of `servers` has written something (the delivery worker runs on its
+/// own); the clock does not move meanwhile.
+async fn until(
+    servers: &[&nines::serve::AppState],
+    url: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    common::until_progress(servers, what, || async {
         let v = get(url).await;
-        if check(&v) {
-            return v;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("never got {what}: {v}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        check(&v).then_some(v)
+    })
+    .await
 }
 
 fn events<'a>(incident: &'a Value, kind: &str, target: &str) -> Vec<&'a Value> {
@@ -295,6 +295,7 @@ spec:
     // The server refuses nobody@: said on the timeline with its reply,
     // once (a permanent refusal is not retried), never dropped silently.
     let shown = until(
+        &[&state],
         &format!("{url}/api/v1/incidents/{id}"),
         "the refused email on the timeline",
         |v| !events(v, "notification_failed", "mailto:nobody@example.com").is_empty(),
@@ -313,6 +314,7 @@ spec:
         "{shown}"
     );
     let shown = until(
+        &[&state],
         &format!("{url}/api/v1/incidents/{id}"),
         "every other delivery on the timeline",
         |v| {
@@ -438,6 +440,7 @@ spec:
 
     // B took the event: an incident of its own, keyed by A's dedup key.
     let list = until(
+        &[&a.state, &b.state],
         &format!("{url_b}/api/v1/incidents?state=open"),
         "an incident in B",
         |v| v["incidents"].as_array().is_some_and(|l| !l.is_empty()),
@@ -468,6 +471,7 @@ spec:
     );
     let id_b = inc_b["id"].as_i64().unwrap();
     let shown_b = until(
+        &[&a.state, &b.state],
         &format!("{url_b}/api/v1/incidents/{id_b}"),
         "B's incident acknowledged",
         |v| v["state"] == "acknowledged",
@@ -494,6 +498,7 @@ spec:
         json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": dedup_key})
     );
     until(
+        &[&a.state, &b.state],
         &format!("{url_b}/api/v1/incidents/{id_b}"),
         "B's incident resolved",
         |v| v["state"] == "resolved",
@@ -501,6 +506,7 @@ spec:
     .await;
     // A's timeline names both targets without their routing key.
     let shown = until(
+        &[&a.state, &b.state],
         &format!("{url_a}/api/v1/incidents/1"),
         "six deliveries on A's timeline",
         |v| {
@@ -614,22 +620,15 @@ receivers:
 
 /// Waits until the (only) pending notification has had `n` attempts.
 async fn attempts_reach(state: &nines::serve::AppState, n: i64) -> nines_store::Notification {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    common::until_progress(&[state], &format!("attempt #{n}"), || async {
         let pending = state
             .store
             .due_notifications(Timestamp::MAX, 10)
             .await
             .unwrap();
-        if let Some(p) = pending.first().filter(|p| p.attempts >= n) {
-            return p.clone();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no attempt #{n}: {pending:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        pending.into_iter().next().filter(|p| p.attempts >= n)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -687,6 +686,7 @@ async fn a_failing_endpoint_opens_its_circuit_breaker_which_a_probe_closes() {
     let (_, body) = hook.nth(1).await;
     assert_eq!(body["status"], "firing");
     let shown = until(
+        &[&state],
         &format!("{url}/api/v1/incidents/1"),
         "the delivery on the timeline",
         |v| {
@@ -783,6 +783,7 @@ async fn a_receiver_refusing_the_request_is_on_the_timeline_with_what_it_said_an
     post_alerts(&url, json!([burn_alert("a", None)])).await;
     running.state.dispatch().await.unwrap();
     let shown = until(
+        &[&running.state],
         &format!("{url}/api/v1/incidents/1"),
         "the refusal on the timeline",
         |v| {
@@ -838,6 +839,7 @@ async fn an_smtp_server_without_starttls_is_refused_when_tls_is_required() {
     post_alerts(&url, json!([burn_alert("a", None)])).await;
     running.state.dispatch().await.unwrap();
     let shown = until(
+        &[&running.state],
         &format!("{url}/api/v1/incidents/1"),
         "the failed attempt on the timeline",
         |v| !events(v, "notification_retry", "mailto:oncall@example.com").is_empty(),
@@ -866,6 +868,7 @@ async fn a_slack_webhook_that_cannot_be_reached_is_on_the_timeline_without_its_u
     post_alerts(&url, json!([burn_alert("a", None)])).await;
     running.state.dispatch().await.unwrap();
     let shown = until(
+        &[&running.state],
         &format!("{url}/api/v1/incidents/1"),
         "the failed attempt on the timeline",
         |v| {
@@ -995,6 +998,7 @@ spec:
         "{lead}"
     );
     let shown = until(
+        &[&state],
         &format!("{url}/api/v1/incidents/1"),
         "the email deliveries on the timeline",
         |v| !events(v, "notification_delivered", "mailto:lead@example.com").is_empty(),

@@ -5,7 +5,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 
@@ -18,9 +18,12 @@ use serde_json::Value;
 /// The exporter's numbers: good requests, failed requests, p99 latency.
 type Figures = Arc<Mutex<(f64, f64, f64)>>;
 
-fn exporter(figures: Figures) -> u16 {
+/// Serves `figures` to Prometheus; the returned counter moves on each
+/// scrape answered.
+fn exporter(figures: Figures) -> (u16, tokio::sync::watch::Receiver<u64>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let (scraped, scrapes) = tokio::sync::watch::channel(0u64);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -35,9 +38,11 @@ fn exporter(figures: Figures) -> u16 {
                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
+            drop(stream);
+            scraped.send_modify(|n| *n += 1);
         }
     });
-    port
+    (port, scrapes)
 }
 
 async fn query(client: &reqwest::Client, prom: &str, q: &str) -> Option<f64> {
@@ -56,16 +61,26 @@ async fn query(client: &reqwest::Client, prom: &str, q: &str) -> Option<f64> {
 }
 
 /// Waits until Prometheus has scraped `value` for `q`: it runs on its own
-/// schedule, so the test waits for it, not for time to pass.
-async fn until(client: &reqwest::Client, prom: &str, q: &str, value: f64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while query(client, prom, q).await != Some(value) {
+/// schedule, so the test asks again after each scrape it answers, not
+/// after a timer.
+async fn until(
+    client: &reqwest::Client,
+    prom: &str,
+    scrapes: &mut tokio::sync::watch::Receiver<u64>,
+    q: &str,
+    value: f64,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        scrapes.borrow_and_update();
+        if query(client, prom, q).await == Some(value) {
+            return;
+        }
+        let next = tokio::time::timeout_at(deadline, scrapes.changed()).await;
         assert!(
-            Instant::now() < deadline,
+            next.is_ok_and(|r| r.is_ok()),
             "Prometheus never saw {q} = {value}"
         );
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -164,7 +179,7 @@ async fn slis_are_pulled_from_a_real_prometheus() {
     nines::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let figures: Figures = Arc::new(Mutex::new((1000.0, 0.0, 100.0)));
-    let exporter_port = exporter(figures.clone());
+    let (exporter_port, mut scrapes) = exporter(figures.clone());
     let prom_port = free_port();
     let prom_config = dir.path().join("prometheus.yml");
     std::fs::write(
@@ -175,7 +190,14 @@ async fn slis_are_pulled_from_a_real_prometheus() {
     let _prometheus = spawn_prometheus(&path, &prom_config, dir.path(), prom_port);
     let prom = format!("http://127.0.0.1:{prom_port}");
     let client = reqwest::Client::new();
-    until(&client, &prom, "sum(demo_requests_total)", 1000.0).await;
+    until(
+        &client,
+        &prom,
+        &mut scrapes,
+        "sum(demo_requests_total)",
+        1000.0,
+    )
+    .await;
 
     let config = dir.path().join("config");
     std::fs::create_dir(&config).unwrap();
@@ -207,8 +229,22 @@ async fn slis_are_pulled_from_a_real_prometheus() {
     let state = running.state.clone();
     state.puller.pull_minute(&state, m0).await;
     *figures.lock().unwrap() = (1900.0, 100.0, 400.0);
-    until(&client, &prom, "sum(demo_requests_total)", 2000.0).await;
-    until(&client, &prom, "max(demo_latency_p99_ms)", 400.0).await;
+    until(
+        &client,
+        &prom,
+        &mut scrapes,
+        "sum(demo_requests_total)",
+        2000.0,
+    )
+    .await;
+    until(
+        &client,
+        &prom,
+        &mut scrapes,
+        "max(demo_latency_p99_ms)",
+        400.0,
+    )
+    .await;
     state.puller.pull_minute(&state, m0 + 1).await;
     // The same minute pulled again (a restart, a second node) counts once.
     state.puller.pull_minute(&state, m0 + 1).await;

@@ -432,6 +432,7 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .prune();
+    state.alerts.progressed();
     n
 }
 

@@ -1333,6 +1333,7 @@ impl Incidents {
             // count this deadline.
             hub.wake.notify_one();
         }
+        hub.progressed();
         Ok(inc)
     }
 }

@@ -59,6 +59,7 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                 }
             });
             hub.changed(order);
+            hub.progressed();
         }
         for job in jobs {
             let reply = match &outcome {

@@ -88,6 +88,11 @@ pub struct AlertHub {
     all_changed: std::sync::atomic::AtomicBool,
     /// Wakes the incident dispatcher.
     pub wake: tokio::sync::Notify,
+    /// Counts the writes that change what the API shows: alerts committed,
+    /// dispatcher passes, deliveries recorded, a person's action. Whoever
+    /// waits for the server to have done something (a test, say) waits on
+    /// this rather than polling.
+    pub progress: tokio::sync::watch::Sender<u64>,
     intake: mpsc::Sender<intake::Job>,
     store: Arc<dyn Store>,
     /// Serialises changes to maintenance windows (read, change, write).
@@ -142,6 +147,7 @@ impl AlertHub {
             changed: std::sync::Mutex::new(Vec::new()),
             all_changed: std::sync::atomic::AtomicBool::new(true),
             wake: tokio::sync::Notify::new(),
+            progress: tokio::sync::watch::Sender::new(0),
             intake: tx,
             store,
             window_lock: tokio::sync::Mutex::new(()),
@@ -222,6 +228,11 @@ impl AlertHub {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.wake.notify_one();
         Ok((w, created))
+    }
+
+    /// Says that something the API shows may have changed (see `progress`).
+    pub fn progressed(&self) {
+        self.progress.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Records that these alerts were committed, and wakes the dispatcher.

@@ -234,3 +234,71 @@ pub fn python_with(modules: &str) -> Option<std::path::PathBuf> {
         .is_ok_and(|s| s.success());
     ok.then_some(py)
 }
+
+/// Waits until `probe` gives `Some`, looking again each time one of the
+/// `servers` has written something the API shows (alerts committed, a
+/// dispatcher pass, a delivery recorded): woken by nines, not by a timer.
+/// Panics with `what` after 20 s.
+pub async fn until_progress<T, F, Fut>(
+    servers: &[&nines::serve::AppState],
+    what: &str,
+    probe: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    until_progress_within(Duration::from_secs(20), servers, what, probe).await
+}
+
+/// [`until_progress`], giving up after `within`.
+pub async fn until_progress_within<T, F, Fut>(
+    within: Duration,
+    servers: &[&nines::serve::AppState],
+    what: &str,
+    mut probe: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    let mut rx: Vec<_> = servers
+        .iter()
+        .map(|s| s.alerts.progress.subscribe())
+        .collect();
+    loop {
+        // Marked seen before looking, so a write in between still wakes us.
+        for r in &mut rx {
+            r.borrow_and_update();
+        }
+        if let Some(v) = probe().await {
+            return v;
+        }
+        let changed = futures_select(&mut rx);
+        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            panic!("never got {what}");
+        }
+    }
+}
+
+/// The first of `rx` to change.
+async fn futures_select(rx: &mut [tokio::sync::watch::Receiver<u64>]) {
+    let (tx, mut done) = tokio::sync::mpsc::channel::<()>(1);
+    let waits: Vec<_> = rx
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                if r.changed().await.is_ok() {
+                    let _ = tx.send(()).await;
+                }
+            })
+        })
+        .collect();
+    let _ = done.recv().await;
+    for w in waits {
+        w.abort();
+    }
+}
