@@ -116,6 +116,21 @@ impl PostgresStore {
     /// transaction and one statement, the columns bound as arrays. PostgreSQL refuses to update one row
     /// twice in a statement, so a fingerprint written twice keeps only its
     /// last row, as separate statements would leave it.
+    /// One row per fingerprint (its key).
+    const ALERTS_LATEST_LAST: &'static str = "fingerprint";
+
+    /// Deletes the alerts that ended before `before`.
+    async fn prune_alert_rows(&self, before: jiff::Timestamp) -> Result<u64, sqlx::Error> {
+        let mut tx = self.write_tx().await?;
+        let n = sqlx::query("DELETE FROM alerts WHERE ends_at < $1")
+            .bind(before.as_microsecond())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
     async fn write_alert_rows(&self, rows: &[crate::AlertRow]) -> Result<(), sqlx::Error> {
         let mut tx = self.write_tx().await?;
         let mut last = std::collections::HashMap::with_capacity(rows.len());

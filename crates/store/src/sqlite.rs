@@ -86,53 +86,70 @@ fn upsert_for(buckets: usize) -> (&'static str, usize) {
     (UPSERT_SQL[index].as_str(), UPSERT_CHUNKS[index])
 }
 
-/// How many alerts one upsert statement writes: a power of two, the rows
-/// padded up to it by repeating the last one (writing a row again in the
-/// same statement changes nothing), so that the writer's statement cache
-/// holds a handful of statements rather than one per batch size. 256 rows
-/// bind 1,792 parameters, far below SQLite's limit (32,766).
+/// How many alerts one insert (or delete) statement writes: a power of two,
+/// the rows padded up to it by repeating the last one (a repeated insert does
+/// nothing, a repeated delete finds nothing), so that the writer's statement
+/// cache holds a handful of statements rather than one per batch size. 256
+/// rows bind 2,048 parameters, far below SQLite's limit (32,766).
 const ALERT_CHUNK_MAX: usize = 256;
 
-/// `INSERT ... VALUES (...) x rows ... ON CONFLICT DO UPDATE`.
-fn alert_upsert_sql(rows: usize) -> String {
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
-    // Rows of one statement are applied in order, so a fingerprint written
-    // twice keeps its last row, as separate statements would.
+/// `[BEGIN IMMEDIATE;] INSERT ... x rows [; COMMIT]`. Every row has a new
+/// `seq`; a padding row repeats one and is dropped by the conflict.
+fn alert_insert_sql(rows: usize, begin: bool, commit: bool) -> String {
+    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
     format!(
-        "INSERT INTO alerts (fingerprint, source, service, starts_at, ends_at, updated_at, body)
-         VALUES {values}
-         ON CONFLICT (fingerprint) DO UPDATE SET source = excluded.source,
-           service = excluded.service, starts_at = excluded.starts_at,
-           ends_at = excluded.ends_at, updated_at = excluded.updated_at,
-           body = excluded.body"
+        "{}INSERT INTO alerts (seq, fingerprint, source, service, starts_at, ends_at, updated_at, body)
+         VALUES {values} ON CONFLICT (seq) DO NOTHING{}",
+        if begin { "BEGIN IMMEDIATE; " } else { "" },
+        if commit { "; COMMIT" } else { "" },
+    )
+}
+
+/// `DELETE ... x rows [; COMMIT]`: the rows the new ones replace, by `seq`.
+fn alert_delete_sql(rows: usize, commit: bool) -> String {
+    let seqs = vec!["?"; rows].join(", ");
+    format!(
+        "DELETE FROM alerts WHERE seq IN ({seqs}){}",
+        if commit { "; COMMIT" } else { "" },
     )
 }
 
 /// The statements of an alert write, by chunk size (index = log2 of it):
-/// a whole transaction in one (`BEGIN IMMEDIATE; upsert; COMMIT`), its
-/// last chunk (`upsert; COMMIT`), and for a first and middle chunks of
-/// [`ALERT_CHUNK_MAX`] rows, `BEGIN IMMEDIATE; upsert` and `upsert`.
+/// inserts by whether they begin and whether they commit the transaction
+/// (`insert[begin][commit]`), deletes by whether they commit it. A write
+/// with nothing to delete is one statement per chunk, so a small write is
+/// one round trip (see [`SqliteStore::raw_tx`]).
 struct AlertSql {
-    whole: Vec<String>,
-    last: Vec<String>,
-    first: String,
-    middle: String,
+    insert: [[Vec<String>; 2]; 2],
+    delete: [Vec<String>; 2],
 }
 
 static ALERT_SQL: LazyLock<AlertSql> = LazyLock::new(|| {
-    let sizes = (0..=ALERT_CHUNK_MAX.trailing_zeros()).map(|p| 1_usize << p);
+    let sizes = || (0..=ALERT_CHUNK_MAX.trailing_zeros()).map(|p| 1_usize << p);
+    let insert = |begin, commit| {
+        sizes()
+            .map(|n| alert_insert_sql(n, begin, commit))
+            .collect()
+    };
+    let delete = |commit| sizes().map(|n| alert_delete_sql(n, commit)).collect();
     AlertSql {
-        whole: sizes
-            .clone()
-            .map(|n| format!("{BEGIN_WRITE}; {}; COMMIT", alert_upsert_sql(n)))
-            .collect(),
-        last: sizes
-            .map(|n| format!("{}; COMMIT", alert_upsert_sql(n)))
-            .collect(),
-        first: format!("{BEGIN_WRITE}; {}", alert_upsert_sql(ALERT_CHUNK_MAX)),
-        middle: alert_upsert_sql(ALERT_CHUNK_MAX),
+        insert: [
+            [insert(false, false), insert(false, true)],
+            [insert(true, false), insert(true, true)],
+        ],
+        delete: [delete(false), delete(true)],
     }
 });
+
+/// Where each alert's row is (see migration 9): its `seq` by fingerprint,
+/// and the next `seq` to give. Rows are appended in write order, and a
+/// write deletes the rows it replaces by `seq`, so the table is never
+/// searched by fingerprint.
+#[derive(Default)]
+struct AlertSeqs {
+    by_fingerprint: std::collections::HashMap<u64, i64>,
+    next: i64,
+}
 
 pub(crate) struct SqliteStore {
     writer: SqlitePool,
@@ -145,6 +162,9 @@ pub(crate) struct SqliteStore {
     raw_tx_open: std::sync::atomic::AtomicBool,
     /// Held, not read: the lock lasts as long as this file stays open.
     lock: Mutex<Option<File>>,
+    /// Each alert's row (see [`AlertSeqs`]). Held for the whole of an alert
+    /// write or prune, which serialises them.
+    alert_seqs: tokio::sync::Mutex<AlertSeqs>,
 }
 
 impl SqliteStore {
@@ -213,12 +233,30 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
 
+        let mut seqs = AlertSeqs::default();
+        // Schema 9 keeps alerts in write order (an older schema is opened
+        // only by the upgrade tests, which write no alerts).
+        let rows: Vec<(i64, i64)> = if migrate::newest(migrations) >= 9 {
+            sqlx::query_as("SELECT seq, fingerprint FROM alerts ORDER BY seq")
+                .fetch_all(&writer)
+                .await
+                .map_err(unavailable)?
+        } else {
+            Vec::new()
+        };
+        for (seq, fingerprint) in rows {
+            seqs.by_fingerprint.insert(fingerprint as u64, seq);
+            seqs.next = seq + 1;
+        }
+        seqs.next = seqs.next.max(1);
+
         Ok(SqliteStore {
             writer,
             reader,
             target,
             raw_tx_open: std::sync::atomic::AtomicBool::new(false),
             lock: Mutex::new(Some(lock)),
+            alert_seqs: tokio::sync::Mutex::new(seqs),
         })
     }
 
@@ -282,27 +320,51 @@ impl SqliteStore {
         outcome
     }
 
+    /// Alert rows by fingerprint, the latest (highest `seq`) last.
+    const ALERTS_LATEST_LAST: &'static str = "fingerprint, seq";
+
     /// Writes alert rows (insert or replace by fingerprint) in one
-    /// transaction, committed before it returns; up to [`ALERT_CHUNK_MAX`]
-    /// rows take one round trip (see [`Self::raw_tx`]).
+    /// transaction, committed before it returns: each row is appended under
+    /// a new `seq` and the row it replaces is deleted (see [`AlertSeqs`]).
+    /// Up to [`ALERT_CHUNK_MAX`] new alerts take one round trip (see
+    /// [`Self::raw_tx`]).
     async fn write_alert_rows(&self, rows: &[crate::AlertRow]) -> Result<(), sqlx::Error> {
+        let mut seqs = self.alert_seqs.lock().await;
+        // A fingerprint written twice keeps its last row.
+        let mut last = std::collections::HashMap::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            last.insert(r.fingerprint, i);
+        }
+        let mut written: Vec<(&crate::AlertRow, i64)> = Vec::with_capacity(last.len());
+        let mut replaced: Vec<i64> = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            if last.get(&r.fingerprint) != Some(&i) {
+                continue;
+            }
+            // Taken whatever the outcome: a write whose commit is not known
+            // (its future dropped) never gives its seq to another row.
+            written.push((r, seqs.next));
+            seqs.next += 1;
+            if let Some(&old) = seqs.by_fingerprint.get(&r.fingerprint) {
+                replaced.push(old);
+            }
+        }
         let sql = &*ALERT_SQL;
-        let chunks = rows.chunks(ALERT_CHUNK_MAX);
-        let count = chunks.len();
-        let queries = chunks.enumerate().map(|(i, chunk)| {
+        let inserts = written.chunks(ALERT_CHUNK_MAX);
+        let deletes = replaced.chunks(ALERT_CHUNK_MAX);
+        let (n_inserts, n_deletes) = (inserts.len(), deletes.len());
+        let mut queries = Vec::with_capacity(n_inserts + n_deletes);
+        for (i, chunk) in inserts.enumerate() {
             let n = chunk.len();
             let size = n.next_power_of_two();
-            let log = size.trailing_zeros() as usize;
-            let text = match (i == 0, i + 1 == count) {
-                (true, true) => &sql.whole[log],
-                (false, true) => &sql.last[log],
-                (true, false) => &sql.first,
-                (false, false) => &sql.middle,
-            };
+            let begin = usize::from(i == 0);
+            let commit = usize::from(i + 1 == n_inserts && n_deletes == 0);
+            let text = &sql.insert[begin][commit][size.trailing_zeros() as usize];
             let mut query = sqlx::query(text.as_str());
             let padding = std::iter::repeat_n(&chunk[n - 1], size - n);
-            for r in chunk.iter().chain(padding) {
+            for (r, seq) in chunk.iter().chain(padding) {
                 query = query
+                    .bind(*seq)
                     .bind(r.fingerprint as i64)
                     .bind(r.source.as_str())
                     .bind(r.service.as_str())
@@ -311,10 +373,46 @@ impl SqliteStore {
                     .bind(r.updated_at.as_microsecond())
                     .bind(r.body.as_str());
             }
-            query
-        });
-        let queries: Vec<_> = queries.collect();
-        self.raw_tx(queries).await
+            queries.push(query);
+        }
+        for (i, chunk) in deletes.enumerate() {
+            let n = chunk.len();
+            let size = n.next_power_of_two();
+            let commit = usize::from(i + 1 == n_deletes);
+            let text = &sql.delete[commit][size.trailing_zeros() as usize];
+            let mut query = sqlx::query(text.as_str());
+            for seq in chunk
+                .iter()
+                .chain(std::iter::repeat_n(&chunk[n - 1], size - n))
+            {
+                query = query.bind(*seq);
+            }
+            queries.push(query);
+        }
+        self.raw_tx(queries).await?;
+        for (r, seq) in written {
+            seqs.by_fingerprint.insert(r.fingerprint, seq);
+        }
+        Ok(())
+    }
+
+    /// Deletes the alerts that ended before `before`, and forgets their rows.
+    async fn prune_alert_rows(&self, before: jiff::Timestamp) -> Result<u64, sqlx::Error> {
+        let mut seqs = self.alert_seqs.lock().await;
+        let mut tx = self.write_tx().await?;
+        let gone: Vec<(i64, i64)> =
+            sqlx::query_as("DELETE FROM alerts WHERE ends_at < ? RETURNING seq, fingerprint")
+                .bind(before.as_microsecond())
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        for (seq, fingerprint) in &gone {
+            let fingerprint = *fingerprint as u64;
+            if seqs.by_fingerprint.get(&fingerprint) == Some(seq) {
+                seqs.by_fingerprint.remove(&fingerprint);
+            }
+        }
+        Ok(gone.len() as u64)
     }
 
     /// Writes incident updates (no new incident: those need their ids back
@@ -834,6 +932,108 @@ mod tests {
             .collect();
         assert_eq!(fps, vec![1, 2, 3]);
         assert_eq!(store.silences().await.unwrap().len(), 1);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn alerts_are_appended_in_write_order_and_keep_one_row_each() {
+        use crate::alerting::AlertStore;
+        let dir = tempfile::tempdir().unwrap();
+        let row = |fp: u64, body: &str| crate::AlertRow {
+            fingerprint: fp,
+            source: "alertmanager".to_owned(),
+            service: "api".to_owned(),
+            starts_at: jiff::Timestamp::UNIX_EPOCH,
+            ends_at: "2030-01-01T00:00:00Z".parse().unwrap(),
+            updated_at: jiff::Timestamp::UNIX_EPOCH,
+            body: body.to_owned(),
+        };
+        let rows = |store: &SqliteStore| {
+            let pool = store.writer.clone();
+            async move {
+                sqlx::query_as::<_, (i64, i64, String)>(
+                    "SELECT seq, fingerprint, body FROM alerts ORDER BY seq",
+                )
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+            }
+        };
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+        // More than one statement's worth, so inserts and deletes both
+        // take several chunks.
+        let first: Vec<_> = (0..300_u64).map(|fp| row(fp * 7919, "first")).collect();
+        store.write_alerts(&first).await.unwrap();
+        store.close().await;
+        // After a reopen, the rows written before are found and replaced,
+        // not duplicated; new rows come after every old one.
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+        let mut second: Vec<_> = (0..300_u64).map(|fp| row(fp * 7919, "second")).collect();
+        second.push(row(1, "new"));
+        store.write_alerts(&second).await.unwrap();
+        let stored = rows(&store).await;
+        assert_eq!(stored.len(), 301);
+        assert!(stored.iter().all(|(_, _, body)| body != "first"));
+        assert!(stored.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(
+            stored[0].0 > 300,
+            "the replaced rows are gone: {:?}",
+            stored[0]
+        );
+        // A pruned alert written again has one row too.
+        let ended = crate::AlertRow {
+            ends_at: "2020-01-01T00:00:00Z".parse().unwrap(),
+            ..row(1, "ended")
+        };
+        store.write_alerts(&[ended]).await.unwrap();
+        assert_eq!(
+            store
+                .prune_alerts("2021-01-01T00:00:00Z".parse().unwrap())
+                .await
+                .unwrap(),
+            1
+        );
+        store.write_alerts(&[row(1, "back")]).await.unwrap();
+        let stored = rows(&store).await;
+        assert_eq!(stored.len(), 301);
+        assert_eq!(stored.last().unwrap().2, "back");
+        let read = store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap();
+        assert_eq!(read.len(), 301);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn should_a_fingerprint_have_two_rows_the_latest_is_read() {
+        use crate::alerting::AlertStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+        // What a write whose commit nines never learned of can leave.
+        sqlx::query(
+            "INSERT INTO alerts (seq, fingerprint, source, service, starts_at, ends_at,
+             updated_at, body) VALUES (5, 9, 'x', 'x', 0, 99, 0, 'old'),
+             (8, 9, 'x', 'x', 0, 99, 0, 'new'), (6, 3, 'x', 'x', 0, 99, 0, 'other')",
+        )
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        let read = store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap();
+        let bodies: Vec<(u64, &str)> = read
+            .iter()
+            .map(|a| (a.fingerprint, a.body.as_str()))
+            .collect();
+        assert_eq!(bodies, vec![(3, "other"), (9, "new")]);
         store.close().await;
     }
 
