@@ -1116,8 +1116,10 @@ impl Incidents {
                     g.members.remove(&fp);
                 }
                 g.held_back = outcome.held_back;
-                let owed = !outcome.notified && g.notified.iter().any(|fp| !g.firing.contains(fp));
                 if inc.state == "resolved" {
+                    // Alerts told as firing and not told resolved since.
+                    let owed =
+                        !outcome.notified && g.notified.iter().any(|fp| !g.firing.contains(fp));
                     g.resolved = owed.then(|| inc.clone());
                     g.incident = None;
                 } else {
