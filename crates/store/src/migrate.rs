@@ -63,6 +63,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "budget_exhaustions",
         sql: include_str!("../migrations/sqlite/0008_budget_exhaustions.sql"),
     },
+    Migration {
+        version: 9,
+        name: "incident_windows",
+        sql: include_str!("../migrations/sqlite/0009_incident_windows.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -105,6 +110,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 8,
         name: "budget_exhaustions",
         sql: include_str!("../migrations/postgres/0008_budget_exhaustions.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "incident_windows",
+        sql: include_str!("../migrations/postgres/0009_incident_windows.sql"),
     },
 ];
 
