@@ -552,3 +552,65 @@ async fn without_a_group_window_an_open_incident_takes_every_alert_of_its_group(
     assert_eq!(joined(&shown).len(), 2, "{shown}");
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_held_by_maintenance_after_the_window_opens_the_new_incident_when_it_fires() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let config = "apiVersion: nines/v1
+kind: Service
+metadata: {name: checkout}
+spec:
+  incidents: {groupWindow: 30m}
+";
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    let until = "2026-11-22T10:00:00Z";
+    let firing = |name: &str| {
+        json!({"labels": {"alertname": name, "service": "checkout", "severity": "critical"},
+               "startsAt": clock.now().to_string(), "endsAt": until})
+    };
+    post_alerts(&url, json!([firing("DiskFull")])).await;
+    state.dispatch().await.unwrap();
+    let first = open_incidents(&url).await[0]["id"].as_i64().unwrap();
+
+    // A maintenance window over the service, then an alert starting after
+    // the group window: held, it pages nobody and opens nothing yet.
+    clock.advance(SignedDuration::from_mins(35));
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/maintenance"))
+        .json(&json!({"services": ["checkout"], "duration": "20m", "description": "failover", "createdBy": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    state.dispatch().await.unwrap();
+    clock.advance(SignedDuration::from_mins(5));
+    post_alerts(&url, json!([firing("Errors")])).await;
+    state.dispatch().await.unwrap();
+    assert_eq!(ids(&open_incidents(&url).await), vec![first]);
+
+    // The window ends: the held alert fires, and opens the new incident
+    // (it started after the group window); the old alert is back in the
+    // old incident.
+    clock.advance(SignedDuration::from_mins(16));
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 2, "{open:?}");
+    let second = *ids(&open).last().unwrap();
+    let shown = get(&format!("{url}/api/v1/incidents/{second}")).await;
+    assert_eq!(shown["supersedes"], first, "{shown}");
+    assert_eq!(
+        joined(&shown),
+        vec![fingerprint(&url, "Errors").await],
+        "{shown}"
+    );
+    let disk = fingerprint(&url, "DiskFull").await;
+    let old = get(&format!("{url}/api/v1/incidents/{first}")).await;
+    assert!(joined(&old).iter().all(|fp| *fp == disk), "{old}");
+    assert_eq!(old["state"], "triggered", "{old}");
+    running.shutdown().await.unwrap();
+}
