@@ -1714,6 +1714,7 @@ impl<'a> Decoder<'a> {
                 "ackTimeout",
                 "autoResolve",
                 "correlationWindow",
+                "groupWindow",
             ],
         ) else {
             return p;
@@ -1743,6 +1744,7 @@ impl<'a> Decoder<'a> {
         p.repeat_interval = timing("repeatInterval", false);
         p.ack_timeout = timing("ackTimeout", false);
         p.correlation_window = timing("correlationWindow", true);
+        p.group_window = timing("groupWindow", false);
         if let Some(b) = self.opt_bool(&f, "autoResolve", what) {
             p.auto_resolve = b;
         }

@@ -438,6 +438,7 @@ spec:
     repeatInterval: 4h
     ackTimeout: 30m
     autoResolve: false
+    groupWindow: 30m
   notify:
     - webhook: https://hooks.example.com/api
       maxAlerts: 20
@@ -459,6 +460,7 @@ spec:
     assert_eq!(p.repeat_interval, Some(jiff::SignedDuration::from_hours(4)));
     assert_eq!(p.ack_timeout, Some(jiff::SignedDuration::from_mins(30)));
     assert!(!p.auto_resolve);
+    assert_eq!(p.group_window, Some(jiff::SignedDuration::from_mins(30)));
     assert_eq!(
         api.notify[0].channel,
         Channel::Webhook {
@@ -477,6 +479,8 @@ spec:
     )
     .unwrap();
     assert!(plain.catalog.services["b"].incidents.auto_resolve);
+    // Unset, an open incident takes every new alert of its group.
+    assert_eq!(plain.catalog.services["b"].incidents.group_window, None);
 }
 
 #[test]
@@ -490,7 +494,7 @@ spec:
     groupInterval: 1M
     ackTimeout: 0m
     autoResolve: sometimes
-    groupWindow: 5m
+    groupWindow: 0m
   notify:
     - webhook: ftp://example.com/x
     - webhook: https://hooks.example.com/x
@@ -498,6 +502,32 @@ spec:
     - url: https://hooks.example.com/y
 ";
     insta::assert_snapshot!("incident_settings_problems", errors("svc.yaml", text));
+}
+
+#[test]
+fn a_group_window_is_a_positive_fixed_length() {
+    let text = |window: &str| {
+        format!(
+            "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: api}}\nspec:\n  incidents:\n    groupWindow: {window}\n"
+        )
+    };
+    for (window, says) in [
+        (
+            "-30m",
+            "svc.yaml:6:18: error: Service spec.incidents.groupWindow",
+        ),
+        (
+            "0s",
+            "svc.yaml:6:18: error: Service spec.incidents.groupWindow: `0s`: a duration must be longer than zero",
+        ),
+        (
+            "1M",
+            "svc.yaml:6:18: error: Service spec.incidents.groupWindow must have a fixed length, found `1M`",
+        ),
+    ] {
+        let err = errors("svc.yaml", &text(window));
+        assert!(err.contains(says), "{window}: {err}");
+    }
 }
 
 #[test]

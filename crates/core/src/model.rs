@@ -189,6 +189,12 @@ pub struct IncidentPolicy {
     /// long a dependency that recovered still counts as the cause. Only
     /// services with dependencies wait; unset, one minute.
     pub correlation_window: Option<jiff::SignedDuration>,
+    /// How long an open incident takes new alerts of its group (time-based
+    /// grouping, as PagerDuty's): an alert that starts later than this after
+    /// the incident opened opens a new incident instead, and the old one
+    /// keeps its own alerts. Unset, an open incident takes every new alert
+    /// of its group.
+    pub group_window: Option<jiff::SignedDuration>,
 }
 
 impl Default for IncidentPolicy {
@@ -201,6 +207,7 @@ impl Default for IncidentPolicy {
             ack_timeout: None,
             auto_resolve: true,
             correlation_window: None,
+            group_window: None,
         }
     }
 }

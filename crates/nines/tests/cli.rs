@@ -892,6 +892,33 @@ fn check_reports_problems_in_every_file() {
 }
 
 #[test]
+fn check_refuses_a_group_window_that_is_not_positive() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = |name: &str, window: &str| {
+        format!(
+            "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  incidents:\n    groupWindow: {window}\n"
+        )
+    };
+    std::fs::write(dir.path().join("a.yaml"), service("a", "-30m")).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), service("b", "0m")).unwrap();
+    let out = check_dir(dir.path());
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(out.stdout, "");
+    for says in [
+        "[dir]/a.yaml:6:18: error: Service spec.incidents.groupWindow",
+        "[dir]/b.yaml:6:18: error: Service spec.incidents.groupWindow: `0m`: a duration must be longer than zero",
+    ] {
+        assert!(out.stderr.contains(says), "{says:?} in {}", out.stderr);
+    }
+    assert!(out.stderr.ends_with("2 error(s) found\n"), "{}", out.stderr);
+    // A positive one is accepted.
+    std::fs::write(dir.path().join("a.yaml"), service("a", "30m")).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), service("b", "2h")).unwrap();
+    let out = check_dir(dir.path());
+    assert_eq!(out.code, Some(0), "{out:#?}");
+}
+
+#[test]
 fn check_reports_unknown_references_in_every_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -282,3 +282,335 @@ async fn an_incident_that_resolved_by_itself_still_sends_its_resolution_then_a_n
     assert_eq!(open[0]["id"], 2, "{open:?}");
     running.shutdown().await.unwrap();
 }
+
+/// The timeline entry of `kind` (the first).
+fn entry<'a>(v: &'a Value, kind: &str) -> Option<&'a Value> {
+    v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == kind)
+}
+
+/// Every alert an incident's timeline says joined it, by fingerprint.
+fn joined(v: &Value) -> Vec<String> {
+    v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "alerts_joined")
+        .flat_map(|e| {
+            e["details"]["alerts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|a| a["fingerprint"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The fingerprint of the held alert named `name`.
+async fn fingerprint(url: &str, name: &str) -> String {
+    let alerts = get(&format!("{url}/api/v2/alerts")).await;
+    alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == name)
+        .unwrap_or_else(|| panic!("no alert {name}: {alerts}"))["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn ids(open: &[Value]) -> Vec<i64> {
+    let mut ids: Vec<i64> = open.iter().map(|i| i["id"].as_i64().unwrap()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_window_opens_a_new_incident_for_alerts_that_start_after_it() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = receiver(0);
+    let config = format!(
+        "apiVersion: nines/v1
+kind: Service
+metadata: {{name: checkout}}
+spec:
+  incidents:
+    groupWait: 30s
+    groupWindow: 30m
+  notify:
+    - webhook: http://127.0.0.1:{}/hook
+",
+        hook.port
+    );
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), &config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    let labels =
+        |name: &str| json!({"alertname": name, "service": "checkout", "severity": "critical"});
+    // Firing from now until resolved, as Prometheus sends them (with an
+    // explicit end, so that no re-send is needed while the clock runs).
+    let until = "2026-11-22T10:00:00Z";
+    let firing = |name: &str| json!({"labels": labels(name), "startsAt": clock.now().to_string(), "endsAt": until});
+
+    post_alerts(&url, json!([firing("DiskFull")])).await;
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    let first = open[0]["id"].as_i64().unwrap();
+    clock.advance(SignedDuration::from_secs(30));
+    state.dispatch().await.unwrap();
+    let (_, page) = hook.nth(1).await;
+    let first_key = page["groupKey"].as_str().unwrap().to_owned();
+
+    // Within the window: an alert of the group joins the open incident.
+    clock.advance(SignedDuration::from_mins(10));
+    post_alerts(&url, json!([firing("HighLatency")])).await;
+    state.dispatch().await.unwrap();
+    assert_eq!(ids(&open_incidents(&url).await), vec![first]);
+    let disk = fingerprint(&url, "DiskFull").await;
+    let latency = fingerprint(&url, "HighLatency").await;
+    let shown = get(&format!("{url}/api/v1/incidents/{first}")).await;
+    assert_eq!(
+        joined(&shown),
+        vec![disk.clone(), latency.clone()],
+        "{shown}"
+    );
+
+    // 40 minutes after it opened: an alert starting now opens a second
+    // incident of the group; the first stays open with its own alerts.
+    clock.advance(SignedDuration::from_mins(30));
+    post_alerts(&url, json!([firing("Errors")])).await;
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 2, "{open:?}");
+    let second = *ids(&open).last().unwrap();
+    assert!(second > first);
+    let errors = fingerprint(&url, "Errors").await;
+    let shown = get(&format!("{url}/api/v1/incidents/{second}")).await;
+    assert_eq!(shown["state"], "triggered");
+    assert_eq!(shown["supersedes"], first, "{shown}");
+    assert_eq!(shown["group_key"], json!(first_key));
+    assert_eq!(joined(&shown), vec![errors.clone()], "{shown}");
+    let why = entry(&shown, "supersedes").unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(why["details"]["incident"], first);
+    let text = why["details"]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("not part of incident #{first}")) && text.contains("30m"),
+        "{text}"
+    );
+    let old = get(&format!("{url}/api/v1/incidents/{first}")).await;
+    assert_eq!(old["state"], "triggered");
+    assert_eq!(old["superseded_by"], second, "{old}");
+    let told = entry(&old, "superseded").unwrap_or_else(|| panic!("{old}"));
+    assert_eq!(told["details"]["incident"], second);
+    assert!(
+        told["details"]["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("opened incident #{second}")),
+        "{told}"
+    );
+    assert_eq!(joined(&old), vec![disk.clone(), latency.clone()], "{old}");
+
+    // A new notification group: its first notification after groupWait,
+    // under a group key of its own, with its own alerts only.
+    clock.advance(SignedDuration::from_secs(30));
+    state.dispatch().await.unwrap();
+    let mut n = 1;
+    let new_page = loop {
+        let (_, page) = hook.nth(n).await;
+        if page["groupKey"] != json!(first_key) {
+            break page;
+        }
+        n += 1;
+    };
+    assert_eq!(
+        new_page["groupKey"],
+        json!(format!("{first_key}#after-{first}"))
+    );
+    let names: Vec<&str> = new_page["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["labels"]["alertname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Errors"], "{new_page}");
+    // The first incident's pages never carry the second's alerts.
+    for m in 1..n {
+        let (_, page) = hook.nth(m).await;
+        assert!(!page.to_string().contains("\"Errors\""), "{page}");
+    }
+
+    // The same alert sent again after the window is the same alert: it
+    // stays in the first incident. So does one sent again with its start,
+    // as a retry would.
+    clock.advance(SignedDuration::from_mins(1));
+    post_alerts(&url, json!([firing("DiskFull")])).await;
+    let started = (t0 + SignedDuration::from_secs(630)).to_string();
+    post_alerts(
+        &url,
+        json!([{"labels": labels("HighLatency"), "startsAt": started, "endsAt": until}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    assert_eq!(ids(&open_incidents(&url).await), vec![first, second]);
+    let shown = get(&format!("{url}/api/v1/incidents/{second}")).await;
+    assert_eq!(joined(&shown), vec![errors.clone()], "{shown}");
+
+    // A restart keeps every alert where it was.
+    running.shutdown().await.unwrap();
+    let running = start(dir.path(), &config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    state.dispatch().await.unwrap();
+    clock.advance(SignedDuration::from_mins(1));
+    post_alerts(&url, json!([firing("DiskFull")])).await;
+    post_alerts(&url, json!([firing("Errors")])).await;
+    state.dispatch().await.unwrap();
+    assert_eq!(ids(&open_incidents(&url).await), vec![first, second]);
+    let old = get(&format!("{url}/api/v1/incidents/{first}")).await;
+    assert_eq!(joined(&old), vec![disk.clone(), latency.clone()], "{old}");
+    assert!(entry(&old, "alerts_left").is_none(), "{old}");
+    let shown = get(&format!("{url}/api/v1/incidents/{second}")).await;
+    assert_eq!(joined(&shown), vec![errors.clone()], "{shown}");
+
+    // The first incident resolves by itself on its own alerts, while the
+    // second is still open.
+    let now = clock.now().to_string();
+    post_alerts(
+        &url,
+        json!([{"labels": labels("HighLatency"), "endsAt": now}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    let old = get(&format!("{url}/api/v1/incidents/{first}")).await;
+    assert_eq!(old["state"], "triggered", "DiskFull still fires: {old}");
+    post_alerts(&url, json!([{"labels": labels("DiskFull"), "endsAt": now}])).await;
+    state.dispatch().await.unwrap();
+    let old = get(&format!("{url}/api/v1/incidents/{first}")).await;
+    assert_eq!(old["state"], "resolved", "{old}");
+    assert_eq!(ids(&open_incidents(&url).await), vec![second]);
+    let shown = get(&format!("{url}/api/v1/incidents/{second}")).await;
+    assert_eq!(shown["state"], "triggered", "{shown}");
+
+    // The CLI shows why each opened apart.
+    let show = |id: i64| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_nines"))
+                .args(["incident", "show", &id.to_string(), "--server", &url])
+                .output()
+                .unwrap()
+        })
+    };
+    let out = show(first).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text.contains("superseded") && text.contains(&format!("opened incident #{second}")),
+        "{text}"
+    );
+    let out = show(second).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("supersedes") && text.contains(&format!("not part of incident #{first}")),
+        "{text}"
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_group_window_an_open_incident_takes_every_alert_of_its_group() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let config = "apiVersion: nines/v1\nkind: Service\nmetadata: {name: checkout}\n";
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "A", "service": "checkout"}}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    clock.advance(SignedDuration::from_hours(5));
+    post_alerts(&url, json!([{"labels": {"alertname": "A", "service": "checkout"}}, {"labels": {"alertname": "B", "service": "checkout"}}])).await;
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0]["supersedes"], Value::Null);
+    let shown = get(&format!("{url}/api/v1/incidents/{}", open[0]["id"])).await;
+    assert_eq!(joined(&shown).len(), 2, "{shown}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_held_by_maintenance_after_the_window_opens_the_new_incident_when_it_fires() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let config = "apiVersion: nines/v1
+kind: Service
+metadata: {name: checkout}
+spec:
+  incidents: {groupWindow: 30m}
+";
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    let until = "2026-11-22T10:00:00Z";
+    let firing = |name: &str| {
+        json!({"labels": {"alertname": name, "service": "checkout", "severity": "critical"},
+               "startsAt": clock.now().to_string(), "endsAt": until})
+    };
+    post_alerts(&url, json!([firing("DiskFull")])).await;
+    state.dispatch().await.unwrap();
+    let first = open_incidents(&url).await[0]["id"].as_i64().unwrap();
+
+    // A maintenance window over the service, then an alert starting after
+    // the group window: held, it pages nobody and opens nothing yet.
+    clock.advance(SignedDuration::from_mins(35));
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/maintenance"))
+        .json(&json!({"services": ["checkout"], "duration": "20m", "description": "failover", "createdBy": "alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    state.dispatch().await.unwrap();
+    clock.advance(SignedDuration::from_mins(5));
+    post_alerts(&url, json!([firing("Errors")])).await;
+    state.dispatch().await.unwrap();
+    assert_eq!(ids(&open_incidents(&url).await), vec![first]);
+
+    // The window ends: the held alert fires, and opens the new incident
+    // (it started after the group window); the old alert is back in the
+    // old incident.
+    clock.advance(SignedDuration::from_mins(16));
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 2, "{open:?}");
+    let second = *ids(&open).last().unwrap();
+    let shown = get(&format!("{url}/api/v1/incidents/{second}")).await;
+    assert_eq!(shown["supersedes"], first, "{shown}");
+    assert_eq!(
+        joined(&shown),
+        vec![fingerprint(&url, "Errors").await],
+        "{shown}"
+    );
+    let disk = fingerprint(&url, "DiskFull").await;
+    let old = get(&format!("{url}/api/v1/incidents/{first}")).await;
+    assert!(joined(&old).iter().all(|fp| *fp == disk), "{old}");
+    assert_eq!(old["state"], "triggered", "{old}");
+    running.shutdown().await.unwrap();
+}

@@ -47,6 +47,10 @@ pub struct IncidentRow {
     pub updated_at: Timestamp,
     pub resolved_at: Option<Timestamp>,
     pub body: String,
+    /// The earlier open incident of the same group that this one took new
+    /// alerts over from (its group window had passed); `None` for a group's
+    /// first. Written when the incident is inserted, never changed after.
+    pub supersedes: Option<i64>,
 }
 
 /// One entry of an incident's timeline, to be written.
@@ -221,10 +225,11 @@ pub(crate) type IncidentTuple = (
     i64,
     Option<i64>,
     String,
+    Option<i64>,
 );
 
 pub(crate) fn incident_from(t: IncidentTuple) -> Result<IncidentRow, StoreError> {
-    let (id, group_key, service, state, urgency, o, u, r, body) = t;
+    let (id, group_key, service, state, urgency, o, u, r, body, supersedes) = t;
     Ok(IncidentRow {
         id,
         group_key,
@@ -235,6 +240,7 @@ pub(crate) fn incident_from(t: IncidentTuple) -> Result<IncidentRow, StoreError>
         updated_at: time(u, "incidents.updated_at")?,
         resolved_at: r.map(|r| time(r, "incidents.resolved_at")).transpose()?,
         body,
+        supersedes,
     })
 }
 
@@ -317,7 +323,7 @@ pub(crate) fn check_incident(row: &IncidentRow) -> Result<(), StoreError> {
 pub(crate) const ALERT_COLUMNS: &str =
     "fingerprint, source, service, starts_at, ends_at, updated_at, body";
 pub(crate) const INCIDENT_COLUMNS: &str =
-    "id, group_key, service, state, urgency, opened_at, updated_at, resolved_at, body";
+    "id, group_key, service, state, urgency, opened_at, updated_at, resolved_at, body, supersedes";
 pub(crate) const NOTIFICATION_COLUMNS: &str = "id, idempotency_key, incident_id, channel, target, body, created_at, next_attempt_at, attempts, state, last_error";
 
 /// Rewrites `?` placeholders as PostgreSQL's `$1, $2, ...`.
@@ -360,8 +366,10 @@ pub trait AlertStore: Send + Sync + 'static {
 
     /// Writes incidents (an `id` of 0 inserts a new one), their timeline
     /// entries and their notifications in one transaction; returns the ids
-    /// in order. Opening a second unresolved incident for a group key fails
-    /// with [`StoreError::Conflict`] and writes nothing.
+    /// in order. Opening a second unresolved incident for a group key with
+    /// the same predecessor (`supersedes`) fails with
+    /// [`StoreError::Conflict`] and writes nothing. An update leaves
+    /// `supersedes` as it was inserted.
     async fn write_incidents(&self, writes: &[IncidentWrite]) -> Result<Vec<i64>, StoreError>;
 
     /// Incidents, newest first, at most `limit`; only unresolved ones when
@@ -525,8 +533,8 @@ macro_rules! alert_store_impl {
                     return Ok(ids);
                 }
                 let insert = Self::sql(
-                    "INSERT INTO incidents (group_key, service, state, urgency, opened_at, updated_at, resolved_at, body)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    "INSERT INTO incidents (group_key, service, state, urgency, opened_at, updated_at, resolved_at, body, supersedes)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 );
                 let update = Self::sql(
                     "UPDATE incidents SET group_key = ?, service = ?, state = ?, urgency = ?, opened_at = ?,
@@ -553,6 +561,7 @@ macro_rules! alert_store_impl {
                             .bind(i.updated_at.as_microsecond())
                             .bind(i.resolved_at.map(|t| t.as_microsecond()))
                             .bind(&i.body)
+                            .bind(i.supersedes)
                             .fetch_one(&mut *tx)
                             .await;
                         match inserted {

@@ -996,6 +996,7 @@ fn incident(id: i64, key: &str, state: &str) -> crate::IncidentRow {
         updated_at: at("2026-01-01T10:00:00Z"),
         resolved_at: None,
         body: "{}".to_owned(),
+        supersedes: None,
     }
 }
 
@@ -1392,6 +1393,67 @@ async fn one_open_incident_per_group_with_its_timeline_and_outbox(h: Harness) {
     store.close().await;
 }
 
+async fn an_open_incident_may_have_one_open_successor_in_its_group(h: Harness) {
+    let store = h.open().await.unwrap();
+    let write = |i: crate::IncidentRow| crate::IncidentWrite {
+        incident: i,
+        events: vec![event("opened")],
+        notifications: vec![],
+    };
+    let first = store
+        .write_incidents(&[write(incident(0, "g1", "triggered"))])
+        .await
+        .unwrap()[0];
+    // A group whose window passed opens the next incident as the successor
+    // of the one still open; both are open, and the successor says whose.
+    let mut next = incident(0, "g1", "triggered");
+    next.supersedes = Some(first);
+    let second = store.write_incidents(&[write(next.clone())]).await.unwrap()[0];
+    assert!(second > first);
+    let open = store.incidents(true, 10).await.unwrap();
+    assert_eq!(
+        open.iter()
+            .map(|i| (i.id, i.supersedes))
+            .collect::<Vec<_>>(),
+        vec![(second, Some(first)), (first, None)]
+    );
+    // A second successor of the same incident, or a second first one, is
+    // refused: a retried pass cannot open the same incident twice.
+    for again in [next.clone(), incident(0, "g1", "triggered")] {
+        let refused = store.write_incidents(&[write(again)]).await;
+        assert!(
+            matches!(refused, Err(StoreError::Conflict { .. })),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(store.incidents(false, 10).await.unwrap().len(), 2);
+    // An update keeps the predecessor as inserted, in the engine's batch of
+    // updates as in its general path.
+    let mut updated = store.incident(second).await.unwrap().unwrap();
+    updated.body = "{\"title\":\"later\"}".to_owned();
+    let mut without = updated.clone();
+    without.supersedes = None;
+    store.write_incidents(&[write(without)]).await.unwrap();
+    assert_eq!(store.incident(second).await.unwrap(), Some(updated.clone()));
+    // Once the first resolves, its successor chain goes on: the next one
+    // may succeed the second.
+    let mut resolved = store.incident(first).await.unwrap().unwrap();
+    resolved.state = "resolved".to_owned();
+    resolved.resolved_at = Some(at("2026-01-01T11:00:00Z"));
+    store.write_incidents(&[write(resolved)]).await.unwrap();
+    let mut third = incident(0, "g1", "triggered");
+    third.supersedes = Some(second);
+    let third = store.write_incidents(&[write(third)]).await.unwrap()[0];
+    let open = store.incidents(true, 10).await.unwrap();
+    assert_eq!(
+        open.iter()
+            .map(|i| (i.id, i.supersedes))
+            .collect::<Vec<_>>(),
+        vec![(third, Some(second)), (second, Some(first))]
+    );
+    store.close().await;
+}
+
 async fn changes_are_listed_per_service_since_a_time(h: Harness) {
     let store = h.open().await.unwrap();
     let change = |service: &str, t: &str| crate::NewChange {
@@ -1669,6 +1731,7 @@ contract!(
     silences_are_kept_by_id,
     one_open_incident_per_group_with_its_timeline_and_outbox,
     incident_updates_of_one_pass_are_written_together_or_not_at_all,
+    an_open_incident_may_have_one_open_successor_in_its_group,
     changes_are_listed_per_service_since_a_time,
     heartbeats_are_known_from_first_sight_and_keep_their_latest_ping,
     maintenance_windows_are_kept_and_an_idempotency_key_opens_one,

@@ -20,7 +20,9 @@
 //!   alert intake, incidents and their timelines, notifications to deliver
 //!   ([`AlertStore`], `alerting.rs`); heartbeats ([`HeartbeatStore`],
 //!   `heartbeat.rs`); maintenance windows ([`MaintenanceStore`],
-//!   `maintenance.rs`).
+//!   `maintenance.rs`). An incident that took over its group's new alerts
+//!   from an earlier one still open (`groupWindow`) names it in
+//!   `incidents.supersedes`.
 //! - `schedule_overrides`: on-call overrides added at run time
 //!   ([`ScheduleOverrideStore`], `schedule_override.rs`).
 //! - `budget_exhaustions`: since when each objective's error budget has been

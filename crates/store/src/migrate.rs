@@ -68,6 +68,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "alerts_in_write_order",
         sql: include_str!("../migrations/sqlite/0009_alerts_in_write_order.sql"),
     },
+    Migration {
+        version: 10,
+        name: "incident_windows",
+        sql: include_str!("../migrations/sqlite/0010_incident_windows.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -115,6 +120,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 9,
         name: "alerts_in_write_order",
         sql: include_str!("../migrations/postgres/0009_alerts_in_write_order.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "incident_windows",
+        sql: include_str!("../migrations/postgres/0010_incident_windows.sql"),
     },
 ];
 

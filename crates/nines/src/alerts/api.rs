@@ -28,6 +28,11 @@ fn incident_json(i: &IncidentRow) -> Value {
         // Dependency-aware routing: the dependents this incident's alerts
         // hold back, whose owners were not paged, and why.
         "held_back": body.get("heldBack").cloned().unwrap_or_else(|| json!([])),
+        // Time-based grouping (`groupWindow`): the earlier incident of the
+        // group this one took new alerts over from, and the later one that
+        // took them over from this one.
+        "supersedes": i.supersedes,
+        "superseded_by": body.get("supersededBy").cloned().unwrap_or(Value::Null),
         "opened_at": i.opened_at.to_string(),
         "updated_at": i.updated_at.to_string(),
         "resolved_at": i.resolved_at.map(|t| t.to_string()),

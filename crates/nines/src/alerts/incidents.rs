@@ -21,8 +21,19 @@ use super::am::format_time;
 use super::routing::{GroupRef, Routing, Target};
 use super::{AlertHub, Held, HubState};
 
-/// A group: its receiver and its group key.
-type GroupId = (String, String);
+/// A group: its receiver, its group key, and which of its incidents: 0 for
+/// the one new alerts join, or the id of an earlier incident still open
+/// that a later one superseded (its `groupWindow` had passed), which keeps
+/// its own alerts.
+type GroupId = (String, String, i64);
+
+/// The earlier open incident of a group whose window had passed when the
+/// group's next alert came: the next incident supersedes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Predecessor {
+    id: i64,
+    opened_at: Timestamp,
+}
 
 /// One aggregation group: the alerts of one receiver and group key.
 #[derive(Debug)]
@@ -72,6 +83,13 @@ struct Group {
     /// been told as resolved: the next notification (at `group_interval`)
     /// tells of them, as Alertmanager's would.
     resolved: Option<IncidentRow>,
+    /// The incident that this group's incident supersedes (see
+    /// `Incidents::place`).
+    after: Option<Predecessor>,
+    /// A later incident of the group took over its new alerts: this one
+    /// keeps those it has (forgetting none while open), and opens no other
+    /// incident once it resolves.
+    superseded: bool,
 }
 
 /// What a pass over one group decided, applied once it is written.
@@ -138,6 +156,19 @@ impl Group {
             incident: None,
             esc_at: None,
             resolved: None,
+            after: None,
+            superseded: false,
+        }
+    }
+
+    /// The group key its notifications carry: the routing's, and for an
+    /// incident that superseded an earlier one, that one's id after it, so
+    /// that receivers keyed on it (Alertmanager webhook receivers) see the
+    /// new incident as a new group.
+    fn notify_key(&self) -> std::borrow::Cow<'_, str> {
+        match self.after {
+            Some(p) => format!("{}#after-{}", self.r.key, p.id).into(),
+            None => self.r.key.as_str().into(),
         }
     }
 
@@ -267,12 +298,13 @@ impl Group {
             // correlation window is over (its group_wait is at least that
             // long): a dependency that alerts meanwhile takes the page.
             None if !self.firing.is_empty()
+                && !self.superseded
                 && !due
                 && routing.graph.has_dependencies(&self.r.service) =>
             {
                 return None;
             }
-            None if !self.firing.is_empty() => {
+            None if !self.firing.is_empty() && !self.superseded => {
                 let firing = all_firing();
                 let first = firing.first()?;
                 let title = first.alert.annotations.get("summary").map_or_else(
@@ -286,6 +318,33 @@ impl Group {
                     str::to_owned,
                 );
                 events.push(event(now, "opened", "nines", json!({"title": title})));
+                if let Some(p) = self.after {
+                    // Opened apart from an earlier incident of the group:
+                    // say why, on the new one's timeline.
+                    let window = self
+                        .r
+                        .group_window
+                        .map(|d| format!("{d:#}"))
+                        .unwrap_or_default();
+                    events.push(event(
+                        now,
+                        "supersedes",
+                        "nines",
+                        json!({
+                            "incident": p.id,
+                            "window": window,
+                            "text": format!(
+                                "a new incident, not part of incident #{}: {} started at {}, more than {window} (the group window) after #{} opened at {}; #{} keeps its own alerts",
+                                p.id,
+                                first.alert.labels.value("alertname"),
+                                first.alert.starts_at,
+                                p.id,
+                                p.opened_at,
+                                p.id,
+                            ),
+                        }),
+                    ));
+                }
                 IncidentRow {
                     id: 0,
                     group_key: self.r.key.clone(),
@@ -296,6 +355,7 @@ impl Group {
                     updated_at: now,
                     resolved_at: None,
                     body: json!({"title": title}).to_string(),
+                    supersedes: self.after.map(|p| p.id),
                 }
             }
             // Nothing fires and no incident is open: only a resolution may
@@ -421,8 +481,10 @@ impl Group {
         }
         notifications.extend(notices);
         // Resolved members are forgotten once a notification has told of
-        // them, or when none ever will.
-        let forget: Vec<u64> = if notify || self.firing.is_empty() {
+        // them, or when none ever will; an incident superseded keeps every
+        // alert it has while open, so that one sent again still finds it.
+        let keeps = self.superseded && inc.state != "resolved";
+        let forget: Vec<u64> = if (notify || self.firing.is_empty()) && !keeps {
             self.members
                 .iter()
                 .filter(|fp| st.alerts.get(fp).is_none_or(|h| h.alert.resolved_at(now)))
@@ -452,7 +514,7 @@ impl Group {
 
 #[derive(Debug, Default)]
 pub struct Incidents {
-    groups: BTreeMap<(String, String), Group>,
+    groups: BTreeMap<GroupId, Group>,
     /// Firing alerts that match some inhibit rule's source matchers.
     sources: BTreeSet<u64>,
     /// Alerts that may be root causes for dependency-aware routing (see
@@ -476,6 +538,9 @@ pub struct Incidents {
     /// `Group::esc_at`): a pass visits only those due, and none at all
     /// when no escalation policy is configured.
     escalations: BTreeSet<(Timestamp, GroupId)>,
+    /// Earlier incidents to tell, on their timeline, which later incident
+    /// took their group's new alerts (its id is known once it is written).
+    owed_notes: BTreeSet<(GroupId, i64)>,
     pub external_url: String,
 }
 
@@ -651,8 +716,17 @@ fn record_held_back(
 
 /// The dependents an incident recorded as held back (after a restart).
 fn body_held_back(body: &Value) -> BTreeSet<u64> {
-    body["heldBackAlerts"]
-        .as_array()
+    fingerprints(&body["heldBackAlerts"])
+}
+
+/// The alerts a superseded incident had when its successor opened (after a
+/// restart).
+fn body_alerts(body: &Value) -> BTreeSet<u64> {
+    fingerprints(&body["alerts"])
+}
+
+fn fingerprints(list: &Value) -> BTreeSet<u64> {
+    list.as_array()
         .into_iter()
         .flatten()
         .filter_map(|v| u64::from_str_radix(v.as_str()?, 16).ok())
@@ -691,9 +765,46 @@ impl Incidents {
     /// their groups, after a start-up.
     pub fn restore(&mut self, open: Vec<IncidentRow>, routing: &Routing) {
         self.all_changed = true;
+        // A group's latest open incident is the one new alerts join; the
+        // earlier ones were superseded, and get back the alerts written
+        // with them when their successor opened (`flush`).
+        let receiver_of = |row: &IncidentRow| {
+            body_of(row)["receiver"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut latest: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for row in &open {
+            let e = latest
+                .entry((receiver_of(row), row.group_key.clone()))
+                .or_insert(row.id);
+            *e = (*e).max(row.id);
+        }
+        let opened: BTreeMap<i64, Timestamp> = open.iter().map(|r| (r.id, r.opened_at)).collect();
+        // An earlier incident not yet told which one took over (nines
+        // stopped between the two writes) is told at the next pass.
+        let told: BTreeMap<i64, i64> = open
+            .iter()
+            .map(|r| (r.id, body_of(r)["supersededBy"].as_i64().unwrap_or(0)))
+            .collect();
+        let owed: Vec<(i64, i64)> = open
+            .iter()
+            .filter_map(|r| Some((r.supersedes?, r.id)))
+            .filter(|(p, n)| told.get(p).is_some_and(|t| t < n))
+            .collect();
         for row in open {
             let body = body_of(&row);
             let receiver = body["receiver"].as_str().unwrap_or_default().to_owned();
+            let slot = if latest.get(&(receiver.clone(), row.group_key.clone())) == Some(&row.id) {
+                0
+            } else {
+                row.id
+            };
+            let id: GroupId = (receiver.clone(), row.group_key.clone(), slot);
+            for (_, n) in owed.iter().filter(|(p, _)| *p == row.id) {
+                self.owed_notes.insert((id.clone(), *n));
+            }
             let policy = routing
                 .services
                 .get(&row.service)
@@ -708,11 +819,14 @@ impl Incidents {
             }
             if !routing.catalog.escalation_policies.is_empty() {
                 // Escalation looks at every open incident at the first pass.
-                self.escalations
-                    .insert((Timestamp::MIN, (receiver.clone(), row.group_key.clone())));
+                self.escalations.insert((Timestamp::MIN, id.clone()));
             }
+            let after = row.supersedes.map(|p| Predecessor {
+                id: p,
+                opened_at: opened.get(&p).copied().unwrap_or(row.opened_at),
+            });
             self.groups.insert(
-                (receiver.clone(), row.group_key.clone()),
+                id,
                 Group {
                     r: GroupRef {
                         receiver,
@@ -726,8 +840,9 @@ impl Incidents {
                         service: row.service.clone(),
                         ack_timeout: policy.ack_timeout,
                         auto_resolve: policy.auto_resolve,
+                        group_window: policy.group_window,
                     },
-                    members: BTreeSet::new(),
+                    members: body_alerts(&body),
                     joined: BTreeSet::new(),
                     left: BTreeSet::new(),
                     dirty: false,
@@ -744,6 +859,8 @@ impl Incidents {
                     incident: Some(row),
                     esc_at: Some(Timestamp::MIN),
                     resolved: None,
+                    after,
+                    superseded: slot != 0,
                 },
             );
         }
@@ -812,6 +929,88 @@ impl Incidents {
             }
         }
         taken
+    }
+
+    /// Which incident of its group `r` an alert joins (see `GroupId`): the
+    /// open one it is part of already; else the group's latest open one,
+    /// unless that has a group window and the alert started after it ended:
+    /// then a new incident of the group, the latest moving aside with the
+    /// alerts it has. Judged by the alert's start, which a report sent
+    /// again, retried or out of order never moves later (the earliest start
+    /// is kept), so the same alert never opens a second incident, and the
+    /// judgement after a restart is the same. A resolved alert never opens
+    /// one.
+    fn place(&mut self, fp: u64, h: &Held, r: &GroupRef, now: Timestamp) -> GroupId {
+        let current: GroupId = (r.receiver.clone(), r.key.clone(), 0);
+        let last: GroupId = (r.receiver.clone(), r.key.clone(), i64::MAX);
+        // The incident the alert is part of, the latest open one, and the
+        // groups that hold the alert (one, but for an alert moving).
+        let mut part_of = None;
+        let mut latest: Option<(&GroupId, &IncidentRow)> = None;
+        let mut holders: Vec<GroupId> = Vec::new();
+        for (id, g) in self.groups.range(current.clone()..=last) {
+            let member = g.members.contains(&fp);
+            if member {
+                holders.push(id.clone());
+            }
+            if let Some(inc) = &g.incident {
+                if member {
+                    part_of = Some(id.clone());
+                }
+                if latest.is_none_or(|(_, l)| inc.id > l.id) {
+                    latest = Some((id, inc));
+                }
+            }
+        }
+        let latest = latest.map(|(id, inc)| (id.clone(), inc.id, inc.opened_at));
+        let window_over = |opened_at: Timestamp| {
+            r.group_window
+                .and_then(|w| opened_at.checked_add(w).ok())
+                .is_some_and(|end| h.alert.starts_at > end)
+                && !h.alert.resolved_at(now)
+        };
+        let chosen = match (part_of, latest) {
+            (Some(id), _) => id,
+            (None, Some((id, _, opened_at))) if !window_over(opened_at) => id,
+            (None, latest) => {
+                let after = latest.as_ref().map(|(_, id, opened_at)| Predecessor {
+                    id: *id,
+                    opened_at: *opened_at,
+                });
+                if latest.as_ref().is_some_and(|(id, ..)| *id == current) {
+                    // The group's incident has had its window: it moves
+                    // aside with its alerts, and the next one forms.
+                    if let (Some(mut old), Some(p)) = (self.groups.remove(&current), after) {
+                        old.superseded = true;
+                        let moved: GroupId = (r.receiver.clone(), r.key.clone(), p.id);
+                        if let Some(t) = old.esc_at {
+                            self.escalations.insert((t, moved.clone()));
+                        }
+                        self.groups.insert(moved, old);
+                    }
+                }
+                let g = self
+                    .groups
+                    .entry(current.clone())
+                    .or_insert_with(|| Group::new(r.clone()));
+                if g.incident.is_none() {
+                    g.after = after;
+                }
+                current
+            }
+        };
+        // An alert moving (one whose start was moved earlier, or whose
+        // incident was resolved by hand) leaves the group it was in.
+        for id in holders.into_iter().filter(|id| *id != chosen) {
+            if let Some(g) = self.groups.get_mut(&id) {
+                g.members.remove(&fp);
+                g.set_firing(fp, false);
+                g.held.remove(&fp);
+                g.impacted.remove(&fp);
+                g.touched = true;
+            }
+        }
+        chosen
     }
 
     /// Assigns changed alerts to their groups, keeps each group's firing set
@@ -973,7 +1172,7 @@ impl Incidents {
                 self.expiry.insert((h.alert.ends_at, fp));
             }
             for r in routing.groups(&h.alert.labels, &h.service) {
-                let id = (r.receiver.clone(), r.key.clone());
+                let id = self.place(fp, h, &r, now);
                 let g = self
                     .groups
                     .entry(id)
@@ -1080,8 +1279,10 @@ impl Incidents {
         if writes.is_empty() {
             self.groups
                 .retain(|_, g| !g.members.is_empty() || g.incident.is_some());
+            self.tell_superseded(hub, now).await?;
             return Ok(came_due);
         }
+        self.keep_superseded_alerts(&mut writes);
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w, _)| w.clone()).collect();
         let notified = batch.iter().any(|w| !w.notifications.is_empty());
         let ids = match hub.store.write_incidents(&batch).await {
@@ -1093,6 +1294,14 @@ impl Incidents {
                 return Err(e);
             }
         };
+        // Incidents that superseded an earlier one: the earlier one is told
+        // which, now that they have their ids.
+        for ((key, w, _), id) in writes.iter().zip(&ids) {
+            if let (0, Some(p)) = (w.incident.id, w.incident.supersedes) {
+                self.owed_notes
+                    .insert(((key.0.clone(), key.1.clone(), p), *id));
+            }
+        }
         for ((key, w, outcome), id) in writes.into_iter().zip(ids) {
             if let Some(g) = self.groups.get_mut(&key) {
                 let mut inc = w.incident;
@@ -1131,7 +1340,111 @@ impl Incidents {
         }
         self.groups
             .retain(|_, g| !g.members.is_empty() || g.incident.is_some());
+        self.tell_superseded(hub, now).await?;
         Ok(notified || came_due)
+    }
+
+    /// An incident opening as the successor of an earlier one still open
+    /// (its group window had passed) is written with the earlier one's
+    /// alerts (`alerts` in its body), so that after a restart each alert is
+    /// given back to the incident it was part of (`restore`).
+    fn keep_superseded_alerts(&self, writes: &mut Vec<(GroupId, IncidentWrite, Outcome)>) {
+        let earlier: Vec<GroupId> = writes
+            .iter()
+            .filter(|(_, w, _)| w.incident.id == 0)
+            .filter_map(|(key, w, _)| Some((key.0.clone(), key.1.clone(), w.incident.supersedes?)))
+            .collect();
+        for key in earlier {
+            let Some(g) = self.groups.get(&key) else {
+                continue;
+            };
+            let Some(row) = &g.incident else {
+                continue;
+            };
+            let at = match writes.iter().position(|(k, ..)| *k == key) {
+                Some(at) => at,
+                None => {
+                    let write = IncidentWrite {
+                        incident: row.clone(),
+                        events: Vec::new(),
+                        notifications: Vec::new(),
+                    };
+                    let outcome = Outcome {
+                        notified: false,
+                        deferred: None,
+                        forget: Vec::new(),
+                        held_back: g.held_back.clone(),
+                    };
+                    writes.push((key.clone(), write, outcome));
+                    writes.len() - 1
+                }
+            };
+            let inc = &mut writes[at].1.incident;
+            let mut body = body_of(inc);
+            let alerts: Vec<String> = g.members.iter().map(|fp| format!("{fp:016x}")).collect();
+            body["alerts"] = json!(alerts);
+            inc.body = body.to_string();
+        }
+    }
+
+    /// Writes, on the timeline of each earlier incident that a later one
+    /// superseded, which one took its group's new alerts and why. Kept for
+    /// the next pass if the write fails (and, after a restart, found again
+    /// from the later incident's `supersedes`).
+    async fn tell_superseded(&mut self, hub: &AlertHub, now: Timestamp) -> Result<(), StoreError> {
+        if self.owed_notes.is_empty() {
+            return Ok(());
+        }
+        let mut writes: Vec<((GroupId, i64), IncidentWrite)> = Vec::new();
+        for (key, next) in std::mem::take(&mut self.owed_notes) {
+            // One resolved meanwhile keeps its timeline as it is: the later
+            // incident's own says why it opened apart.
+            let Some(g) = self.groups.get(&key) else {
+                continue;
+            };
+            let Some(inc) = &g.incident else {
+                continue;
+            };
+            let mut inc = inc.clone();
+            let mut body = body_of(&inc);
+            body["supersededBy"] = json!(next);
+            inc.body = body.to_string();
+            inc.updated_at = now;
+            let window =
+                g.r.group_window
+                    .map(|d| format!("{d:#}"))
+                    .unwrap_or_default();
+            let text = format!(
+                "later alerts of this group opened incident #{next}: they started more than {window} (the group window) after this incident opened; this one keeps its own alerts, and resolves when they do"
+            );
+            let ev = event(
+                now,
+                "superseded",
+                "nines",
+                json!({"incident": next, "window": window, "text": text}),
+            );
+            let write = IncidentWrite {
+                incident: inc,
+                events: vec![ev],
+                notifications: Vec::new(),
+            };
+            writes.push(((key, next), write));
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w)| w.clone()).collect();
+        if let Err(e) = hub.store.write_incidents(&batch).await {
+            self.owed_notes
+                .extend(writes.into_iter().map(|(owed, _)| owed));
+            return Err(e);
+        }
+        for ((key, _), w) in writes {
+            if let Some(g) = self.groups.get_mut(&key) {
+                g.incident = Some(w.incident);
+            }
+        }
+        Ok(())
     }
 
     /// Runs escalation policies: each open incident of a service with one
@@ -1324,6 +1637,12 @@ impl Incidents {
             .await?;
         for (key, g) in self.groups.iter_mut() {
             if g.incident.as_ref().is_some_and(|i| i.id == id) {
+                // A superseded incident resolved by hand opens no other:
+                // its alerts still firing join their group's latest.
+                if g.superseded && inc.state == "resolved" {
+                    self.changed.extend(g.members.iter().copied());
+                    hub.wake.notify_one();
+                }
                 g.incident = (inc.state != "resolved").then(|| inc.clone());
                 g.esc_at = Some(now);
                 self.escalations.insert((now, key.clone()));
@@ -1370,9 +1689,10 @@ fn notifications_of(
         // the rendered body: a group's notification carries every alert of
         // the group, and writing that whole body for each notification made
         // the outbox the cost. The channel renders the body at delivery.
+        let key = g.notify_key();
         let mut decision = json!({
             "receiver": g.r.receiver,
-            "groupKey": g.r.key,
+            "groupKey": key,
             "groupLabels": super::map(&g.r.labels),
             "externalURL": external_url,
             "firing": hex(firing),
@@ -1391,7 +1711,7 @@ fn notifications_of(
             // alerts.
             idempotency_key: format!(
                 "nines-{}-{}-{}-{i}",
-                fnv(&g.r.key),
+                fnv(&key),
                 now.as_microsecond(),
                 &fnv(&body)[..8]
             ),

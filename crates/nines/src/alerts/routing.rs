@@ -106,6 +106,9 @@ pub struct GroupRef {
     pub ack_timeout: Option<SignedDuration>,
     /// The incident resolves by itself once nothing fires.
     pub auto_resolve: bool,
+    /// An alert starting later than this after the group's incident opened
+    /// opens a new incident (the service's `groupWindow`); `None`, never.
+    pub group_window: Option<SignedDuration>,
 }
 
 /// Where a person is paged: each contact method that nines can deliver to
@@ -383,6 +386,7 @@ impl Routing {
                         service: service.to_owned(),
                         ack_timeout: policy.ack_timeout,
                         auto_resolve: policy.auto_resolve,
+                        group_window: policy.group_window,
                     }
                 })
                 .collect();
@@ -414,6 +418,7 @@ impl Routing {
             service: service.to_owned(),
             ack_timeout: policy.ack_timeout,
             auto_resolve: policy.auto_resolve,
+            group_window: policy.group_window,
         }]
     }
 

@@ -928,6 +928,7 @@ mod tests {
             updated_at: "2026-11-21T10:00:01Z".parse().unwrap(),
             resolved_at: None,
             body: json!({"title": "checkout: error budget burning"}).to_string(),
+            supersedes: None,
         }
     }
 
