@@ -238,9 +238,12 @@ async fn an_incident_that_resolved_by_itself_still_sends_its_resolution_then_a_n
     nines::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let hook = receiver(0);
+    // Its incidents also reach people (Slack), so changes wait for
+    // group_interval (see `changes_reach_machines_at_once_and_people_after_group_interval`).
+    let chat = receiver(0);
     let config = format!(
-        "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify:\n    - webhook: http://127.0.0.1:{}/hook\n",
-        hook.port
+        "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  notify:\n    - webhook: http://127.0.0.1:{}/hook\n    - slack: http://127.0.0.1:{}/slack\n",
+        hook.port, chat.port
     );
     let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
     let clock = Arc::new(ManualClock::new(t0));
@@ -612,5 +615,77 @@ spec:
     let old = get(&format!("{url}/api/v1/incidents/{first}")).await;
     assert!(joined(&old).iter().all(|fp| *fp == disk), "{old}");
     assert_eq!(old["state"], "triggered", "{old}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_machines_at_once_and_people_after_group_interval() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let machine = receiver(0);
+    let hook = receiver(0);
+    let chat = receiver(0);
+    // api's incidents go to a webhook only; web's to a webhook and Slack.
+    let config = format!(
+        "apiVersion: nines/v1
+kind: Service
+metadata: {{name: api}}
+spec:
+  incidents: {{groupInterval: 1m}}
+  notify: [{{webhook: http://127.0.0.1:{}/hook}}]
+---
+apiVersion: nines/v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  incidents: {{groupInterval: 1m}}
+  notify:
+    - webhook: http://127.0.0.1:{}/hook
+    - slack: http://127.0.0.1:{}/slack
+",
+        machine.port, hook.port, chat.port
+    );
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), &config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    let alert =
+        |name: &str, service: &str| json!({"labels": {"alertname": name, "service": service}});
+    post_alerts(&url, json!([alert("A", "api"), alert("A", "web")])).await;
+    state.dispatch().await.unwrap();
+    assert_eq!(
+        machine.nth(1).await.1["alerts"].as_array().unwrap().len(),
+        1
+    );
+    hook.nth(1).await;
+    chat.nth(1).await;
+
+    // B joins both incidents a second later.
+    clock.advance(SignedDuration::from_secs(1));
+    post_alerts(&url, json!([alert("B", "api"), alert("B", "web")])).await;
+    state.dispatch().await.unwrap();
+    // A webhook-only incident of two alerts may be sent again 0.5 ms
+    // after its last notification: long past, so B goes out now.
+    let (_, update) = machine.nth(2).await;
+    let names: Vec<&str> = update["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["labels"]["alertname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["A", "B"], "{update}");
+    // The incident people read waits for its group_interval, as in
+    // Alertmanager: nothing is due before t0 + 1m.
+    assert_eq!(
+        state.incidents.lock().await.next_due(),
+        Some(t0 + SignedDuration::from_secs(60))
+    );
+    clock.advance(SignedDuration::from_secs(59));
+    state.dispatch().await.unwrap();
+    let (_, later) = hook.nth(2).await;
+    assert_eq!(later["alerts"].as_array().unwrap().len(), 2, "{later}");
+    chat.nth(2).await;
+    assert_eq!(machine.count(), 2);
     running.shutdown().await.unwrap();
 }

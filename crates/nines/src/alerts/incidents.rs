@@ -175,6 +175,16 @@ impl Group {
     /// When this group may notify next: `group_wait` after it first had a
     /// firing alert, `group_interval` after its last notification if the
     /// firing set changed since, `repeat_interval` after it to remind.
+    /// A change since the last notification may go out now: its update
+    /// interval (see [`GroupRef::update_interval`]) has passed.
+    fn change_due(&self, now: Timestamp) -> bool {
+        self.dirty
+            && self.last_flush.is_some_and(|last| {
+                last.checked_add(self.r.update_interval(self.firing.len()))
+                    .is_ok_and(|at| at <= now)
+            })
+    }
+
     fn schedule(&mut self, now: Timestamp) {
         let changed = self.dirty;
         self.due = match self.last_flush {
@@ -183,9 +193,10 @@ impl Group {
                     .unwrap_or_else(|| now.saturating_add(self.r.group_wait).unwrap_or(now)),
             ),
             None => None,
-            Some(last) if changed => {
-                Some(last.saturating_add(self.r.group_interval).unwrap_or(now))
-            }
+            Some(last) if changed => Some(
+                last.saturating_add(self.r.update_interval(self.firing.len()))
+                    .unwrap_or(now),
+            ),
             Some(last) if !self.firing.is_empty() => {
                 Some(last.saturating_add(self.r.repeat_interval).unwrap_or(now))
             }
@@ -276,7 +287,10 @@ impl Group {
             && !self.notified.is_empty();
         let deferred = resolving.then(|| {
             self.last_flush
-                .and_then(|l| l.checked_add(self.r.group_interval).ok())
+                .and_then(|l| {
+                    l.checked_add(self.r.update_interval(self.firing.len()))
+                        .ok()
+                })
                 .map_or(now, |t| t.max(now))
         });
         let notify = notify || resolving;
@@ -841,6 +855,7 @@ impl Incidents {
                         ack_timeout: policy.ack_timeout,
                         auto_resolve: policy.auto_resolve,
                         group_window: policy.group_window,
+                        machines_only: false,
                     },
                     members: body_alerts(&body),
                     joined: BTreeSet::new(),
@@ -1258,7 +1273,7 @@ impl Incidents {
                 root_incidents: &root_incidents,
             };
             for (id, g) in self.groups.iter_mut() {
-                let due = g.due.is_some_and(|d| d <= now);
+                let due = g.due.is_some_and(|d| d <= now) || g.change_due(now);
                 if !g.touched && !due {
                     continue;
                 }

@@ -34,15 +34,15 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
         let mut merged: HashMap<u64, Held> = HashMap::with_capacity(count);
         let mut order: Vec<u64> = Vec::with_capacity(count);
         hub.read(|st| {
-            for job in &jobs {
-                for h in &job.alerts {
+            // The alerts move out of the jobs (each job is then only its
+            // reply): a new alert is kept as it came, not copied.
+            for job in &mut jobs {
+                for h in std::mem::take(&mut job.alerts) {
                     let fp = h.alert.fingerprint.0;
                     let now = h.alert.updated_at;
                     let next = match merged.get(&fp).or_else(|| st.alerts.get(&fp)) {
-                        Some(old) => {
-                            Held::new(old.alert.merge(h.alert.clone(), now), h.service.clone())
-                        }
-                        None => h.clone(),
+                        Some(old) => Held::new(old.alert.merge(h.alert, now), h.service),
+                        None => h,
                     };
                     if merged.insert(fp, next).is_none() {
                         order.push(fp);

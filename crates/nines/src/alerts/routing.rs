@@ -80,6 +80,17 @@ pub enum Target {
     },
 }
 
+impl Target {
+    /// Read by a program (Alertmanager webhooks, nines' JSON events,
+    /// PagerDuty, which keeps one incident per key), not by a person.
+    pub fn for_machines(&self) -> bool {
+        matches!(
+            self,
+            Target::Webhook { .. } | Target::Json { .. } | Target::PagerDuty { .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Receiver {
     pub name: String,
@@ -106,9 +117,39 @@ pub struct GroupRef {
     pub ack_timeout: Option<SignedDuration>,
     /// The incident resolves by itself once nothing fires.
     pub auto_resolve: bool,
+    /// Every target of its receiver is read by machines (Alertmanager
+    /// webhooks, nines' JSON events, PagerDuty): a change goes out as soon
+    /// as the group's size allows, not a whole `group_interval` later (see
+    /// [`GroupRef::update_interval`]).
+    pub machines_only: bool,
     /// An alert starting later than this after the group's incident opened
     /// opens a new incident (the service's `groupWindow`); `None`, never.
     pub group_window: Option<SignedDuration>,
+}
+
+/// How often a group read by machines only may be sent again, per alert in
+/// it: a group of 40 alerts at most every 10 ms, of 4,000 every second. A
+/// body carries the whole group, so this caps what a storm costs at about
+/// 4,000 alerts re-sent a second per group, while an alert joining a small
+/// incident reaches its receiver at once.
+pub const UPDATE_PACE_PER_ALERT: SignedDuration = SignedDuration::from_micros(250);
+
+impl GroupRef {
+    /// How long after a notification a group that changed notifies again.
+    /// People's channels (Slack, email) wait the route's `group_interval`,
+    /// as Alertmanager does, so that a storm is one message an interval.
+    /// Machines get the change as soon as re-sending the group's `alerts`
+    /// allows ([`UPDATE_PACE_PER_ALERT`] each), and never later than
+    /// `group_interval`.
+    pub fn update_interval(&self, alerts: usize) -> SignedDuration {
+        if !self.machines_only {
+            return self.group_interval;
+        }
+        let pace = UPDATE_PACE_PER_ALERT
+            .checked_mul(i32::try_from(alerts).unwrap_or(i32::MAX))
+            .unwrap_or(self.group_interval);
+        pace.min(self.group_interval)
+    }
 }
 
 /// Where a person is paged: each contact method that nines can deliver to
@@ -386,6 +427,7 @@ impl Routing {
                         service: service.to_owned(),
                         ack_timeout: policy.ack_timeout,
                         auto_resolve: policy.auto_resolve,
+                        machines_only: self.machines_only(&r.options.receiver, None),
                         group_window: policy.group_window,
                     }
                 })
@@ -419,6 +461,7 @@ impl Routing {
             ack_timeout: policy.ack_timeout,
             auto_resolve: policy.auto_resolve,
             group_window: policy.group_window,
+            machines_only: self.machines_only(&self.receivers[0].name, Some(service)),
         }]
     }
 
@@ -451,11 +494,62 @@ impl Routing {
         self.receivers.iter().map(|r| r.name.clone()).collect()
     }
 
+    /// Whether every target a group of `receiver` (and, without an
+    /// alertmanager.yml, of `service`) reaches is read by machines; a
+    /// receiver with no target at all counts as one.
+    fn machines_only(&self, receiver: &str, service: Option<&str>) -> bool {
+        let own = self.receiver(receiver).into_iter().flat_map(|r| &r.targets);
+        let service = service
+            .filter(|_| self.tree.is_none())
+            .and_then(|s| self.services.get(s))
+            .into_iter()
+            .flat_map(|s| &s.targets);
+        own.chain(service).all(Target::for_machines)
+    }
+
     pub fn receiver(&self, name: &str) -> Option<&Receiver> {
         self.receivers.iter().find(|r| r.name == name)
     }
 
     pub fn original(&self) -> &str {
         &self.original
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(machines_only: bool) -> GroupRef {
+        GroupRef {
+            receiver: "r".to_owned(),
+            key: "{}:{}".to_owned(),
+            labels: LabelSet::default(),
+            group_wait: SignedDuration::ZERO,
+            group_interval: SignedDuration::from_secs(1),
+            repeat_interval: SignedDuration::from_secs(3600),
+            mute_time_intervals: Vec::new(),
+            active_time_intervals: Vec::new(),
+            service: "s".to_owned(),
+            ack_timeout: None,
+            auto_resolve: true,
+            group_window: None,
+            machines_only,
+        }
+    }
+
+    #[test]
+    fn machines_get_changes_as_the_group_size_allows_people_after_group_interval() {
+        let ms = SignedDuration::from_millis;
+        let machines = group(true);
+        assert_eq!(machines.update_interval(0), SignedDuration::ZERO);
+        assert_eq!(machines.update_interval(40), ms(10));
+        assert_eq!(machines.update_interval(2_000), ms(500));
+        // Never later than group_interval, however large the group.
+        assert_eq!(machines.update_interval(4_000), ms(1_000));
+        assert_eq!(machines.update_interval(100_000), ms(1_000));
+        assert_eq!(machines.update_interval(usize::MAX), ms(1_000));
+        let people = group(false);
+        assert_eq!(people.update_interval(1), ms(1_000));
     }
 }
