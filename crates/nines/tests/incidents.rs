@@ -665,7 +665,7 @@ spec:
     clock.advance(SignedDuration::from_secs(1));
     post_alerts(&url, json!([alert("B", "api"), alert("B", "web")])).await;
     state.dispatch().await.unwrap();
-    // A webhook-only incident of two alerts may be sent again 0.5 ms
+    // A webhook-only incident of two alerts may be sent again 1 ms
     // after its last notification: long past, so B goes out now.
     let (_, update) = machine.nth(2).await;
     let names: Vec<&str> = update["alerts"]

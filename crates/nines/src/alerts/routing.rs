@@ -128,11 +128,12 @@ pub struct GroupRef {
 }
 
 /// How often a group read by machines only may be sent again, per alert in
-/// it: a group of 40 alerts at most every 10 ms, of 4,000 every second. A
+/// it: a group of 20 alerts at most every 10 ms, of 2,000 every second. A
 /// body carries the whole group, so this caps what a storm costs at about
-/// 4,000 alerts re-sent a second per group, while an alert joining a small
+/// 2,000 alerts re-sent a second per group (no more than `group_interval`
+/// costs a group of that size), while an alert joining a small
 /// incident reaches its receiver at once.
-pub const UPDATE_PACE_PER_ALERT: SignedDuration = SignedDuration::from_micros(250);
+pub const UPDATE_PACE_PER_ALERT: SignedDuration = SignedDuration::from_micros(500);
 
 impl GroupRef {
     /// How long after a notification a group that changed notifies again.
@@ -543,10 +544,10 @@ mod tests {
         let ms = SignedDuration::from_millis;
         let machines = group(true);
         assert_eq!(machines.update_interval(0), SignedDuration::ZERO);
-        assert_eq!(machines.update_interval(40), ms(10));
-        assert_eq!(machines.update_interval(2_000), ms(500));
+        assert_eq!(machines.update_interval(20), ms(10));
+        assert_eq!(machines.update_interval(1_000), ms(500));
         // Never later than group_interval, however large the group.
-        assert_eq!(machines.update_interval(4_000), ms(1_000));
+        assert_eq!(machines.update_interval(2_000), ms(1_000));
         assert_eq!(machines.update_interval(100_000), ms(1_000));
         assert_eq!(machines.update_interval(usize::MAX), ms(1_000));
         let people = group(false);
