@@ -342,12 +342,34 @@ pub(crate) fn numbered(sql: &str) -> String {
     out
 }
 
+/// Writes incident updates, if any (see [`AlertStore::write_alerts_and_updates`]).
+pub(crate) async fn write_updates<S: AlertStore + ?Sized>(
+    store: &S,
+    updates: &[IncidentWrite],
+) -> Result<(), StoreError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    store.write_incidents(updates).await.map(|_| ())
+}
+
 /// The alert, silence, incident, change and outbox part of the store.
 #[async_trait::async_trait]
 pub trait AlertStore: Send + Sync + 'static {
     /// Writes the latest state of each alert (insert or replace by
     /// fingerprint), all in one transaction.
     async fn write_alerts(&self, rows: &[AlertRow]) -> Result<(), StoreError>;
+
+    /// Writes alert rows (as [`AlertStore::write_alerts`]) and updates of
+    /// incidents already stored (as [`AlertStore::write_incidents`]) in one
+    /// transaction where the engine can (SQLite: one commit where two
+    /// writers would each wait for one), else one after the other. Returns
+    /// the outcome of each part; in one transaction they share it.
+    async fn write_alerts_and_updates(
+        &self,
+        rows: &[AlertRow],
+        updates: &[IncidentWrite],
+    ) -> (Result<(), StoreError>, Result<(), StoreError>);
 
     /// Every alert whose end is after `after`, by fingerprint.
     async fn alerts_ending_after(&self, after: Timestamp) -> Result<Vec<AlertRow>, StoreError>;
@@ -416,7 +438,8 @@ pub trait AlertStore: Send + Sync + 'static {
 
 /// Implements [`AlertStore`] for an engine that provides `write_tx()`,
 /// `read_pool()`, `error(op)`, `sql(&str) -> Cow<str>`,
-/// `write_alert_rows(rows)`, `prune_alert_rows(before)`,
+/// `write_alert_rows(rows)`, `write_alert_rows_and_updates(rows, updates)`,
+/// `prune_alert_rows(before)`,
 /// `write_incident_updates(writes)` and `ALERTS_LATEST_LAST` (the `ORDER BY`
 /// that gives alert rows by fingerprint with each one's latest last); only
 /// the placeholder style, the alerts' layout and the write of incident
@@ -437,6 +460,31 @@ macro_rules! alert_store_impl {
                 self.write_alert_rows(rows)
                     .await
                     .map_err(self.error("writing alerts"))
+            }
+
+            async fn write_alerts_and_updates(
+                &self,
+                rows: &[$crate::alerting::AlertRow],
+                updates: &[$crate::alerting::IncidentWrite],
+            ) -> (Result<(), $crate::StoreError>, Result<(), $crate::StoreError>) {
+                if rows.is_empty() {
+                    return (Ok(()), $crate::alerting::write_updates(self, updates).await);
+                }
+                if updates.is_empty()
+                    || updates
+                        .iter()
+                        .any(|w| $crate::alerting::check_incident(&w.incident).is_err())
+                {
+                    let alerts = self.write_alerts(rows).await;
+                    return (alerts, $crate::alerting::write_updates(self, updates).await);
+                }
+                let (alerts, together) = self.write_alert_rows_and_updates(rows, updates).await;
+                let alerts = alerts.map_err(self.error("writing alerts"));
+                let updates = match together {
+                    Some(outcome) => outcome.map_err(self.error("writing incidents")),
+                    None => $crate::alerting::write_updates(self, updates).await,
+                };
+                (alerts, updates)
             }
 
             async fn alerts_ending_after(

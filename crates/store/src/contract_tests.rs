@@ -1122,6 +1122,105 @@ async fn incident_updates_of_one_pass_are_written_together_or_not_at_all(h: Harn
     store.close().await;
 }
 
+async fn alerts_and_incident_updates_are_written_together(h: Harness) {
+    let store = h.open().await.unwrap();
+    let ids = store
+        .write_incidents(&[crate::IncidentWrite {
+            incident: incident(0, "g1", "triggered"),
+            events: vec![event("opened")],
+            notifications: vec![],
+        }])
+        .await
+        .unwrap();
+    let note = crate::NewNotification {
+        idempotency_key: "k".to_owned(),
+        channel: "webhook".to_owned(),
+        target: "http://127.0.0.1:1/hook".to_owned(),
+        body: "{}".to_owned(),
+        created_at: at("2026-01-01T10:00:00Z"),
+        not_before: None,
+    };
+    let update = |state: &str| crate::IncidentWrite {
+        incident: incident(ids[0], "g1", state),
+        events: vec![event("alerts_joined")],
+        notifications: vec![note.clone()],
+    };
+    let (alerts, updates) = store
+        .write_alerts_and_updates(
+            &[alert_row(1, "api", "2026-01-01T11:00:00Z", "one")],
+            &[update("acknowledged")],
+        )
+        .await;
+    alerts.unwrap();
+    updates.unwrap();
+    assert_eq!(
+        store
+            .alerts_ending_after(Timestamp::MIN)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.incident(ids[0]).await.unwrap().unwrap().state,
+        "acknowledged"
+    );
+    assert_eq!(store.incident_events(ids[0]).await.unwrap().len(), 2);
+    let due = store
+        .due_notifications(at("2026-01-01T10:00:00Z"), 10)
+        .await;
+    assert_eq!(due.unwrap().len(), 1);
+    // Either part alone, and an update that opens an incident (the general
+    // path), are written too.
+    let (alerts, updates) = store
+        .write_alerts_and_updates(&[alert_row(2, "api", "2026-01-01T11:00:00Z", "two")], &[])
+        .await;
+    alerts.unwrap();
+    updates.unwrap();
+    let (alerts, updates) = store
+        .write_alerts_and_updates(&[], &[update("triggered")])
+        .await;
+    alerts.unwrap();
+    updates.unwrap();
+    let (alerts, updates) = store
+        .write_alerts_and_updates(
+            &[alert_row(3, "api", "2026-01-01T11:00:00Z", "three")],
+            &[crate::IncidentWrite {
+                incident: incident(0, "g2", "triggered"),
+                events: vec![event("opened")],
+                notifications: vec![],
+            }],
+        )
+        .await;
+    alerts.unwrap();
+    updates.unwrap();
+    assert_eq!(
+        store
+            .alerts_ending_after(Timestamp::MIN)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(store.incidents(true, 10).await.unwrap().len(), 2);
+    // An update that fails (g2's incident cannot become g1's while g1 has
+    // one open) fails where it is written with alerts.
+    let open = store.incidents(true, 10).await.unwrap();
+    let g2 = open.iter().find(|i| i.group_key == "g2").unwrap().id;
+    let (_, updates) = store
+        .write_alerts_and_updates(
+            &[alert_row(4, "api", "2026-01-01T11:00:00Z", "four")],
+            &[crate::IncidentWrite {
+                incident: incident(g2, "g1", "triggered"),
+                events: vec![],
+                notifications: vec![],
+            }],
+        )
+        .await;
+    assert!(updates.is_err(), "{updates:?}");
+    store.close().await;
+}
+
 async fn one_open_incident_per_group_with_its_timeline_and_outbox(h: Harness) {
     let store = h.open().await.unwrap();
     let note = crate::NewNotification {
@@ -1730,6 +1829,7 @@ contract!(
     a_large_alert_batch_is_written_whole_and_a_repeated_fingerprint_keeps_its_last_row,
     silences_are_kept_by_id,
     one_open_incident_per_group_with_its_timeline_and_outbox,
+    alerts_and_incident_updates_are_written_together,
     incident_updates_of_one_pass_are_written_together_or_not_at_all,
     an_open_incident_may_have_one_open_successor_in_its_group,
     changes_are_listed_per_service_since_a_time,

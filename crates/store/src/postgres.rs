@@ -112,10 +112,17 @@ impl PostgresStore {
         Ok(None)
     }
 
-    /// Writes alert rows (insert or replace by fingerprint) in one
-    /// transaction and one statement, the columns bound as arrays. PostgreSQL refuses to update one row
-    /// twice in a statement, so a fingerprint written twice keeps only its
-    /// last row, as separate statements would leave it.
+    /// Alerts, then the incident updates on the general path (`None`):
+    /// PostgreSQL's commits do not wait on one another's sync as SQLite's
+    /// single writer does.
+    async fn write_alert_rows_and_updates(
+        &self,
+        rows: &[crate::AlertRow],
+        _updates: &[crate::IncidentWrite],
+    ) -> (Result<(), sqlx::Error>, Option<Result<(), sqlx::Error>>) {
+        (self.write_alert_rows(rows).await, None)
+    }
+
     /// One row per fingerprint (its key).
     const ALERTS_LATEST_LAST: &'static str = "fingerprint";
 
@@ -131,6 +138,10 @@ impl PostgresStore {
         Ok(n)
     }
 
+    /// Writes alert rows (insert or replace by fingerprint) in one
+    /// transaction and one statement, the columns bound as arrays. PostgreSQL refuses to update one row
+    /// twice in a statement, so a fingerprint written twice keeps only its
+    /// last row, as separate statements would leave it.
     async fn write_alert_rows(&self, rows: &[crate::AlertRow]) -> Result<(), sqlx::Error> {
         let mut tx = self.write_tx().await?;
         let mut last = std::collections::HashMap::with_capacity(rows.len());

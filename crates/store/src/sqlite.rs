@@ -330,70 +330,39 @@ impl SqliteStore {
     /// [`Self::raw_tx`]).
     async fn write_alert_rows(&self, rows: &[crate::AlertRow]) -> Result<(), sqlx::Error> {
         let mut seqs = self.alert_seqs.lock().await;
-        // A fingerprint written twice keeps its last row.
-        let mut last = std::collections::HashMap::with_capacity(rows.len());
-        for (i, r) in rows.iter().enumerate() {
-            last.insert(r.fingerprint, i);
-        }
-        let mut written: Vec<(&crate::AlertRow, i64)> = Vec::with_capacity(last.len());
-        let mut replaced: Vec<i64> = Vec::new();
-        for (i, r) in rows.iter().enumerate() {
-            if last.get(&r.fingerprint) != Some(&i) {
-                continue;
-            }
-            // Taken whatever the outcome: a write whose commit is not known
-            // (its future dropped) never gives its seq to another row.
-            written.push((r, seqs.next));
-            seqs.next += 1;
-            if let Some(&old) = seqs.by_fingerprint.get(&r.fingerprint) {
-                replaced.push(old);
-            }
-        }
-        let sql = &*ALERT_SQL;
-        let inserts = written.chunks(ALERT_CHUNK_MAX);
-        let deletes = replaced.chunks(ALERT_CHUNK_MAX);
-        let (n_inserts, n_deletes) = (inserts.len(), deletes.len());
-        let mut queries = Vec::with_capacity(n_inserts + n_deletes);
-        for (i, chunk) in inserts.enumerate() {
-            let n = chunk.len();
-            let size = n.next_power_of_two();
-            let begin = usize::from(i == 0);
-            let commit = usize::from(i + 1 == n_inserts && n_deletes == 0);
-            let text = &sql.insert[begin][commit][size.trailing_zeros() as usize];
-            let mut query = sqlx::query(text.as_str());
-            let padding = std::iter::repeat_n(&chunk[n - 1], size - n);
-            for (r, seq) in chunk.iter().chain(padding) {
-                query = query
-                    .bind(*seq)
-                    .bind(r.fingerprint as i64)
-                    .bind(r.source.as_str())
-                    .bind(r.service.as_str())
-                    .bind(r.starts_at.as_microsecond())
-                    .bind(r.ends_at.as_microsecond())
-                    .bind(r.updated_at.as_microsecond())
-                    .bind(r.body.as_str());
-            }
-            queries.push(query);
-        }
-        for (i, chunk) in deletes.enumerate() {
-            let n = chunk.len();
-            let size = n.next_power_of_two();
-            let commit = usize::from(i + 1 == n_deletes);
-            let text = &sql.delete[commit][size.trailing_zeros() as usize];
-            let mut query = sqlx::query(text.as_str());
-            for seq in chunk
-                .iter()
-                .chain(std::iter::repeat_n(&chunk[n - 1], size - n))
-            {
-                query = query.bind(*seq);
-            }
-            queries.push(query);
-        }
+        let (queries, written) = alert_queries(&mut seqs, rows, true);
         self.raw_tx(queries).await?;
-        for (r, seq) in written {
-            seqs.by_fingerprint.insert(r.fingerprint, seq);
+        for (fingerprint, seq) in written {
+            seqs.by_fingerprint.insert(fingerprint, seq);
         }
         Ok(())
+    }
+
+    /// Writes alert rows and incident updates in one transaction (one
+    /// commit, one sync to disk, where two writers would each pay one);
+    /// the incident updates separately when they are not such a batch.
+    async fn write_alert_rows_and_updates(
+        &self,
+        rows: &[crate::AlertRow],
+        updates: &[crate::IncidentWrite],
+    ) -> (Result<(), sqlx::Error>, Option<Result<(), sqlx::Error>>) {
+        let Some(update) = incident_update_query(updates, false) else {
+            let alerts = self.write_alert_rows(rows).await;
+            return (alerts, None);
+        };
+        let mut seqs = self.alert_seqs.lock().await;
+        let (mut queries, written) = alert_queries(&mut seqs, rows, false);
+        queries.push(update);
+        let outcome = self.raw_tx(queries).await;
+        if outcome.is_ok() {
+            for (fingerprint, seq) in written {
+                seqs.by_fingerprint.insert(fingerprint, seq);
+            }
+        }
+        let shared = outcome.as_ref().map(|_| ()).map_err(|e| {
+            sqlx::Error::Protocol(format!("writing alerts with incident updates: {e}"))
+        });
+        (outcome, Some(shared))
     }
 
     /// Deletes the alerts that ended before `before`, and forgets their rows.
@@ -415,83 +384,174 @@ impl SqliteStore {
         Ok(gone.len() as u64)
     }
 
-    /// Writes incident updates (no new incident: those need their ids back
-    /// one by one), their timeline entries and notifications as one
-    /// transaction in one round trip (see [`Self::raw_tx`]); `None` when
+    /// Writes incident updates in one transaction in one round trip (see
+    /// [`Self::raw_tx`] and [`incident_update_query`]); `None` when
     /// `writes` is not such a batch, for the general path to write.
     async fn write_incident_updates(
         &self,
         writes: &[crate::IncidentWrite],
     ) -> Result<Option<Vec<i64>>, sqlx::Error> {
-        use sqlx::SqlSafeStr;
-        let events: usize = writes.iter().map(|w| w.events.len()).sum();
-        let notes: usize = writes.iter().map(|w| w.notifications.len()).sum();
-        // Far below SQLite's limit of 32,766 bound parameters.
-        let params = writes.len() * 9 + events * 5 + notes * 7;
-        if writes.is_empty() || writes.iter().any(|w| w.incident.id == 0) || params > 16_000 {
+        let Some(query) = incident_update_query(writes, true) else {
             return Ok(None);
-        }
-        let mut sql = String::from(BEGIN_WRITE);
-        for _ in writes {
-            sql.push_str(
-                "; UPDATE incidents SET group_key = ?, service = ?, state = ?, urgency = ?,
-                   opened_at = ?, updated_at = ?, resolved_at = ?, body = ? WHERE id = ?",
-            );
-        }
-        if events > 0 {
-            sql.push_str(
-                "; INSERT INTO incident_events (incident_id, at, kind, actor, body) VALUES ",
-            );
-            sql.push_str(&vec!["(?, ?, ?, ?, ?)"; events].join(", "));
-        }
-        if notes > 0 {
-            sql.push_str(
-                "; INSERT INTO outbox (idempotency_key, incident_id, channel, target, body,
-                   created_at, next_attempt_at) VALUES ",
-            );
-            sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, ?)"; notes].join(", "));
-            sql.push_str(" ON CONFLICT (idempotency_key) DO NOTHING");
-        }
-        sql.push_str("; COMMIT");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql).into_sql_str());
-        for w in writes {
-            let i = &w.incident;
-            query = query
-                .bind(i.group_key.as_str())
-                .bind(i.service.as_str())
-                .bind(i.state.as_str())
-                .bind(i.urgency.as_str())
-                .bind(i.opened_at.as_microsecond())
-                .bind(i.updated_at.as_microsecond())
-                .bind(i.resolved_at.map(|t| t.as_microsecond()))
-                .bind(i.body.as_str())
-                .bind(i.id);
-        }
-        for w in writes {
-            for e in &w.events {
-                query = query
-                    .bind(w.incident.id)
-                    .bind(e.at.as_microsecond())
-                    .bind(e.kind.as_str())
-                    .bind(e.actor.as_str())
-                    .bind(e.body.as_str());
-            }
-        }
-        for w in writes {
-            for n in &w.notifications {
-                query = query
-                    .bind(n.idempotency_key.as_str())
-                    .bind(w.incident.id)
-                    .bind(n.channel.as_str())
-                    .bind(n.target.as_str())
-                    .bind(n.body.as_str())
-                    .bind(n.created_at.as_microsecond())
-                    .bind(n.first_attempt_at().as_microsecond());
-            }
-        }
+        };
         self.raw_tx(vec![query]).await?;
         Ok(Some(writes.iter().map(|w| w.incident.id).collect()))
     }
+}
+
+/// The statements that write `rows` (see [`SqliteStore::write_alert_rows`]):
+/// the first begins the transaction; the last commits it when `commit`.
+/// Returns the `seq` each fingerprint gets, for [`AlertSeqs`] once the write
+/// committed; the seqs are taken now whatever the outcome, so a write whose
+/// commit is not known (its future dropped) never gives its seq to another.
+fn alert_queries<'q>(
+    seqs: &mut AlertSeqs,
+    rows: &'q [crate::AlertRow],
+    commit: bool,
+) -> (
+    Vec<sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>>,
+    Vec<(u64, i64)>,
+) {
+    // A fingerprint written twice keeps its last row.
+    let mut last = std::collections::HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        last.insert(r.fingerprint, i);
+    }
+    let mut written: Vec<(&crate::AlertRow, i64)> = Vec::with_capacity(last.len());
+    let mut replaced: Vec<i64> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        if last.get(&r.fingerprint) != Some(&i) {
+            continue;
+        }
+        written.push((r, seqs.next));
+        seqs.next += 1;
+        if let Some(&old) = seqs.by_fingerprint.get(&r.fingerprint) {
+            replaced.push(old);
+        }
+    }
+    let sql = &*ALERT_SQL;
+    let inserts = written.chunks(ALERT_CHUNK_MAX);
+    let deletes = replaced.chunks(ALERT_CHUNK_MAX);
+    let (n_inserts, n_deletes) = (inserts.len(), deletes.len());
+    let mut queries = Vec::with_capacity(n_inserts + n_deletes);
+    for (i, chunk) in inserts.enumerate() {
+        let n = chunk.len();
+        let size = n.next_power_of_two();
+        let begin = usize::from(i == 0);
+        let commit = usize::from(commit && i + 1 == n_inserts && n_deletes == 0);
+        let text = &sql.insert[begin][commit][size.trailing_zeros() as usize];
+        let mut query = sqlx::query(text.as_str());
+        let padding = std::iter::repeat_n(&chunk[n - 1], size - n);
+        for (r, seq) in chunk.iter().chain(padding) {
+            query = query
+                .bind(*seq)
+                .bind(r.fingerprint as i64)
+                .bind(r.source.as_str())
+                .bind(r.service.as_str())
+                .bind(r.starts_at.as_microsecond())
+                .bind(r.ends_at.as_microsecond())
+                .bind(r.updated_at.as_microsecond())
+                .bind(r.body.as_str());
+        }
+        queries.push(query);
+    }
+    for (i, chunk) in deletes.enumerate() {
+        let n = chunk.len();
+        let size = n.next_power_of_two();
+        let commit = usize::from(commit && i + 1 == n_deletes);
+        let text = &sql.delete[commit][size.trailing_zeros() as usize];
+        let mut query = sqlx::query(text.as_str());
+        for seq in chunk
+            .iter()
+            .chain(std::iter::repeat_n(&chunk[n - 1], size - n))
+        {
+            query = query.bind(*seq);
+        }
+        queries.push(query);
+    }
+    let written = written
+        .into_iter()
+        .map(|(r, seq)| (r.fingerprint, seq))
+        .collect();
+    (queries, written)
+}
+
+/// Incident updates (no new incident: those need their ids back one by
+/// one), their timeline entries and notifications as one statement that
+/// commits the transaction, and begins it when `begin`; `None` when
+/// `writes` is not such a batch, for the general path to write.
+fn incident_update_query(
+    writes: &[crate::IncidentWrite],
+    begin: bool,
+) -> Option<sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>> {
+    use sqlx::SqlSafeStr;
+    let events: usize = writes.iter().map(|w| w.events.len()).sum();
+    let notes: usize = writes.iter().map(|w| w.notifications.len()).sum();
+    // Far below SQLite's limit of 32,766 bound parameters.
+    let params = writes.len() * 9 + events * 5 + notes * 7;
+    if writes.is_empty() || writes.iter().any(|w| w.incident.id == 0) || params > 16_000 {
+        return None;
+    }
+    let mut sql = String::from(if begin { "BEGIN IMMEDIATE; " } else { "" });
+    for (i, _) in writes.iter().enumerate() {
+        if i > 0 {
+            sql.push_str("; ");
+        }
+        sql.push_str(
+            "UPDATE incidents SET group_key = ?, service = ?, state = ?, urgency = ?,
+               opened_at = ?, updated_at = ?, resolved_at = ?, body = ? WHERE id = ?",
+        );
+    }
+    if events > 0 {
+        sql.push_str("; INSERT INTO incident_events (incident_id, at, kind, actor, body) VALUES ");
+        sql.push_str(&vec!["(?, ?, ?, ?, ?)"; events].join(", "));
+    }
+    if notes > 0 {
+        sql.push_str(
+            "; INSERT INTO outbox (idempotency_key, incident_id, channel, target, body,
+               created_at, next_attempt_at) VALUES ",
+        );
+        sql.push_str(&vec!["(?, ?, ?, ?, ?, ?, ?)"; notes].join(", "));
+        sql.push_str(" ON CONFLICT (idempotency_key) DO NOTHING");
+    }
+    sql.push_str("; COMMIT");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql).into_sql_str());
+    for w in writes {
+        let i = &w.incident;
+        query = query
+            .bind(i.group_key.as_str())
+            .bind(i.service.as_str())
+            .bind(i.state.as_str())
+            .bind(i.urgency.as_str())
+            .bind(i.opened_at.as_microsecond())
+            .bind(i.updated_at.as_microsecond())
+            .bind(i.resolved_at.map(|t| t.as_microsecond()))
+            .bind(i.body.as_str())
+            .bind(i.id);
+    }
+    for w in writes {
+        for e in &w.events {
+            query = query
+                .bind(w.incident.id)
+                .bind(e.at.as_microsecond())
+                .bind(e.kind.as_str())
+                .bind(e.actor.as_str())
+                .bind(e.body.as_str());
+        }
+    }
+    for w in writes {
+        for n in &w.notifications {
+            query = query
+                .bind(n.idempotency_key.as_str())
+                .bind(w.incident.id)
+                .bind(n.channel.as_str())
+                .bind(n.target.as_str())
+                .bind(n.body.as_str())
+                .bind(n.created_at.as_microsecond())
+                .bind(n.first_attempt_at().as_microsecond());
+        }
+    }
+    Some(query)
 }
 
 crate::alerting::alert_store_impl!(SqliteStore);

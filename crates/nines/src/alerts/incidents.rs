@@ -1300,7 +1300,7 @@ impl Incidents {
         self.keep_superseded_alerts(&mut writes);
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w, _)| w.clone()).collect();
         let notified = batch.iter().any(|w| !w.notifications.is_empty());
-        let ids = match hub.store.write_incidents(&batch).await {
+        let ids = match hub.write_incidents(&batch).await {
             Ok(ids) => ids,
             Err(e) => {
                 // Nothing was written: the timed-out acknowledgements are

@@ -1,9 +1,11 @@
-//! The one writer of alerts: group commit across requests.
+//! The one writer of alerts: group commit across requests. The incident
+//! dispatcher's updates of stored incidents join the same commit (SQLite
+//! syncs once for both), see [`AlertHub::write_incident_updates`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use nines_store::StoreError;
+use nines_store::{IncidentWrite, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{AlertHub, Held, encode_alert};
@@ -11,19 +13,37 @@ use super::{AlertHub, Held, encode_alert};
 /// At most this many alerts go into one transaction; more wait for the next.
 const MAX_GROUP: usize = 20_000;
 
-pub(super) struct Job {
-    pub alerts: Vec<Held>,
-    pub reply: oneshot::Sender<Result<(), StoreError>>,
+pub(super) enum Job {
+    /// Alerts to commit; the reply comes once they are durable.
+    Alerts {
+        alerts: Vec<Held>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    /// Updates of stored incidents (their timeline and notifications), to
+    /// commit with whatever alerts wait.
+    Updates {
+        writes: Vec<IncidentWrite>,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+impl Job {
+    fn alerts(&self) -> usize {
+        match self {
+            Job::Alerts { alerts, .. } => alerts.len(),
+            Job::Updates { .. } => 0,
+        }
+    }
 }
 
 pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
-        let mut count = first.alerts.len();
+        let mut count = first.alerts();
         let mut jobs = vec![first];
         while count < MAX_GROUP {
             match rx.try_recv() {
                 Ok(job) => {
-                    count += job.alerts.len();
+                    count += job.alerts();
                     jobs.push(job);
                 }
                 Err(_) => break,
@@ -37,7 +57,10 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
             // The alerts move out of the jobs (each job is then only its
             // reply): a new alert is kept as it came, not copied.
             for job in &mut jobs {
-                for h in std::mem::take(&mut job.alerts) {
+                let Job::Alerts { alerts, .. } = job else {
+                    continue;
+                };
+                for h in std::mem::take(alerts) {
                     let fp = h.alert.fingerprint.0;
                     let now = h.alert.updated_at;
                     let next = match merged.get(&fp).or_else(|| st.alerts.get(&fp)) {
@@ -51,8 +74,14 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
             }
         });
         let rows: Vec<_> = order.iter().map(|fp| encode_alert(&merged[fp])).collect();
-        let outcome = hub.store.write_alerts(&rows).await;
-        if outcome.is_ok() {
+        let mut updates = Vec::new();
+        for job in &mut jobs {
+            if let Job::Updates { writes, .. } = job {
+                updates.append(writes);
+            }
+        }
+        let (alerts, updated) = hub.store.write_alerts_and_updates(&rows, &updates).await;
+        if alerts.is_ok() && !rows.is_empty() {
             hub.write(|st| {
                 for (fp, h) in merged {
                     st.alerts.insert(fp, h);
@@ -61,15 +90,18 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
             hub.changed(order);
             hub.progressed();
         }
+        let unavailable = |outcome: &Result<(), StoreError>| match outcome {
+            Ok(()) => Ok(()),
+            Err(e) => Err(StoreError::Unavailable {
+                target: "alert intake".to_owned(),
+                error: e.to_string().into(),
+            }),
+        };
         for job in jobs {
-            let reply = match &outcome {
-                Ok(()) => Ok(()),
-                Err(e) => Err(StoreError::Unavailable {
-                    target: "alert intake".to_owned(),
-                    error: e.to_string().into(),
-                }),
+            let _ = match job {
+                Job::Alerts { reply, .. } => reply.send(unavailable(&alerts)),
+                Job::Updates { reply, .. } => reply.send(unavailable(&updated)),
             };
-            let _ = job.reply.send(reply);
         }
     }
 }

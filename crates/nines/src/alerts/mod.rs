@@ -173,10 +173,32 @@ impl AlertHub {
         }
         let (reply, done) = oneshot::channel();
         self.intake
-            .send(intake::Job { alerts, reply })
+            .send(intake::Job::Alerts { alerts, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
         done.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Writes incident writes as [`Store::write_incidents`] does, returning
+    /// their ids. Updates of stored incidents go through the intake, so
+    /// that they share a commit with the alerts waiting there.
+    pub async fn write_incidents(
+        &self,
+        writes: &[nines_store::IncidentWrite],
+    ) -> Result<Vec<i64>, StoreError> {
+        if writes.is_empty() || writes.iter().any(|w| w.incident.id == 0) {
+            return self.store.write_incidents(writes).await;
+        }
+        let (reply, done) = oneshot::channel();
+        self.intake
+            .send(intake::Job::Updates {
+                writes: writes.to_vec(),
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        done.await.map_err(|_| StoreError::Closed)??;
+        Ok(writes.iter().map(|w| w.incident.id).collect())
     }
 
     /// Stores silences (a new or changed one, and one expired by a change),
