@@ -50,24 +50,16 @@ const KEEP_RESOLVED: SignedDuration = SignedDuration::from_secs(3600);
 pub struct Held {
     pub alert: Alert,
     pub service: String,
-    /// Its part of webhook bodies, rendered when first needed. A held alert
-    /// is replaced, never changed in place, so this is never stale.
-    fragment: std::sync::OnceLock<incidents::Fragment>,
 }
 
 impl Held {
     pub fn new(alert: Alert, service: String) -> Held {
-        Held {
-            alert,
-            service,
-            fragment: std::sync::OnceLock::new(),
-        }
+        Held { alert, service }
     }
 
     /// The alert's part of webhook bodies (see [`incidents::Fragment`]).
-    pub fn fragment(&self) -> &incidents::Fragment {
-        self.fragment
-            .get_or_init(|| incidents::Fragment::of(&self.alert))
+    pub fn fragment(&self) -> incidents::Fragment {
+        incidents::Fragment
     }
 }
 
@@ -428,6 +420,44 @@ pub fn service_of(catalog: &Catalog, labels: &LabelSet) -> String {
     UNROUTED.to_owned()
 }
 
+/// Writes `t` as [`am::format_time`] does (`2026-11-21T10:00:00.123Z`),
+/// without allocating; only years of four digits are written by hand.
+pub(crate) fn write_time(out: &mut Vec<u8>, t: Timestamp) {
+    let dt = jiff::tz::Offset::UTC.to_datetime(t);
+    let year = dt.year();
+    if !(0..=9999).contains(&year) {
+        out.extend_from_slice(am::format_time(t).as_bytes());
+        return;
+    }
+    let digits = |out: &mut Vec<u8>, v: u32, n: u32| {
+        for i in (0..n).rev() {
+            out.push(b'0' + (v / 10u32.pow(i) % 10) as u8);
+        }
+    };
+    digits(out, year as u32, 4);
+    out.push(b'-');
+    digits(out, dt.month() as u32, 2);
+    out.push(b'-');
+    digits(out, dt.day() as u32, 2);
+    out.push(b'T');
+    digits(out, dt.hour() as u32, 2);
+    out.push(b':');
+    digits(out, dt.minute() as u32, 2);
+    out.push(b':');
+    digits(out, dt.second() as u32, 2);
+    out.push(b'.');
+    digits(out, (dt.subsec_nanosecond() / 1_000_000) as u32, 3);
+    out.push(b'Z');
+}
+
+/// Writes `v` as 16 lowercase hex digits (a fingerprint's rendering).
+pub(crate) fn write_hex16(out: &mut Vec<u8>, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in (0..16).rev() {
+        out.push(HEX[((v >> (i * 4)) & 0xf) as usize]);
+    }
+}
+
 /// A label set serialized as a JSON object without building a `Value`.
 pub struct LabelMap<'a>(pub &'a LabelSet);
 
@@ -600,6 +630,31 @@ mod tests {
         )
         .unwrap();
         Held::new(alert, "checkout".to_owned())
+    }
+
+    #[test]
+    fn times_and_fingerprints_are_written_as_they_are_formatted() {
+        for t in [
+            "2026-11-21T10:00:00Z",
+            "2026-11-21T10:00:00.123456789Z",
+            "1970-01-01T00:00:00.999Z",
+            "0001-01-01T00:00:00Z",
+            "0999-12-31T23:59:59.001Z",
+            "9999-12-30T21:59:59.999Z",
+            "-000001-06-01T00:00:00Z",
+            "2024-02-29T07:08:09.05Z",
+        ] {
+            let t: Timestamp = t.parse().unwrap();
+            let mut out = Vec::new();
+            write_time(&mut out, t);
+            assert_eq!(String::from_utf8(out).unwrap(), am::format_time(t));
+        }
+        for v in [0, 1, 0xdead_beef, u64::MAX, 5_799_056_148_416_392_346] {
+            let mut out = Vec::new();
+            write_hex16(&mut out, v);
+            let fp = nines_core::alerting::labels::Fingerprint(v);
+            assert_eq!(String::from_utf8(out).unwrap(), fp.to_string());
+        }
     }
 
     #[test]
