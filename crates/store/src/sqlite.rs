@@ -404,6 +404,9 @@ impl SqliteStore {
     }
 }
 
+/// One statement of a write, its values bound.
+type WriteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
 /// The statements that write `rows` (see [`SqliteStore::write_alert_rows`]):
 /// the first begins the transaction; the last commits it when `commit`.
 /// Returns the `seq` each fingerprint gets, for [`AlertSeqs`] once the write
@@ -413,10 +416,7 @@ fn alert_queries<'q>(
     seqs: &mut AlertSeqs,
     rows: &'q [crate::AlertRow],
     commit: bool,
-) -> (
-    Vec<sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>>,
-    Vec<(u64, i64)>,
-) {
+) -> (Vec<WriteQuery<'q>>, Vec<(u64, i64)>) {
     // A fingerprint written twice keeps its last row.
     let mut last = std::collections::HashMap::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
@@ -488,7 +488,7 @@ fn alert_queries<'q>(
 fn incident_update_query(
     writes: &[crate::IncidentWrite],
     begin: bool,
-) -> Option<sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>> {
+) -> Option<WriteQuery<'_>> {
     use sqlx::SqlSafeStr;
     let events: usize = writes.iter().map(|w| w.events.len()).sum();
     let notes: usize = writes.iter().map(|w| w.notifications.len()).sum();
