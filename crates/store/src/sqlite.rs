@@ -485,10 +485,7 @@ fn alert_queries<'q>(
 /// one), their timeline entries and notifications as one statement that
 /// commits the transaction, and begins it when `begin`; `None` when
 /// `writes` is not such a batch, for the general path to write.
-fn incident_update_query(
-    writes: &[crate::IncidentWrite],
-    begin: bool,
-) -> Option<WriteQuery<'_>> {
+fn incident_update_query(writes: &[crate::IncidentWrite], begin: bool) -> Option<WriteQuery<'_>> {
     use sqlx::SqlSafeStr;
     let events: usize = writes.iter().map(|w| w.events.len()).sum();
     let notes: usize = writes.iter().map(|w| w.notifications.len()).sum();
