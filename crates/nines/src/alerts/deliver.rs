@@ -741,7 +741,7 @@ mod tests {
     }
 
     #[test]
-    fn webhook_bodies_from_cached_fragments_are_byte_for_byte_what_they_were() {
+    fn webhook_bodies_written_from_the_alerts_are_byte_for_byte_what_they_were() {
         let mut st = HubState::default();
         let mut fps = Vec::new();
         for i in 0..7 {
