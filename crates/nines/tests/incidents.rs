@@ -687,5 +687,20 @@ spec:
     assert_eq!(later["alerts"].as_array().unwrap().len(), 2, "{later}");
     chat.nth(2).await;
     assert_eq!(machine.count(), 2);
+
+    // api's incident resolving by itself tells the webhook at once too,
+    // though its group_interval has not passed since the update.
+    let now = clock.now().to_string();
+    let ended =
+        |name: &str| json!({"labels": {"alertname": name, "service": "api"}, "endsAt": now});
+    post_alerts(&url, json!([ended("A"), ended("B")])).await;
+    state.dispatch().await.unwrap();
+    let (_, resolved) = machine.nth(3).await;
+    assert_eq!(resolved["status"], "resolved", "{resolved}");
+    assert_eq!(
+        resolved["alerts"].as_array().unwrap().len(),
+        2,
+        "{resolved}"
+    );
     running.shutdown().await.unwrap();
 }

@@ -206,7 +206,7 @@ impl SqliteStore {
         //
         // Its settings trade memory for the cost of writes, not durability
         // (synchronous stays FULL): statement journals (needed by multi-row
-        // upserts) stay in memory instead of a temporary file; a page cache
+        // statements) stay in memory instead of a temporary file; a page cache
         // twice the default keeps a large group commit from spilling
         // mid-transaction (see WRITER_CACHE_KIB); and the WAL is
         // checkpointed every WRITER_WAL_PAGES pages instead of 1,000, so a

@@ -79,8 +79,8 @@ struct Group {
     /// before the incident changes.
     esc_at: Option<Timestamp>,
     /// The incident that resolved while alerts told as firing had not yet
-    /// been told as resolved: the next notification (at `group_interval`)
-    /// tells of them, as Alertmanager's would.
+    /// been told as resolved (a mute held the route): the next
+    /// notification tells of them, as Alertmanager's would.
     resolved: Option<IncidentRow>,
     /// The incident that this group's incident supersedes (see
     /// `Incidents::place`).
@@ -171,9 +171,6 @@ impl Group {
         }
     }
 
-    /// When this group may notify next: `group_wait` after it first had a
-    /// firing alert, `group_interval` after its last notification if the
-    /// firing set changed since, `repeat_interval` after it to remind.
     /// A change since the last notification may go out now: its update
     /// interval (see [`GroupRef::update_interval`]) has passed.
     fn change_due(&self, now: Timestamp) -> bool {
@@ -184,6 +181,9 @@ impl Group {
             })
     }
 
+    /// When this group may notify next: `group_wait` after it first had a
+    /// firing alert, its update interval after its last notification if
+    /// the firing set changed since, `repeat_interval` after it to remind.
     fn schedule(&mut self, now: Timestamp) {
         let changed = self.dirty;
         self.due = match self.last_flush {
@@ -1272,7 +1272,10 @@ impl Incidents {
                 root_incidents: &root_incidents,
             };
             for (id, g) in self.groups.iter_mut() {
-                let due = g.due.is_some_and(|d| d <= now) || g.change_due(now);
+                // A change whose interval has passed goes out now, unless
+                // a mute holds the route (then `due` looks again later).
+                let due = g.due.is_some_and(|d| d <= now)
+                    || (g.change_due(now) && !routing.muted(&g.r, now));
                 if !g.touched && !due {
                     continue;
                 }
@@ -1280,7 +1283,9 @@ impl Incidents {
                 match g.pass(&cx, due, now) {
                     Some(w) => writes.push((id.clone(), w.0, w.1)),
                     None => {
-                        if g.incident.is_none() {
+                        // A group owing a resolution (held by a mute)
+                        // keeps its members for that notification.
+                        if g.incident.is_none() && g.resolved.is_none() {
                             g.members.retain(|fp| {
                                 st.alerts.get(fp).is_some_and(|h| !h.alert.resolved_at(now))
                             });
@@ -1291,8 +1296,9 @@ impl Incidents {
             }
         });
         if writes.is_empty() {
-            self.groups
-                .retain(|_, g| !g.members.is_empty() || g.incident.is_some());
+            self.groups.retain(|_, g| {
+                !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some()
+            });
             self.tell_superseded(hub, now).await?;
             return Ok(came_due);
         }
@@ -1353,7 +1359,7 @@ impl Incidents {
             }
         }
         self.groups
-            .retain(|_, g| !g.members.is_empty() || g.incident.is_some());
+            .retain(|_, g| !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some());
         self.tell_superseded(hub, now).await?;
         Ok(notified || came_due)
     }
@@ -1449,9 +1455,12 @@ impl Incidents {
         }
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w)| w.clone()).collect();
         if let Err(e) = hub.store.write_incidents(&batch).await {
+            // The pass itself was written: the notes stay owed and are
+            // written on a later pass.
+            tracing::warn!(error = %e, "writing a superseded incident's note failed; retrying on the next pass");
             self.owed_notes
                 .extend(writes.into_iter().map(|(owed, _)| owed));
-            return Err(e);
+            return Ok(());
         }
         for ((key, _), w) in writes {
             if let Some(g) = self.groups.get_mut(&key) {

@@ -1,6 +1,6 @@
 //! The one writer of alerts: group commit across requests. The incident
 //! dispatcher's updates of stored incidents join the same commit (SQLite
-//! syncs once for both), see [`AlertHub::write_incident_updates`].
+//! syncs once for both), see [`AlertHub::write_incidents`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -80,7 +80,12 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                 updates.append(writes);
             }
         }
-        let (alerts, updated) = hub.store.write_alerts_and_updates(&rows, &updates).await;
+        let (mut alerts, updated) = hub.store.write_alerts_and_updates(&rows, &updates).await;
+        if alerts.is_err() && updated.is_err() && !rows.is_empty() && !updates.is_empty() {
+            // They shared a transaction: an update that failed (the
+            // dispatcher retries it) must not fail the alerts with it.
+            alerts = hub.store.write_alerts(&rows).await;
+        }
         if alerts.is_ok() && !rows.is_empty() {
             hub.write(|st| {
                 for (fp, h) in merged {

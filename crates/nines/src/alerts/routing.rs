@@ -81,13 +81,11 @@ pub enum Target {
 }
 
 impl Target {
-    /// Read by a program (Alertmanager webhooks, nines' JSON events,
-    /// PagerDuty, which keeps one incident per key), not by a person.
+    /// Read by a program (Alertmanager webhooks, nines' JSON events), not
+    /// by a person. PagerDuty is paced as people are: its Events API limits
+    /// the events a routing key may send a minute.
     pub fn for_machines(&self) -> bool {
-        matches!(
-            self,
-            Target::Webhook { .. } | Target::Json { .. } | Target::PagerDuty { .. }
-        )
+        matches!(self, Target::Webhook { .. } | Target::Json { .. })
     }
 }
 
@@ -118,7 +116,7 @@ pub struct GroupRef {
     /// The incident resolves by itself once nothing fires.
     pub auto_resolve: bool,
     /// Every target of its receiver is read by machines (Alertmanager
-    /// webhooks, nines' JSON events, PagerDuty): a change goes out as soon
+    /// webhooks, nines' JSON events): a change goes out as soon
     /// as the group's size allows, not a whole `group_interval` later (see
     /// [`GroupRef::update_interval`]).
     pub machines_only: bool,
