@@ -1072,6 +1072,55 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn alerts_stored_before_schema_9_are_kept_and_then_replaced_in_place() {
+        use crate::alerting::AlertStore;
+        let dir = tempfile::tempdir().unwrap();
+        // A data dir of the release before: alerts keyed by fingerprint.
+        let schema_8 = &migrate::SQLITE[..8];
+        assert_eq!(schema_8[7].name, "budget_exhaustions");
+        let old = SqliteStore::open(dir.path(), schema_8).await.unwrap();
+        sqlx::query(
+            "INSERT INTO alerts (fingerprint, source, service, starts_at, ends_at, updated_at,
+             body) VALUES (-5, 'alertmanager', 'api', 0, 4102444800000000, 2, 'second'),
+             (7, 'alertmanager', 'db', 0, 4102444800000000, 1, 'first')",
+        )
+        .execute(&old.writer)
+        .await
+        .unwrap();
+        old.close().await;
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+        let read = store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap();
+        let got: Vec<(u64, &str)> = read
+            .iter()
+            .map(|a| (a.fingerprint, a.body.as_str()))
+            .collect();
+        assert_eq!(got, vec![((-5_i64) as u64, "second"), (7, "first")]);
+        // Written again, each keeps one row, after the migrated ones.
+        store
+            .write_alerts(&[crate::AlertRow {
+                body: "again".to_owned(),
+                ..read[1].clone()
+            }])
+            .await
+            .unwrap();
+        let rows: Vec<(i64, i64, String)> =
+            sqlx::query_as("SELECT seq, fingerprint, body FROM alerts ORDER BY seq")
+                .fetch_all(&store.writer)
+                .await
+                .unwrap();
+        assert_eq!(
+            rows,
+            vec![(2, -5, "second".to_owned()), (3, 7, "again".to_owned())]
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
     async fn should_a_fingerprint_have_two_rows_the_latest_is_read() {
         use crate::alerting::AlertStore;
         let dir = tempfile::tempdir().unwrap();
