@@ -38,6 +38,7 @@ fn main() {
                 smtp: None,
                 delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
                 page_limit: None,
+                pace_machines: true,
             },
             Arc::new(SystemClock),
         )

@@ -371,6 +371,14 @@ pub struct ServeArgs {
     /// session) may take before it counts as failed and is retried.
     #[arg(long, default_value = "10s", value_parser = parse_delivery_timeout)]
     pub delivery_timeout: std::time::Duration,
+    /// When an incident that has notified changes (an alert joins or
+    /// resolves), receivers read only by programs (webhooks, JSON events)
+    /// hear of it as soon as the group's size allows (0.5 ms per alert, at
+    /// most group_interval): `at-once`. `interval` makes them wait for
+    /// group_interval, as people's channels and Alertmanager do (for a
+    /// webhook that feeds a chat read by people, say).
+    #[arg(long, value_enum, default_value = "at-once")]
+    pub webhook_updates: WebhookUpdates,
     /// At most this many pages per person within a window, such as 3/5m;
     /// further pages in the window (except the first page of each
     /// high-urgency incident) are held and sent as one digest at its end.
@@ -663,4 +671,13 @@ pub enum MaintenanceAction {
     },
     /// One window: its occurrences, the alerts it holds, its budget cost.
     Show { id: String },
+}
+
+/// `serve --webhook-updates`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum WebhookUpdates {
+    /// As soon as the group's size allows.
+    AtOnce,
+    /// After group_interval.
+    Interval,
 }

@@ -98,6 +98,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             smtp: None,
             delivery_timeout: crate::serve::DEFAULT_DELIVERY_TIMEOUT,
             page_limit: None,
+            pace_machines: true,
         },
         clock.clone(),
     )

@@ -150,6 +150,7 @@ async fn serve_main(args: nines::cli::ServeArgs) -> ExitCode {
         smtp,
         delivery_timeout: args.delivery_timeout,
         page_limit: args.page_limit,
+        pace_machines: args.webhook_updates == nines::cli::WebhookUpdates::AtOnce,
     };
     let signals = match serve::Signals::install() {
         Ok(s) => s,

@@ -66,6 +66,8 @@ pub struct AppState {
     pub breakers: std::sync::Mutex<crate::alerts::breaker::Breakers>,
     /// `serve --page-limit`: pages per person within a window.
     pub page_limit: Option<nines_core::model::PageLimit>,
+    /// `Options::pace_machines`, kept for reloads.
+    pub pace_machines: bool,
     /// Pages sent and held per person, for the page limit (in memory).
     pub page_limiter: std::sync::Mutex<crate::alerts::digest::PageLimiter>,
 }
@@ -100,6 +102,10 @@ pub struct Options {
     /// Pages per person within a window before the rest wait for a
     /// digest (`--page-limit`); a person's `pageLimit` wins.
     pub page_limit: Option<nines_core::model::PageLimit>,
+    /// Whether receivers read only by machines get an incident's changes
+    /// as soon as its size allows (`--webhook-updates at-once`) rather
+    /// than after `group_interval` (see `Routing::pace_machines`).
+    pub pace_machines: bool,
 }
 
 /// Why a reload did not take effect.
@@ -321,7 +327,9 @@ impl AppState {
         // The routing follows the alertmanager.yml and the services' own
         // incident settings in force.
         let base = am.unwrap_or_else(|| (*self.routing()).clone());
-        let routing = base.with_catalog(&self.current().catalog);
+        let routing = base
+            .with_catalog(&self.current().catalog)
+            .with_pacing(self.pace_machines);
         warn_without_smtp(&routing, self.smtp.is_some());
         *self.routing.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(routing);
         self.alerts.wake.notify_one();
@@ -424,7 +432,9 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     let slo = SloRuntime::load(&config.catalog, store.as_ref(), now).await?;
     let alerts = crate::alerts::AlertHub::load(store.clone(), now).await?;
     let mut incidents = crate::alerts::incidents::Incidents::default();
-    let routing = routing.with_catalog(&config.catalog);
+    let routing = routing
+        .with_catalog(&config.catalog)
+        .with_pacing(opts.pace_machines);
     warn_without_smtp(&routing, opts.smtp.is_some());
     incidents.restore(store.incidents(true, 100_000).await?, &routing);
     // Notifications decided before the restart for later (a resolution
@@ -461,6 +471,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         delivery_timeout: opts.delivery_timeout,
         breakers: Default::default(),
         page_limit: opts.page_limit,
+        pace_machines: opts.pace_machines,
         page_limiter: Default::default(),
         slo_alert_ttl: slo_alert_ttl(opts.eval_interval),
         heartbeats: Default::default(),

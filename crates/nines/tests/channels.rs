@@ -43,6 +43,7 @@ async fn start(
             smtp,
             delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
             page_limit: None,
+            pace_machines: true,
         },
         clock,
     )

@@ -36,6 +36,7 @@ async fn start(dir: &Path) -> Running {
             smtp: None,
             delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
             page_limit: None,
+            pace_machines: true,
         },
         Arc::new(SystemClock),
     )

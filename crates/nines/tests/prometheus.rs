@@ -221,6 +221,7 @@ async fn slis_are_pulled_from_a_real_prometheus() {
             smtp: None,
             delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
             page_limit: None,
+            pace_machines: true,
         },
         clock,
     )

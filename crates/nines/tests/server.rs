@@ -48,6 +48,7 @@ async fn start_in(tmp: tempfile::TempDir, clock: Arc<ManualClock>) -> App {
             smtp: None,
             delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
             page_limit: None,
+            pace_machines: true,
         },
         clock.clone(),
     )

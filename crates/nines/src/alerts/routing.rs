@@ -227,6 +227,10 @@ pub struct Routing {
     pub fallbacks: BTreeMap<String, Vec<Target>>,
     /// Each person's own page limit (`pageLimit`), over `serve --page-limit`.
     pub page_limits: BTreeMap<String, nines_core::model::PageLimit>,
+    /// Whether receivers read only by machines get changes as soon as the
+    /// group's size allows (`serve --webhook-updates at-once`, the
+    /// default) or after `group_interval`, as people do.
+    pub pace_machines: bool,
 }
 
 impl Default for Routing {
@@ -252,6 +256,7 @@ impl Default for Routing {
             windows: Vec::new(),
             fallbacks: BTreeMap::new(),
             page_limits: BTreeMap::new(),
+            pace_machines: true,
         }
     }
 }
@@ -292,6 +297,7 @@ impl Routing {
             windows: Vec::new(),
             fallbacks: BTreeMap::new(),
             page_limits: BTreeMap::new(),
+            pace_machines: true,
         };
         (routing, warnings)
     }
@@ -310,6 +316,13 @@ impl Routing {
 
     /// This routing with each service's incident policy and webhooks from
     /// nines' own configuration.
+    /// The routing with `serve --webhook-updates` applied (see
+    /// [`Routing::pace_machines`]).
+    pub fn with_pacing(mut self, pace_machines: bool) -> Routing {
+        self.pace_machines = pace_machines;
+        self
+    }
+
     pub fn with_catalog(mut self, catalog: &Catalog) -> Routing {
         let webhooks = |hooks: &[nines_core::model::Notify]| -> Vec<Target> {
             hooks.iter().map(super::channels::target_of).collect()
@@ -497,6 +510,9 @@ impl Routing {
     /// alertmanager.yml, of `service`) reaches is read by machines; a
     /// receiver with no target at all counts as one.
     fn machines_only(&self, receiver: &str, service: Option<&str>) -> bool {
+        if !self.pace_machines {
+            return false;
+        }
         let own = self.receiver(receiver).into_iter().flat_map(|r| &r.targets);
         let service = service
             .filter(|_| self.tree.is_none())
@@ -550,5 +566,14 @@ mod tests {
         assert_eq!(machines.update_interval(usize::MAX), ms(1_000));
         let people = group(false);
         assert_eq!(people.update_interval(1), ms(1_000));
+    }
+
+    #[test]
+    fn serve_webhook_updates_interval_paces_machines_as_people() {
+        let labels = LabelSet::free([("alertname".to_owned(), "A".to_owned())]);
+        let paced = Routing::default().groups(&labels, "api");
+        assert!(paced.iter().all(|g| g.machines_only), "{paced:?}");
+        let waiting = Routing::default().with_pacing(false).groups(&labels, "api");
+        assert!(waiting.iter().all(|g| !g.machines_only), "{waiting:?}");
     }
 }

@@ -197,6 +197,7 @@ pub async fn start_with_config(
             smtp: None,
             delivery_timeout: nines::serve::DEFAULT_DELIVERY_TIMEOUT,
             page_limit: None,
+            pace_machines: true,
         },
         clock,
     )
