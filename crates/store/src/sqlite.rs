@@ -334,8 +334,19 @@ impl SqliteStore {
     /// Up to [`ALERT_CHUNK_MAX`] new alerts take one round trip (see
     /// [`Self::raw_tx`]).
     async fn write_alert_rows(&self, rows: &[crate::AlertRow]) -> Result<(), sqlx::Error> {
+        self.write_alert_rows_then(rows, None).await
+    }
+
+    /// Writes `rows`, then `last` (a statement that commits), in one
+    /// transaction; the rows' seqs count once it committed.
+    async fn write_alert_rows_then(
+        &self,
+        rows: &[crate::AlertRow],
+        last: Option<WriteQuery<'_>>,
+    ) -> Result<(), sqlx::Error> {
         let mut seqs = self.alert_seqs.lock().await;
-        let (queries, written) = alert_queries(&mut seqs, rows, true);
+        let (mut queries, written) = alert_queries(&mut seqs, rows, last.is_none());
+        queries.extend(last);
         self.raw_tx(queries).await?;
         for (fingerprint, seq) in written {
             seqs.by_fingerprint.insert(fingerprint, seq);
@@ -352,18 +363,9 @@ impl SqliteStore {
         updates: &[crate::IncidentWrite],
     ) -> (Result<(), sqlx::Error>, Option<Result<(), sqlx::Error>>) {
         let Some(update) = incident_update_query(updates, false) else {
-            let alerts = self.write_alert_rows(rows).await;
-            return (alerts, None);
+            return (self.write_alert_rows(rows).await, None);
         };
-        let mut seqs = self.alert_seqs.lock().await;
-        let (mut queries, written) = alert_queries(&mut seqs, rows, false);
-        queries.push(update);
-        let outcome = self.raw_tx(queries).await;
-        if outcome.is_ok() {
-            for (fingerprint, seq) in written {
-                seqs.by_fingerprint.insert(fingerprint, seq);
-            }
-        }
+        let outcome = self.write_alert_rows_then(rows, Some(update)).await;
         let shared = outcome.as_ref().map(|_| ()).map_err(|e| {
             sqlx::Error::Protocol(format!("writing alerts with incident updates: {e}"))
         });

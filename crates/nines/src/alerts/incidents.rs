@@ -1305,7 +1305,7 @@ impl Incidents {
         self.keep_superseded_alerts(&mut writes);
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w, _)| w.clone()).collect();
         let notified = batch.iter().any(|w| !w.notifications.is_empty());
-        let ids = match hub.write_incidents(&batch).await {
+        let ids = match hub.write_incidents(batch).await {
             Ok(ids) => ids,
             Err(e) => {
                 // Nothing was written: the timed-out acknowledgements are
@@ -1795,7 +1795,7 @@ pub fn render_webhook(st: &HubState, decision: &str) -> Option<Vec<u8>> {
         (total, 0)
     };
     // Written piece by piece in Alertmanager's key order (each alert's
-    // part: see `Fragment`).
+    // part: see `write_alert`).
     let mut out: Vec<u8> = Vec::with_capacity(256 + shown * 320);
     out.extend_from_slice(b"{\"receiver\":");
     put(&mut out, &decision.receiver);
@@ -1813,7 +1813,7 @@ pub fn render_webhook(st: &HubState, decision: &str) -> Option<Vec<u8>> {
         if i > 0 {
             out.push(b',');
         }
-        h.fragment().write(&mut out, &h.alert, is_firing);
+        write_alert(&mut out, &h.alert, is_firing);
     }
     out.extend_from_slice(b"],\"groupLabels\":");
     put(&mut out, &decision.group_labels);
@@ -1837,40 +1837,34 @@ fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
     let _ = serde_json::to_writer(out, v);
 }
 
-/// An alert's part of a webhook body, written straight from the alert
-/// each time a body is rendered. It used to be rendered once and kept with
-/// the alert (about 300 bytes per alert, a fifth of nines' memory with many
-/// alerts held); writing it costs little more than copying it did: the
-/// label sets are written as they are held, and times and the fingerprint
-/// by hand, with no allocation.
-#[derive(Debug, Clone, Copy)]
-pub struct Fragment;
-
-impl Fragment {
-    /// Writes the alert's object, `status` and `endsAt` as of now.
-    fn write(&self, out: &mut Vec<u8>, a: &nines_core::alerting::model::Alert, firing: bool) {
-        out.extend_from_slice(if firing {
-            b"{\"status\":\"firing\",\"labels\":"
-        } else {
-            b"{\"status\":\"resolved\",\"labels\":"
-        });
-        put(out, &super::LabelMap(&a.labels));
-        out.extend_from_slice(b",\"annotations\":");
-        put(out, &super::LabelMap(&a.annotations));
-        out.extend_from_slice(b",\"startsAt\":\"");
-        super::write_time(out, a.starts_at);
-        out.extend_from_slice(b"\",\"endsAt\":\"");
-        if firing {
-            out.extend_from_slice(b"0001-01-01T00:00:00Z");
-        } else {
-            super::write_time(out, a.ends_at);
-        }
-        out.extend_from_slice(b"\",\"generatorURL\":");
-        put(out, a.generator_url.as_str());
-        out.extend_from_slice(b",\"fingerprint\":\"");
-        super::write_hex16(out, a.fingerprint.0);
-        out.extend_from_slice(b"\"}");
+/// Writes an alert's object in a webhook body, its `status` and `endsAt`
+/// as of now, straight from the alert each time a body is rendered. It used
+/// to be rendered once and kept with the alert (about 300 bytes per alert,
+/// a fifth of nines' memory with many alerts held); writing it costs little
+/// more than copying it did: the label sets are written as they are held,
+/// and times and the fingerprint by hand, with no allocation.
+fn write_alert(out: &mut Vec<u8>, a: &nines_core::alerting::model::Alert, firing: bool) {
+    out.extend_from_slice(if firing {
+        b"{\"status\":\"firing\",\"labels\":"
+    } else {
+        b"{\"status\":\"resolved\",\"labels\":"
+    });
+    put(out, &super::LabelMap(&a.labels));
+    out.extend_from_slice(b",\"annotations\":");
+    put(out, &super::LabelMap(&a.annotations));
+    out.extend_from_slice(b",\"startsAt\":\"");
+    super::write_time(out, a.starts_at);
+    out.extend_from_slice(b"\",\"endsAt\":\"");
+    if firing {
+        out.extend_from_slice(b"0001-01-01T00:00:00Z");
+    } else {
+        super::write_time(out, a.ends_at);
     }
+    out.extend_from_slice(b"\",\"generatorURL\":");
+    put(out, a.generator_url.as_str());
+    out.extend_from_slice(b",\"fingerprint\":\"");
+    super::write_hex16(out, a.fingerprint.0);
+    out.extend_from_slice(b"\"}");
 }
 
 fn fnv(s: &str) -> String {

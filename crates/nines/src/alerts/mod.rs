@@ -56,11 +56,6 @@ impl Held {
     pub fn new(alert: Alert, service: String) -> Held {
         Held { alert, service }
     }
-
-    /// The alert's part of webhook bodies (see [`incidents::Fragment`]).
-    pub fn fragment(&self) -> incidents::Fragment {
-        incidents::Fragment
-    }
 }
 
 #[derive(Default)]
@@ -176,21 +171,19 @@ impl AlertHub {
     /// that they share a commit with the alerts waiting there.
     pub async fn write_incidents(
         &self,
-        writes: &[nines_store::IncidentWrite],
+        writes: Vec<nines_store::IncidentWrite>,
     ) -> Result<Vec<i64>, StoreError> {
         if writes.is_empty() || writes.iter().any(|w| w.incident.id == 0) {
-            return self.store.write_incidents(writes).await;
+            return self.store.write_incidents(&writes).await;
         }
+        let ids = writes.iter().map(|w| w.incident.id).collect();
         let (reply, done) = oneshot::channel();
         self.intake
-            .send(intake::Job::Updates {
-                writes: writes.to_vec(),
-                reply,
-            })
+            .send(intake::Job::Updates { writes, reply })
             .await
             .map_err(|_| StoreError::Closed)?;
         done.await.map_err(|_| StoreError::Closed)??;
-        Ok(writes.iter().map(|w| w.incident.id).collect())
+        Ok(ids)
     }
 
     /// Stores silences (a new or changed one, and one expired by a change),
