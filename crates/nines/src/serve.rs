@@ -584,8 +584,16 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
     let delivery = {
         let state = state.clone();
         let mut stop = shutdown.subscribe();
+        let http = crate::alerts::deliver::client(state.delivery_timeout);
+        // Alertmanager webhooks the dispatcher sends while it commits them.
+        let (early_tx, early_rx) = tokio::sync::mpsc::unbounded_channel();
+        state.alerts.early.connect(early_tx);
+        tokio::spawn(crate::alerts::early::run(
+            state.clone(),
+            http.clone(),
+            early_rx,
+        ));
         tokio::spawn(async move {
-            let http = crate::alerts::deliver::client(state.delivery_timeout);
             loop {
                 let attempted = crate::alerts::deliver::deliver_due(&state, &http).await;
                 let wait = if attempted > 0 {

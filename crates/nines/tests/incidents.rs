@@ -704,3 +704,206 @@ spec:
     );
     running.shutdown().await.unwrap();
 }
+
+/// SQL run on nines' SQLite database from another connection (Python's
+/// standard library), as another process touching the file would.
+fn sqlite(db: &Path, sql: &str) {
+    let py = common::python_with("sqlite3").unwrap_or_else(|| "python3".into());
+    let out = std::process::Command::new(py)
+        .args([
+            "-c",
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.executescript(sys.argv[2])",
+        ])
+        .arg(db)
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Another connection holding the database's write lock until dropped: a
+/// commit of nines waits for it (SQLite's busy timeout).
+struct WriteLock(std::process::Child);
+
+impl WriteLock {
+    fn take(db: &Path) -> WriteLock {
+        use std::io::BufRead as _;
+        let py = common::python_with("sqlite3").unwrap_or_else(|| "python3".into());
+        let mut child = std::process::Command::new(py)
+            .args([
+                "-c",
+                "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('locked', flush=True)\nsys.stdin.readline()\nc.execute('ROLLBACK')",
+            ])
+            .arg(db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked");
+        WriteLock(child)
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
+fn webhook_service(port: u16) -> String {
+    format!(
+        "apiVersion: nines/v1
+kind: Service
+metadata: {{name: checkout}}
+spec:
+  incidents: {{groupWait: 0s}}
+  notify:
+    - webhook: http://127.0.0.1:{port}/hook
+"
+    )
+}
+
+async fn post_status(url: &str, body: Value) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{url}/api/v2/alerts"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alertmanager_webhook_leaves_while_its_alert_commits_and_is_recorded_once() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = receiver(0);
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), &webhook_service(hook.port), clock).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+
+    // The disk is slow: nothing nines writes can commit for now.
+    let lock = WriteLock::take(&dir.path().join("data/nines.db"));
+    let posting = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            post_status(
+                &url,
+                json!([{"labels": {"alertname": "DiskFull", "service": "checkout"}}]),
+            )
+            .await
+        })
+    };
+    // The new group's webhook goes out while the alert's commit waits...
+    let (_, first) = hook.nth(1).await;
+    assert_eq!(first["status"], "firing");
+    assert_eq!(first["alerts"][0]["labels"]["alertname"], "DiskFull");
+    // ...and the client hears nothing until the alert is durable.
+    assert!(
+        !posting.is_finished(),
+        "the POST was answered before its commit"
+    );
+    drop(lock);
+    assert_eq!(posting.await.unwrap(), 200);
+
+    // The attempt is recorded on the incident once its decision is
+    // committed, and the notification is not sent a second time.
+    let id = common::until_progress(&[&state], "the delivery recorded", || async {
+        let open = open_incidents(&url).await;
+        let id = open.first()?["id"].as_i64()?;
+        let shown = get(&format!("{url}/api/v1/incidents/{id}")).await;
+        timeline_kinds(&shown)
+            .contains(&"notification_delivered".to_owned())
+            .then_some(id)
+    })
+    .await;
+    let shown = get(&format!("{url}/api/v1/incidents/{id}")).await;
+    let kinds = timeline_kinds(&shown);
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "notification_delivered")
+            .count(),
+        1,
+        "{kinds:?}"
+    );
+    let pending = state
+        .store
+        .due_notifications(Timestamp::MAX, 10)
+        .await
+        .unwrap();
+    assert!(pending.is_empty(), "{pending:?}");
+    state.dispatch().await.unwrap();
+    assert_eq!(hook.count(), 1, "{:?}", hook.got.lock().unwrap());
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_whose_commit_fails_are_taken_back_and_open_no_incident() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = receiver(0);
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), &webhook_service(hook.port), clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    let db = dir.path().join("data/nines.db");
+
+    // The disk refuses this alert's write.
+    sqlite(
+        &db,
+        "CREATE TRIGGER refuse BEFORE INSERT ON alerts WHEN NEW.body LIKE '%refused-by-test%'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    );
+    let alert = json!([{"labels": {"alertname": "DiskFull", "service": "checkout", "case": "refused-by-test"}}]);
+    // It is held back a moment, so that the dispatcher sees it (and sends
+    // its webhook) before the write fails.
+    let lock = WriteLock::take(&db);
+    let posting = {
+        let (url, alert) = (url.clone(), alert.clone());
+        tokio::spawn(async move { post_status(&url, alert).await })
+    };
+    let (_, early) = hook.nth(1).await;
+    assert_eq!(early["alerts"][0]["labels"]["case"], "refused-by-test");
+    drop(lock);
+    assert_eq!(posting.await.unwrap(), 503);
+    // Not acknowledged, so not kept: no alert, no incident, nothing owed.
+    let listed = get(&format!("{url}/api/v2/alerts")).await;
+    assert_eq!(listed, json!([]));
+    state.dispatch().await.unwrap();
+    assert!(open_incidents(&url).await.is_empty());
+    let all = get(&format!("{url}/api/v1/incidents?state=all")).await;
+    assert_eq!(all["incidents"], json!([]), "{all}");
+    let pending = state
+        .store
+        .due_notifications(Timestamp::MAX, 10)
+        .await
+        .unwrap();
+    assert!(pending.is_empty(), "{pending:?}");
+    // Its webhook left all the same: told at least once, never lost.
+    assert_eq!(hook.count(), 1, "{:?}", hook.got.lock().unwrap());
+
+    // The client retries once the disk takes it: one incident, told.
+    sqlite(&db, "DROP TRIGGER refuse;");
+    clock.advance(SignedDuration::from_secs(1));
+    assert_eq!(post_status(&url, alert).await, 200);
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    let (_, told) = hook.nth(2).await;
+    assert_eq!(told["alerts"][0]["labels"]["case"], "refused-by-test");
+    running.shutdown().await.unwrap();
+}

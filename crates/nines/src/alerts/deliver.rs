@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::breaker::{self, Admit, Transition};
 use super::channels::{self, Outgoing};
+use super::early::{Claim, Sent};
 use super::routing::Target;
 use super::{digest, fallback};
 use crate::serve::AppState;
@@ -42,9 +43,9 @@ pub fn client(timeout: Duration) -> reqwest::Client {
 
 /// Why an attempt failed; a permanent failure (an SMTP server refusing
 /// the recipient) is not retried.
-struct Failure {
-    error: String,
-    permanent: bool,
+pub(super) struct Failure {
+    pub error: String,
+    pub permanent: bool,
 }
 
 impl Failure {
@@ -74,16 +75,16 @@ fn transport_error(e: reqwest::Error) -> String {
     out
 }
 
-async fn post(
+pub(super) async fn post(
     http: &reqwest::Client,
     url: &str,
-    n: &Notification,
+    idempotency_key: &str,
     body: Vec<u8>,
 ) -> Result<(), Failure> {
     let response = http
         .post(url)
         .header("Content-Type", "application/json")
-        .header("Idempotency-Key", &n.idempotency_key)
+        .header("Idempotency-Key", idempotency_key)
         .body(body)
         .send()
         .await
@@ -122,7 +123,7 @@ async fn send(
     timeout: Duration,
 ) -> Result<(), Failure> {
     match out {
-        Outgoing::Http { url, body } => post(http, &url, n, body).await,
+        Outgoing::Http { url, body } => post(http, &url, &n.idempotency_key, body).await,
         Outgoing::Email { server, email } => channels::email::send(&server, &email, timeout)
             .await
             .map_err(|f| Failure {
@@ -158,13 +159,14 @@ async fn outgoing(
             ))
         })?,
     };
+    // Alertmanager's webhook body carries no incident.
     let incident = match note.incident_id {
-        Some(id) => state
+        Some(id) if note.channel != channels::WEBHOOK => state
             .store
             .incident(id)
             .await
             .map_err(|e| Failure::retry(format!("cannot read incident {id}: {e}")))?,
-        None => None,
+        _ => None,
     };
     let config = state.current();
     let runbook = incident
@@ -256,7 +258,20 @@ fn emit_breaker(state: &AppState, note: &Notification, t: Option<Transition>) {
     }
 }
 
-/// Delivers what is due now; returns how many were attempted.
+/// A notification to send now, or one sent while its decision committed.
+enum Sending {
+    Now(
+        reqwest::Client,
+        Notification,
+        Option<String>,
+        Result<Outgoing, Failure>,
+        Vec<String>,
+    ),
+    Ahead(Notification, Option<String>, Sent),
+}
+
+/// Delivers what is due now; returns how many were attempted (a webhook
+/// still on its way from the dispatcher is not).
 pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize {
     let now = state.clock.now();
     let due = match state.store.due_notifications(now, 64).await {
@@ -266,11 +281,24 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
             return 0;
         }
     };
-    let n = due.len();
-    let mut sends = Vec::with_capacity(n);
+    let mut n = 0;
+    let mut sends = Vec::with_capacity(due.len());
     let mut held = Vec::new();
-    let mut results: Vec<Settled> = Vec::with_capacity(n);
+    let mut results: Vec<Settled> = Vec::with_capacity(due.len());
     for note in due {
+        // A webhook sent while its decision committed is recorded now (or,
+        // still on its way, when its outcome wakes this worker).
+        let ahead = match state.alerts.early.claim(&note.idempotency_key) {
+            Claim::InFlight => continue,
+            Claim::Sent(s) => Some(s),
+            Claim::No => None,
+        };
+        n += 1;
+        if let Some(sent) = ahead {
+            let point = Some(note.target.clone());
+            sends.push(Sending::Ahead(note, point, sent));
+            continue;
+        }
         // A person's page limit may hold a page for their digest.
         if let Some(h) = digest::hold(state, &note, now).await {
             results.push(Settled {
@@ -303,18 +331,31 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
                 continue;
             }
         }
-        let skipped = matches!(out, Ok(Outgoing::Nothing(_)));
-        let timeout = state.delivery_timeout;
-        sends.push(async move {
-            let started = std::time::Instant::now();
-            let outcome = match out {
-                Ok(out) => send(&http, &note, out, timeout).await,
-                Err(f) => Err(f),
-            };
-            let took = point.is_some().then(|| started.elapsed());
-            (note, point, skipped, took, outcome, fallbacks)
-        });
+        sends.push(Sending::Now(http, note, point, out, fallbacks));
     }
+    let timeout = state.delivery_timeout;
+    let sends = sends.into_iter().map(|s| async move {
+        match s {
+            Sending::Ahead(note, point, sent) => (
+                note,
+                point,
+                false,
+                Some(sent.took),
+                sent.outcome,
+                Vec::new(),
+            ),
+            Sending::Now(http, note, point, out, fallbacks) => {
+                let skipped = matches!(out, Ok(Outgoing::Nothing(_)));
+                let started = std::time::Instant::now();
+                let outcome = match out {
+                    Ok(out) => send(&http, &note, out, timeout).await,
+                    Err(f) => Err(f),
+                };
+                let took = point.is_some().then(|| started.elapsed());
+                (note, point, skipped, took, outcome, fallbacks)
+            }
+        }
+    });
     let routing = state.routing();
     for (note, until, failures) in held {
         // Not attempted: the endpoint's breaker is open. Said on the
@@ -598,12 +639,20 @@ pub async fn next_attempt(state: &AppState) -> Option<Timestamp> {
         .now()
         .saturating_add(SignedDuration::from_secs(3600))
         .ok()?;
+    // Those on their way from the dispatcher wake the worker themselves.
+    let early = &state.alerts.early;
     state
         .store
-        .due_notifications(far, 1)
+        .due_notifications(
+            far,
+            u32::try_from(early.len())
+                .unwrap_or(u32::MAX)
+                .saturating_add(1),
+        )
         .await
         .ok()?
-        .first()
+        .into_iter()
+        .find(|n| !early.in_flight(&n.idempotency_key))
         .map(|n| n.next_attempt_at)
 }
 

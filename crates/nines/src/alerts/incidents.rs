@@ -1241,7 +1241,10 @@ impl Incidents {
         if came_due {
             self.deferred = None;
         }
+        // Which of the alerts looked at may still be taken back.
+        let mut seen = (0, super::Settled::default());
         hub.read(|st| {
+            seen = (st.applied, hub.settled());
             let windows = super::maintenance::active(st, now);
             self.regroup(st, routing, &windows, now);
             // The open incident of each root-cause alert, to link the
@@ -1305,9 +1308,18 @@ impl Incidents {
         self.keep_superseded_alerts(&mut writes);
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w, _)| w.clone()).collect();
         let notified = batch.iter().any(|w| !w.notifications.is_empty());
-        let ids = match hub.write_incidents(batch).await {
+        // Alertmanager webhooks due now leave while this commits.
+        let ahead = hub.read(|st| hub.early.start(st, &batch, now));
+        // Nothing decided from alerts whose commit failed is written.
+        let settled = hub.settle(seen.0, seen.1).await;
+        let written = match settled {
+            Ok(()) => hub.write_incidents(batch).await,
+            Err(e) => Err(e),
+        };
+        let ids = match written {
             Ok(ids) => ids,
             Err(e) => {
+                hub.early.forget(&ahead);
                 // Nothing was written: the timed-out acknowledgements are
                 // looked at again on the next pass.
                 self.ack_deadlines.extend(expired);

@@ -1,6 +1,8 @@
 //! The one writer of alerts: group commit across requests. The incident
 //! dispatcher's updates of stored incidents join the same commit (SQLite
-//! syncs once for both), see [`AlertHub::write_incidents`].
+//! syncs once for both), see [`AlertHub::write_incidents`]. A batch is in
+//! memory (and the dispatcher woken) while its commit runs; its requests
+//! are answered once it is durable, and a failed commit takes it back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -80,19 +82,49 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                 updates.append(writes);
             }
         }
+        // The alerts count before their commit ends: the dispatcher may
+        // group and notify them while the disk syncs (a notification is a
+        // message, not a promise; the 2xx still waits for the commit). A
+        // commit that fails takes them back, and the dispatcher looks again.
+        let (seq, replaced): (u64, Vec<(u64, Option<Held>)>) = if rows.is_empty() {
+            (0, Vec::new())
+        } else {
+            let applied = hub.write(|st| {
+                st.applied += 1;
+                let replaced = merged
+                    .into_iter()
+                    .map(|(fp, h)| (fp, st.alerts.insert(fp, h)))
+                    .collect();
+                (st.applied, replaced)
+            });
+            hub.changed(order.iter().copied());
+            applied
+        };
         let (mut alerts, updated) = hub.store.write_alerts_and_updates(&rows, &updates).await;
         if alerts.is_err() && updated.is_err() && !rows.is_empty() && !updates.is_empty() {
             // They shared a transaction: an update that failed (the
             // dispatcher retries it) must not fail the alerts with it.
             alerts = hub.store.write_alerts(&rows).await;
         }
-        if alerts.is_ok() && !rows.is_empty() {
-            hub.write(|st| {
-                for (fp, h) in merged {
-                    st.alerts.insert(fp, h);
+        if !rows.is_empty() {
+            if alerts.is_err() {
+                hub.write(|st| {
+                    for (fp, old) in replaced {
+                        match old {
+                            Some(old) => st.alerts.insert(fp, old),
+                            None => st.alerts.remove(&fp),
+                        };
+                    }
+                });
+                hub.changed(order);
+            }
+            let failed = alerts.is_err();
+            hub.settled.send_modify(|s| {
+                s.done = seq;
+                if failed {
+                    s.failed = seq;
                 }
             });
-            hub.changed(order);
             hub.progressed();
         }
         let unavailable = |outcome: &Result<(), StoreError>| match outcome {

@@ -13,6 +13,7 @@ pub mod breaker;
 pub mod channels;
 pub mod deliver;
 pub mod digest;
+pub mod early;
 pub mod escalate;
 pub mod fallback;
 pub mod heartbeat;
@@ -65,6 +66,18 @@ pub struct HubState {
     /// Maintenance windows, by id (every one ever opened: they are few,
     /// and each keeps its cost in error budget).
     pub windows: BTreeMap<String, Window>,
+    /// The last intake batch put in `alerts` (its commit may be under way;
+    /// see [`AlertHub::settled`]).
+    pub applied: u64,
+}
+
+/// How far the intake's commits have come: every batch up to `done` is
+/// committed or (its commit failed) taken back out of memory; `failed` is
+/// the last batch taken back.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Settled {
+    pub done: u64,
+    pub failed: u64,
 }
 
 pub struct AlertHub {
@@ -84,6 +97,10 @@ pub struct AlertHub {
     store: Arc<dyn Store>,
     /// Serialises changes to maintenance windows (read, change, write).
     pub window_lock: tokio::sync::Mutex<()>,
+    /// Alertmanager webhooks sent while their decisions commit.
+    pub early: early::Early,
+    /// Which intake batches are settled (committed or taken back).
+    settled: tokio::sync::watch::Sender<Settled>,
 }
 
 impl AlertHub {
@@ -138,6 +155,8 @@ impl AlertHub {
             intake: tx,
             store,
             window_lock: tokio::sync::Mutex::new(()),
+            early: early::Early::default(),
+            settled: tokio::sync::watch::Sender::new(Settled::default()),
         });
         tokio::spawn(intake::run(hub.clone(), rx));
         Ok(hub)
@@ -237,12 +256,38 @@ impl AlertHub {
         Ok((w, created))
     }
 
+    /// Where the intake's commits stand now; read under the state's lock
+    /// with [`HubState::applied`], it says which alerts in memory may still
+    /// be taken back.
+    pub fn settled(&self) -> Settled {
+        *self.settled.borrow()
+    }
+
+    /// Waits until the batches up to `seen` are settled, and fails if one
+    /// after `before.done` was taken back: what was decided from them must
+    /// not be written (it is decided again from what is left).
+    pub async fn settle(&self, seen: u64, before: Settled) -> Result<(), StoreError> {
+        let mut rx = self.settled.subscribe();
+        let now = *rx
+            .wait_for(|s| s.done >= seen)
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        if now.failed > before.done {
+            return Err(StoreError::Unavailable {
+                target: "alert intake".to_owned(),
+                error: "alerts this pass looked at were not committed; it is done again".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Says that something the API shows may have changed (see `progress`).
     pub fn progressed(&self) {
         self.progress.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Records that these alerts were committed, and wakes the dispatcher.
+    /// Records that these alerts changed (in memory: their commit may be
+    /// under way), and wakes the dispatcher.
     fn changed(&self, fps: impl IntoIterator<Item = u64>) {
         self.changed
             .lock()

@@ -706,6 +706,28 @@ pub struct Rendered {
     pub template_fallbacks: Vec<String>,
 }
 
+/// The Alertmanager webhook body of a decision: Alertmanager's format,
+/// exactly as before this module existed (a body that is no decision is
+/// sent as it is); `None` for the kinds that have no webhook form (a
+/// notice, a person's action, a digest).
+pub fn webhook_body(st: &HubState, decision: &str) -> Option<Vec<u8>> {
+    #[derive(serde::Deserialize)]
+    struct Kind<'a> {
+        #[serde(borrow, default)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+    let kind = serde_json::from_str::<Kind<'_>>(decision)
+        .ok()
+        .and_then(|k| k.kind);
+    if matches!(kind.as_deref(), Some("notice" | "action" | "digest")) {
+        return None;
+    }
+    Some(
+        super::incidents::render_webhook(st, decision)
+            .unwrap_or_else(|| decision.as_bytes().to_vec()),
+    )
+}
+
 fn render_one(
     st: &HubState,
     note: &Notification,
@@ -715,25 +737,16 @@ fn render_one(
     smtp: Option<&Arc<SmtpServer>>,
     fallbacks: &mut Vec<String>,
 ) -> Result<Outgoing, String> {
-    let stored: Value = serde_json::from_str(&note.body).unwrap_or(Value::Null);
     if let Target::Webhook { url, .. } = target {
-        // Alertmanager's format, exactly as before this module existed; a
-        // body that is no decision is sent as it is.
-        if matches!(
-            stored.get("kind").and_then(Value::as_str),
-            Some("notice" | "action" | "digest")
-        ) {
-            return Ok(Outgoing::Nothing(
-                "only alerts have an Alertmanager webhook form",
-            ));
-        }
-        let body = super::incidents::render_webhook(st, &note.body)
-            .unwrap_or_else(|| note.body.clone().into_bytes());
-        return Ok(Outgoing::Http {
-            url: url.clone(),
-            body,
+        return Ok(match webhook_body(st, &note.body) {
+            Some(body) => Outgoing::Http {
+                url: url.clone(),
+                body,
+            },
+            None => Outgoing::Nothing("only alerts have an Alertmanager webhook form"),
         });
     }
+    let stored: Value = serde_json::from_str(&note.body).unwrap_or(Value::Null);
     let Some(decision) = decision(st, &stored, incident, runbook) else {
         return Err("the outbox entry is not a decision this nines can render".to_owned());
     };

@@ -1,0 +1,176 @@
+//! Alertmanager webhooks sent while the transaction that decides them
+//! commits, instead of after it.
+//!
+//! A notification is decided into the outbox in the same transaction as the
+//! incident change it reports, and the delivery worker records every attempt
+//! there. An Alertmanager webhook due at once need not wait for that commit
+//! to leave: its body is made of the alerts alone (no incident id), so the
+//! dispatcher renders it as it decides it and hands it here, and the attempt
+//! is recorded by the delivery worker once the outbox row it belongs to is
+//! committed and due ([`Early::claim`]). Until then the row is not sent
+//! again. If the commit fails, its keys are forgotten and the dispatcher's
+//! next pass decides the notification again: a receiver may hear of a
+//! change twice (webhooks are delivered at least once), never not at all.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use nines_store::IncidentWrite;
+use tokio::sync::mpsc;
+
+use super::HubState;
+use super::breaker::Admit;
+use super::channels;
+use super::deliver::{Failure, post};
+use crate::serve::AppState;
+
+/// The webhooks sent ahead of their commit, by idempotency key.
+#[derive(Default)]
+pub struct Early {
+    sends: Mutex<HashMap<String, State>>,
+    tx: OnceLock<mpsc::UnboundedSender<Send>>,
+}
+
+enum State {
+    Sending,
+    Sent(Sent),
+}
+
+/// The outcome of a webhook sent ahead, for the delivery worker to record.
+pub(super) struct Sent {
+    pub took: Duration,
+    pub outcome: Result<(), Failure>,
+}
+
+/// A webhook to send now.
+pub struct Send {
+    key: String,
+    url: String,
+    body: Vec<u8>,
+}
+
+/// What became of an outbox row's notification sent ahead.
+pub(super) enum Claim {
+    /// Not sent ahead: the delivery worker sends it.
+    No,
+    /// Still on its way: its outcome wakes the delivery worker.
+    InFlight,
+    Sent(Sent),
+}
+
+impl Early {
+    /// Where webhooks to send go; until this is called (and if the task
+    /// has stopped) nothing is sent ahead.
+    pub fn connect(&self, tx: mpsc::UnboundedSender<Send>) {
+        let _ = self.tx.set(tx);
+    }
+
+    /// Starts sending the Alertmanager webhooks among `writes` that are due
+    /// at `now`, and returns their keys (to [`forget`](Self::forget) if the
+    /// writes fail).
+    pub fn start(&self, st: &HubState, writes: &[IncidentWrite], now: Timestamp) -> Vec<String> {
+        let Some(tx) = self.tx.get() else {
+            return Vec::new();
+        };
+        let mut keys = Vec::new();
+        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        for n in writes.iter().flat_map(|w| &w.notifications) {
+            if n.channel != channels::WEBHOOK || n.first_attempt_at() > now {
+                continue;
+            }
+            let Some(body) = channels::webhook_body(st, &n.body) else {
+                continue;
+            };
+            let send = Send {
+                key: n.idempotency_key.clone(),
+                url: n.target.clone(),
+                body,
+            };
+            if tx.send(send).is_ok() {
+                sends.insert(n.idempotency_key.clone(), State::Sending);
+                keys.push(n.idempotency_key.clone());
+            }
+        }
+        keys
+    }
+
+    /// Forgets webhooks whose decisions were not written: their outcome,
+    /// if it comes, is dropped.
+    pub fn forget(&self, keys: &[String]) {
+        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        for k in keys {
+            sends.remove(k);
+        }
+    }
+
+    /// Whether the notification with this key is on its way.
+    pub(super) fn in_flight(&self, key: &str) -> bool {
+        let sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        matches!(sends.get(key), Some(State::Sending))
+    }
+
+    /// How many are sent ahead and not yet recorded.
+    pub(super) fn len(&self) -> usize {
+        self.sends.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Takes the outcome of the notification with this key, if it was sent
+    /// ahead and has one.
+    pub(super) fn claim(&self, key: &str) -> Claim {
+        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        match sends.get(key) {
+            None => Claim::No,
+            Some(State::Sending) => Claim::InFlight,
+            Some(State::Sent(_)) => match sends.remove(key) {
+                Some(State::Sent(s)) => Claim::Sent(s),
+                _ => Claim::No,
+            },
+        }
+    }
+
+    /// Keeps an outcome, unless its key was forgotten meanwhile.
+    fn finish(&self, key: &str, sent: Sent) {
+        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = sends.get_mut(key) {
+            *s = State::Sent(sent);
+        }
+    }
+}
+
+/// Sends what the dispatcher hands over, each at once and on its own,
+/// unless its endpoint's circuit breaker is open (then the delivery worker
+/// holds it as it holds any other).
+pub async fn run(
+    state: Arc<AppState>,
+    http: reqwest::Client,
+    mut rx: mpsc::UnboundedReceiver<Send>,
+) {
+    while let Some(send) = rx.recv().await {
+        let now = state.clock.now();
+        let admit = state
+            .breakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .admit(channels::WEBHOOK, &send.url, now);
+        let early = &state.alerts.early;
+        if let Admit::Wait { .. } = admit {
+            early.forget(std::slice::from_ref(&send.key));
+            state.outbox_wake.notify_one();
+            continue;
+        }
+        let state = state.clone();
+        let http = http.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let outcome = post(&http, &send.url, &send.key, send.body).await;
+            let sent = Sent {
+                took: started.elapsed(),
+                outcome,
+            };
+            state.alerts.early.finish(&send.key, sent);
+            state.outbox_wake.notify_one();
+        });
+    }
+}
