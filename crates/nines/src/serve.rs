@@ -57,7 +57,7 @@ pub struct AppState {
     /// Incidents and what to notify; flushed by the dispatcher task.
     pub incidents: tokio::sync::Mutex<crate::alerts::incidents::Incidents>,
     /// Wakes the delivery worker when the outbox has new work.
-    pub outbox_wake: tokio::sync::Notify,
+    pub outbox_wake: Arc<tokio::sync::Notify>,
     /// The SMTP server of the `email:` entries of nines' own configuration.
     pub smtp: Option<Arc<crate::alerts::channels::email::SmtpServer>>,
     /// How long one delivery attempt may take.
@@ -195,6 +195,14 @@ impl AppState {
     /// last pass join their groups, and the groups that are due are flushed
     /// (incidents, timeline, outbox) in one transaction.
     pub async fn dispatch(&self) -> Result<(), nines_store::StoreError> {
+        self.dispatch_pass(true).await
+    }
+
+    /// [`dispatch`](Self::dispatch), leaving the pass's write under way
+    /// unless `settle`: the next pass applies it (the write wakes the
+    /// dispatcher when it is done). The server's own dispatcher does not
+    /// wait; a caller that reads the store next (a test) does.
+    pub async fn dispatch_pass(&self, settle: bool) -> Result<(), nines_store::StoreError> {
         let routing = self.routing();
         let now = self.clock.now();
         let mut incidents = self.incidents.lock().await;
@@ -202,11 +210,19 @@ impl AppState {
             None => incidents.mark_all_changed(),
             Some(list) => incidents.mark_changed(list),
         }
-        let flushed = match incidents.flush(&self.alerts, &routing, now).await {
-            Ok(notified) => incidents
-                .escalate(&self.alerts, &routing, now)
-                .await
-                .map(|paged| notified || paged),
+        let flushed = match incidents
+            .flush(&self.alerts, &routing, now, &self.outbox_wake)
+            .await
+        {
+            Ok(notified) => {
+                if settle {
+                    incidents.finish(&self.alerts, &routing).await;
+                }
+                incidents
+                    .escalate(&self.alerts, &routing, now)
+                    .await
+                    .map(|paged| notified || paged)
+            }
             Err(e) => Err(e),
         };
         // Whatever this pass wrote is there for the API now.
@@ -466,7 +482,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         routing: std::sync::RwLock::new(Arc::new(routing)),
         alertmanager_config: opts.alertmanager_config,
         incidents: tokio::sync::Mutex::new(incidents),
-        outbox_wake: tokio::sync::Notify::new(),
+        outbox_wake: Arc::new(tokio::sync::Notify::new()),
         smtp: opts.smtp.map(Arc::new),
         delivery_timeout: opts.delivery_timeout,
         breakers: Default::default(),
@@ -557,7 +573,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         tokio::spawn(async move {
             let mut last_prune = state.clock.now();
             loop {
-                if let Err(e) = state.dispatch().await {
+                if let Err(e) = state.dispatch_pass(false).await {
                     tracing::error!(error = %e, "incident dispatch failed; retrying");
                 }
                 // Alerts and silences that ended over an hour ago are
@@ -579,6 +595,14 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
                     _ = stop.wait_for(|s| *s) => break,
                 }
             }
+            // The last pass's write is not left half done.
+            let routing = state.routing();
+            state
+                .incidents
+                .lock()
+                .await
+                .finish(&state.alerts, &routing)
+                .await;
         });
     }
     let delivery = {

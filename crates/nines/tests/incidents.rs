@@ -907,3 +907,58 @@ async fn alerts_whose_commit_fails_are_taken_back_and_open_no_incident() {
     assert_eq!(told["alerts"][0]["labels"]["case"], "refused-by-test");
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_write_that_fails_is_decided_again_and_told_from_the_outbox() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = receiver(0);
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), &webhook_service(hook.port), clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    let db = dir.path().join("data/nines.db");
+
+    // The alert is stored; the incident it opens is refused.
+    sqlite(
+        &db,
+        "CREATE TRIGGER refuse BEFORE INSERT ON incidents
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    );
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "DiskFull", "service": "checkout"}}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    // Its webhook left while the write was under way (at least once).
+    let (_, first) = hook.nth(1).await;
+    assert_eq!(first["alerts"][0]["labels"]["alertname"], "DiskFull");
+    assert!(open_incidents(&url).await.is_empty());
+    // Decided again while the store refuses: nothing more is sent ahead.
+    clock.advance(SignedDuration::from_secs(1));
+    state.dispatch().await.unwrap();
+    assert!(open_incidents(&url).await.is_empty());
+    assert_eq!(hook.count(), 1, "{:?}", hook.got.lock().unwrap());
+
+    // Once the store takes it: one incident, told again from the outbox,
+    // and recorded.
+    sqlite(&db, "DROP TRIGGER refuse;");
+    clock.advance(SignedDuration::from_secs(1));
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    let (_, again) = hook.nth(2).await;
+    assert_eq!(again["groupKey"], first["groupKey"]);
+    let id = open[0]["id"].as_i64().unwrap();
+    common::until_progress(&[&state], "the delivery recorded", || async {
+        let shown = get(&format!("{url}/api/v1/incidents/{id}")).await;
+        timeline_kinds(&shown)
+            .contains(&"notification_delivered".to_owned())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(hook.count(), 2, "{:?}", hook.got.lock().unwrap());
+    running.shutdown().await.unwrap();
+}

@@ -11,6 +11,8 @@
 //! again. If the commit fails, its keys are forgotten and the dispatcher's
 //! next pass decides the notification again: a receiver may hear of a
 //! change twice (webhooks are delivered at least once), never not at all.
+//! While the store refuses the dispatcher's writes nothing is sent ahead
+//! (each retry would send it again); webhooks then leave from the outbox.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -31,6 +33,9 @@ use crate::serve::AppState;
 pub struct Early {
     sends: Mutex<HashMap<String, State>>,
     tx: OnceLock<mpsc::UnboundedSender<Send>>,
+    /// Set while the store refuses the dispatcher's writes: every pass
+    /// would decide (and send) the same webhook again.
+    suspended: std::sync::atomic::AtomicBool,
 }
 
 enum State {
@@ -74,6 +79,9 @@ impl Early {
         let Some(tx) = self.tx.get() else {
             return Vec::new();
         };
+        if self.suspended.load(std::sync::atomic::Ordering::Relaxed) {
+            return Vec::new();
+        }
         let mut keys = Vec::new();
         let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
         for n in writes.iter().flat_map(|w| &w.notifications) {
@@ -94,6 +102,13 @@ impl Early {
             }
         }
         keys
+    }
+
+    /// Stops sending ahead (a write of the dispatcher failed), or starts
+    /// again (one succeeded); meanwhile webhooks leave from the outbox.
+    pub fn suspend(&self, yes: bool) {
+        self.suspended
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Forgets webhooks whose decisions were not written: their outcome,

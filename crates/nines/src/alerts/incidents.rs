@@ -8,6 +8,7 @@
 //! quiet alerts costs nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use nines_core::alerting::dependency::Cause;
@@ -89,9 +90,12 @@ struct Group {
     /// keeps those it has (forgetting none while open), and opens no other
     /// incident once it resolves.
     superseded: bool,
+    /// Counts the changes of `firing` (see `Outcome::changes`).
+    changes: u64,
 }
 
 /// What a pass over one group decided, applied once it is written.
+#[derive(Debug, Default)]
 struct Outcome {
     notified: bool,
     /// The notification decided is to be delivered then, not at once.
@@ -99,6 +103,33 @@ struct Outcome {
     forget: Vec<u64>,
     /// The dependents held back, as now recorded.
     held_back: BTreeSet<u64>,
+    /// The alerts told as joined and as left (owed again if the write
+    /// fails).
+    told: (BTreeSet<u64>, BTreeSet<u64>),
+    /// The group's count of changes when it was decided.
+    changes: u64,
+    /// What was firing when it was decided (notified, if it notified).
+    firing: BTreeSet<u64>,
+}
+
+/// The groups whose write is under way.
+fn writing(inflight: &Option<InFlight>) -> BTreeSet<&GroupId> {
+    inflight
+        .iter()
+        .flat_map(|f| f.writes.iter().map(|(id, ..)| id))
+        .collect()
+}
+
+/// A pass's write, under way (see [`Incidents::flush`]).
+#[derive(Debug)]
+struct InFlight {
+    writes: Vec<(GroupId, IncidentWrite, Outcome)>,
+    /// The acknowledgement deadlines the pass took.
+    expired: Vec<(Timestamp, i64)>,
+    /// The webhooks sent ahead of it.
+    ahead: Vec<String>,
+    now: Timestamp,
+    task: tokio::task::JoinHandle<Result<Vec<i64>, StoreError>>,
 }
 
 /// What every group's pass reads.
@@ -131,6 +162,7 @@ impl Group {
                 into.insert(fp);
             }
             self.dirty = true;
+            self.changes += 1;
         }
         changed
     }
@@ -157,6 +189,7 @@ impl Group {
             resolved: None,
             after: None,
             superseded: false,
+            changes: 0,
         }
     }
 
@@ -520,6 +553,7 @@ impl Group {
                 deferred,
                 forget,
                 held_back: holding,
+                ..Outcome::default()
             },
         ))
     }
@@ -554,6 +588,10 @@ pub struct Incidents {
     /// Earlier incidents to tell, on their timeline, which later incident
     /// took their group's new alerts (its id is known once it is written).
     owed_notes: BTreeSet<(GroupId, i64)>,
+    /// The last pass's write, until it is applied.
+    inflight: Option<InFlight>,
+    /// A write failed: everything is looked at again then.
+    retry_at: Option<Timestamp>,
     pub external_url: String,
 }
 
@@ -875,6 +913,7 @@ impl Incidents {
                     resolved: None,
                     after,
                     superseded: slot != 0,
+                    changes: 0,
                 },
             );
         }
@@ -909,11 +948,24 @@ impl Incidents {
 
     /// The earliest time a group is due, for the dispatcher's sleep.
     pub fn next_due(&self) -> Option<Timestamp> {
-        let ack = self.ack_deadlines.first().map(|(t, _)| *t);
-        let escalation = self.escalations.first().map(|(t, _)| *t);
+        // A group whose write is under way is timed again once it is
+        // applied (the write wakes the dispatcher).
+        let writing = writing(&self.inflight);
+        let ack = self
+            .ack_deadlines
+            .first()
+            .map(|(t, _)| *t)
+            .into_iter()
+            .chain(self.retry_at);
+        let escalation = self
+            .escalations
+            .iter()
+            .find(|(_, id)| !writing.contains(id))
+            .map(|(t, _)| *t);
         self.groups
-            .values()
-            .filter_map(|g| g.due)
+            .iter()
+            .filter(|(id, _)| !writing.contains(id))
+            .filter_map(|(_, g)| g.due)
             .chain(escalation)
             .chain(ack)
             .chain(self.deferred)
@@ -1220,18 +1272,37 @@ impl Incidents {
         }
     }
 
+    /// Whether a notification of group `g` is due (a change whose interval
+    /// has passed goes out now, unless a mute holds the route; then `due`
+    /// looks again later).
+    fn due(g: &Group, routing: &Routing, now: Timestamp) -> bool {
+        g.due.is_some_and(|d| d <= now) || (g.change_due(now) && !routing.muted(&g.r, now))
+    }
+
     /// One pass: every group whose alerts changed updates its incident at
     /// once (opened by the first firing alert, alerts joining and resolving
     /// on the timeline, resolved when none fires); groups whose notification
     /// is due (`group_wait`, `group_interval`, `repeat_interval`) notify.
-    /// Everything is written in one transaction. Returns whether anything
-    /// went to the outbox.
+    /// Everything is written in one transaction, which this pass starts and
+    /// does not wait for: Alertmanager webhooks due now leave at once, the
+    /// write wakes the delivery worker (`outbox`) and the dispatcher when it
+    /// is done, and what it decided counts from then on ([`Self::finish`]),
+    /// so that the next pass need not wait for the disk. A group whose
+    /// write is under way passes again only once it is applied. Returns
+    /// whether a deferred notification came due.
     pub async fn flush(
         &mut self,
-        hub: &AlertHub,
+        hub: &Arc<AlertHub>,
         routing: &Routing,
         now: Timestamp,
+        outbox: &Arc<tokio::sync::Notify>,
     ) -> Result<bool, StoreError> {
+        if self.inflight.as_ref().is_some_and(|f| f.task.is_finished()) {
+            self.finish(hub, routing).await;
+        }
+        if self.retry_at.is_some_and(|t| t <= now) {
+            self.retry_at = None;
+        }
         let mut writes: Vec<(GroupId, IncidentWrite, Outcome)> = Vec::new();
         let external_url = self.external_url.clone();
         let expired = self.expire_acks(now);
@@ -1241,12 +1312,29 @@ impl Incidents {
         if came_due {
             self.deferred = None;
         }
-        // Which of the alerts looked at may still be taken back.
-        let mut seen = (0, super::Settled::default());
+        // Which of the alerts looked at may still be taken back: those of
+        // batches after `before.done`, up to `seen`.
+        let mut before = super::Settled::default();
         hub.read(|st| {
-            seen = (st.applied, hub.settled());
+            before = hub.settled();
             let windows = super::maintenance::active(st, now);
             self.regroup(st, routing, &windows, now);
+        });
+        // A group whose write is under way waits for it only if its alerts
+        // changed since (its timers count again once it is applied).
+        let conflict = self.inflight.as_ref().is_some_and(|f| {
+            f.writes
+                .iter()
+                .any(|(id, ..)| self.groups.get(id).is_some_and(|g| g.touched))
+        });
+        if conflict {
+            self.finish(hub, routing).await;
+        }
+        let writing = writing(&self.inflight);
+        let mut seen = 0;
+        hub.read(|st| {
+            seen = st.applied;
+            let windows = super::maintenance::active(st, now);
             // The open incident of each root-cause alert, to link the
             // incidents of the alerts it holds back.
             let mut root_incidents = BTreeMap::new();
@@ -1275,16 +1363,25 @@ impl Incidents {
                 root_incidents: &root_incidents,
             };
             for (id, g) in self.groups.iter_mut() {
-                // A change whose interval has passed goes out now, unless
-                // a mute holds the route (then `due` looks again later).
-                let due = g.due.is_some_and(|d| d <= now)
-                    || (g.change_due(now) && !routing.muted(&g.r, now));
+                if writing.contains(id) {
+                    continue;
+                }
+                let due = Self::due(g, routing, now);
                 if !g.touched && !due {
                     continue;
                 }
                 g.touched = false;
                 match g.pass(&cx, due, now) {
-                    Some(w) => writes.push((id.clone(), w.0, w.1)),
+                    Some((w, mut outcome)) => {
+                        // The changes told go with the write; the next
+                        // pass starts from those that come after.
+                        outcome.told = (std::mem::take(&mut g.joined), std::mem::take(&mut g.left));
+                        outcome.changes = g.changes;
+                        if outcome.notified {
+                            outcome.firing = g.firing.clone();
+                        }
+                        writes.push((id.clone(), w, outcome));
+                    }
                     None => {
                         // A group owing a resolution (held by a mute)
                         // keeps its members for that notification.
@@ -1302,30 +1399,121 @@ impl Incidents {
             self.groups.retain(|_, g| {
                 !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some()
             });
-            self.tell_superseded(hub, now).await?;
+            if self.inflight.is_none() {
+                self.tell_superseded(hub, now).await?;
+            }
             return Ok(came_due);
+        }
+        // A new incident superseding an earlier one carries the earlier
+        // one's alerts, as applied.
+        if writes
+            .iter()
+            .any(|(_, w, _)| w.incident.id == 0 && w.incident.supersedes.is_some())
+        {
+            self.finish(hub, routing).await;
         }
         self.keep_superseded_alerts(&mut writes);
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w, _)| w.clone()).collect();
         let notified = batch.iter().any(|w| !w.notifications.is_empty());
         // Alertmanager webhooks due now leave while this commits.
         let ahead = hub.read(|st| hub.early.start(st, &batch, now));
-        // Nothing decided from alerts whose commit failed is written.
-        let settled = hub.settle(seen.0, seen.1).await;
-        let written = match settled {
-            Ok(()) => hub.write_incidents(batch).await,
-            Err(e) => Err(e),
+        // Writes are applied in the order they were decided.
+        self.finish(hub, routing).await;
+        let task = {
+            let (hub, outbox) = (hub.clone(), outbox.clone());
+            tokio::spawn(async move {
+                // Nothing decided from alerts whose commit failed is written.
+                let written = match hub.settle(seen, before).await {
+                    Ok(()) => hub.write_incidents(batch).await,
+                    Err(e) => Err(e),
+                };
+                if written.is_ok() {
+                    if notified {
+                        outbox.notify_one();
+                    }
+                    hub.progressed();
+                }
+                // The dispatcher applies it (or looks at everything again).
+                hub.wake.notify_one();
+                written
+            })
         };
-        let ids = match written {
-            Ok(ids) => ids,
-            Err(e) => {
-                hub.early.forget(&ahead);
-                // Nothing was written: the timed-out acknowledgements are
-                // looked at again on the next pass.
-                self.ack_deadlines.extend(expired);
-                return Err(e);
+        self.inflight = Some(InFlight {
+            writes,
+            expired,
+            ahead,
+            now,
+            task,
+        });
+        Ok(came_due)
+    }
+
+    /// Waits for the write under way, if any, and applies what it decided;
+    /// if it failed, nothing of it counts: its changes are owed again and
+    /// every alert is looked at again. Then tells superseded incidents
+    /// which one took over.
+    pub async fn finish(&mut self, hub: &AlertHub, routing: &Routing) {
+        let Some(f) = self.inflight.take() else {
+            return;
+        };
+        let written = match f.task.await {
+            Ok(w) => w,
+            Err(e) => Err(StoreError::Unavailable {
+                target: "incident dispatcher".to_owned(),
+                error: e.to_string().into(),
+            }),
+        };
+        let now = f.now;
+        match written {
+            Ok(ids) => {
+                hub.early.suspend(false);
+                self.retry_at = None;
+                self.apply(f.writes, ids, routing, now);
             }
-        };
+            Err(e) => {
+                tracing::error!(error = %e, "writing incidents failed; looking at every alert again in a second");
+                hub.early.suspend(true);
+                hub.early.forget(&f.ahead);
+                // The timed-out acknowledgements are looked at again.
+                self.ack_deadlines.extend(f.expired);
+                for (key, _, outcome) in f.writes {
+                    if let Some(g) = self.groups.get_mut(&key) {
+                        let (joined, left) = outcome.told;
+                        for fp in joined {
+                            if !g.left.remove(&fp) {
+                                g.joined.insert(fp);
+                            }
+                        }
+                        for fp in left {
+                            if !g.joined.remove(&fp) {
+                                g.left.insert(fp);
+                            }
+                        }
+                        g.touched = true;
+                    }
+                }
+                // Not at once: a store that refuses writes is not asked
+                // again in a busy loop (a change to an alert still is).
+                self.mark_all_changed();
+                self.retry_at = now.checked_add(SignedDuration::from_secs(1)).ok();
+                return;
+            }
+        }
+        if let Err(e) = self.tell_superseded(hub, now).await {
+            tracing::error!(error = %e, "telling superseded incidents failed; retrying");
+        }
+    }
+
+    /// What a written pass decided counts: the new incidents have their
+    /// ids, the groups notified remember what they told (alerts that
+    /// changed since are still a change).
+    fn apply(
+        &mut self,
+        writes: Vec<(GroupId, IncidentWrite, Outcome)>,
+        ids: Vec<i64>,
+        routing: &Routing,
+        now: Timestamp,
+    ) {
         // Incidents that superseded an earlier one: the earlier one is told
         // which, now that they have their ids.
         for ((key, w, _), id) in writes.iter().zip(&ids) {
@@ -1338,11 +1526,9 @@ impl Incidents {
             if let Some(g) = self.groups.get_mut(&key) {
                 let mut inc = w.incident;
                 inc.id = id;
-                g.joined.clear();
-                g.left.clear();
                 if outcome.notified {
-                    g.notified = g.firing.clone();
-                    g.dirty = false;
+                    g.notified = outcome.firing;
+                    g.dirty = g.changes != outcome.changes;
                     g.last_flush = Some(now);
                 }
                 if let Some(t) = outcome.deferred {
@@ -1354,7 +1540,11 @@ impl Incidents {
                     self.escalations.insert((now, key.clone()));
                 }
                 for fp in outcome.forget {
-                    g.members.remove(&fp);
+                    // Unless it fired again meanwhile.
+                    if !g.firing.contains(&fp) && !g.held.contains(&fp) && !g.impacted.contains(&fp)
+                    {
+                        g.members.remove(&fp);
+                    }
                 }
                 g.held_back = outcome.held_back;
                 if inc.state == "resolved" {
@@ -1372,8 +1562,6 @@ impl Incidents {
         }
         self.groups
             .retain(|_, g| !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some());
-        self.tell_superseded(hub, now).await?;
-        Ok(notified || came_due)
     }
 
     /// An incident opening as the successor of an earlier one still open
@@ -1402,10 +1590,8 @@ impl Incidents {
                         notifications: Vec::new(),
                     };
                     let outcome = Outcome {
-                        notified: false,
-                        deferred: None,
-                        forget: Vec::new(),
                         held_back: g.held_back.clone(),
+                        ..Outcome::default()
                     };
                     writes.push((key.clone(), write, outcome));
                     writes.len() - 1
@@ -1498,11 +1684,19 @@ impl Incidents {
             return Ok(false);
         }
         let mut due: Vec<GroupId> = Vec::new();
+        // A group whose write is under way is looked at once it is applied
+        // (which makes escalation look again).
+        let writing = writing(&self.inflight);
+        let mut later = Vec::new();
         while let Some((t, id)) = self.escalations.first().cloned() {
             if t > now {
                 break;
             }
             self.escalations.pop_first();
+            if writing.contains(&id) {
+                later.push((t, id));
+                continue;
+            }
             let Some(g) = self.groups.get_mut(&id) else {
                 continue;
             };
@@ -1519,6 +1713,7 @@ impl Incidents {
                 due.push(id);
             }
         }
+        self.escalations.extend(later);
         if due.is_empty() {
             return Ok(false);
         }
@@ -1597,6 +1792,8 @@ impl Incidents {
         by: &str,
         now: Timestamp,
     ) -> Result<IncidentRow, ActionError> {
+        // The last pass's write first: this one follows it.
+        self.finish(hub, routing).await;
         let Some(mut inc) = hub.store.incident(id).await? else {
             return Err(ActionError::NotFound(id));
         };
