@@ -410,6 +410,9 @@ pub struct Running {
     /// flight is recorded before the store closes (else a page delivered
     /// just then would be delivered again after a restart).
     delivery: tokio::task::JoinHandle<()>,
+    /// The incident dispatcher: awaited at shutdown, so that its last
+    /// write is applied before the store closes.
+    dispatcher: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -417,6 +420,7 @@ impl Running {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.task.await.context("server task")??;
+        let _ = self.dispatcher.await;
         let _ = self.delivery.await;
         self.state.store.close().await;
         Ok(())
@@ -567,7 +571,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
             }
         });
     }
-    {
+    let dispatcher = {
         let state = state.clone();
         let mut stop = shutdown.subscribe();
         tokio::spawn(async move {
@@ -603,8 +607,8 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
                 .await
                 .finish(&state.alerts, &routing)
                 .await;
-        });
-    }
+        })
+    };
     let delivery = {
         let state = state.clone();
         let mut stop = shutdown.subscribe();
@@ -650,6 +654,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         shutdown,
         task,
         delivery,
+        dispatcher,
     })
 }
 

@@ -233,15 +233,25 @@ fn emit(
 /// The breakers' state on `/metrics`, and a breaker opening or closing in
 /// the log, together.
 fn emit_breaker(state: &AppState, note: &Notification, t: Option<Transition>) {
+    emit_breaker_change(state, &note.channel, &note.target, t);
+}
+
+/// [`emit_breaker`] for a channel and a target.
+pub(super) fn emit_breaker_change(
+    state: &AppState,
+    channel: &str,
+    target: &str,
+    t: Option<Transition>,
+) {
     let Some(t) = t else { return };
     match t {
         Transition::Opened => tracing::warn!(
-            channel = %note.channel, target = %note.target,
+            channel = %channel, target = %target,
             "circuit breaker opened after {} consecutive failures; next probe in {:#}",
             breaker::THRESHOLD, breaker::COOL_DOWN
         ),
         Transition::Closed => {
-            tracing::info!(channel = %note.channel, target = %note.target, "circuit breaker closed")
+            tracing::info!(channel = %channel, target = %target, "circuit breaker closed")
         }
     }
     let open = state
@@ -274,7 +284,14 @@ enum Sending {
 /// still on its way from the dispatcher is not).
 pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize {
     let now = state.clock.now();
-    let due = match state.store.due_notifications(now, 64).await {
+    // Those still on their way from the dispatcher are passed over, and
+    // do not take the places of others.
+    let ahead = u32::try_from(state.alerts.early.len()).unwrap_or(u32::MAX);
+    let due = match state
+        .store
+        .due_notifications(now, ahead.saturating_add(64))
+        .await
+    {
         Ok(d) => d,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the outbox");
@@ -295,8 +312,8 @@ pub async fn deliver_due(state: &Arc<AppState>, http: &reqwest::Client) -> usize
         };
         n += 1;
         if let Some(sent) = ahead {
-            let point = Some(note.target.clone());
-            sends.push(Sending::Ahead(note, point, sent));
+            // Its breaker heard of it when it was sent.
+            sends.push(Sending::Ahead(note, None, sent));
             continue;
         }
         // A person's page limit may hold a page for their digest.

@@ -180,6 +180,22 @@ pub async fn run(
         tokio::spawn(async move {
             let started = Instant::now();
             let outcome = post(&http, &send.url, &send.key, send.body).await;
+            // The breaker hears of it now, whether or not the decision is
+            // written (a probe that failed to count would hold it open).
+            let ok = !matches!(
+                &outcome,
+                Err(Failure {
+                    permanent: false,
+                    ..
+                })
+            );
+            let at = state.clock.now();
+            let t = state
+                .breakers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(channels::WEBHOOK, &send.url, ok, at);
+            super::deliver::emit_breaker_change(&state, channels::WEBHOOK, &send.url, t);
             let sent = Sent {
                 took: started.elapsed(),
                 outcome,

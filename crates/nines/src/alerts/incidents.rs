@@ -129,7 +129,21 @@ struct InFlight {
     /// The webhooks sent ahead of it.
     ahead: Vec<String>,
     now: Timestamp,
-    task: tokio::task::JoinHandle<Result<Vec<i64>, StoreError>>,
+    /// The write's outcome, sent before it wakes the dispatcher.
+    result: tokio::sync::oneshot::Receiver<Result<Vec<i64>, StoreError>>,
+    done: Option<Result<Vec<i64>, StoreError>>,
+}
+
+impl InFlight {
+    /// Whether the write is done (its outcome is then kept here).
+    fn ready(&mut self) -> bool {
+        if self.done.is_none()
+            && let Ok(r) = self.result.try_recv()
+        {
+            self.done = Some(r);
+        }
+        self.done.is_some()
+    }
 }
 
 /// What every group's pass reads.
@@ -1297,11 +1311,36 @@ impl Incidents {
         now: Timestamp,
         outbox: &Arc<tokio::sync::Notify>,
     ) -> Result<bool, StoreError> {
-        if self.inflight.as_ref().is_some_and(|f| f.task.is_finished()) {
+        if self.inflight.as_mut().is_some_and(InFlight::ready) {
             self.finish(hub, routing).await;
         }
-        if self.retry_at.is_some_and(|t| t <= now) {
-            self.retry_at = None;
+        // A write failed a moment ago: the store is not asked again before
+        // `retry_at` (new alerts are still committed meanwhile).
+        match self.retry_at {
+            Some(t) if t > now => return Ok(false),
+            Some(_) => self.retry_at = None,
+            None => {}
+        }
+        // A group whose write is under way is applied first if it is
+        // about to be looked at anyway: an acknowledgement of its incident
+        // timing out, or a group window that may move it aside.
+        if let Some(f) = &self.inflight {
+            let expiring: BTreeSet<i64> = self
+                .ack_deadlines
+                .iter()
+                .take_while(|(t, _)| *t <= now)
+                .map(|(_, id)| *id)
+                .collect();
+            let first = f.writes.iter().any(|(id, w, _)| {
+                expiring.contains(&w.incident.id)
+                    || self
+                        .groups
+                        .get(id)
+                        .is_some_and(|g| g.r.group_window.is_some())
+            });
+            if first {
+                self.finish(hub, routing).await;
+            }
         }
         let mut writes: Vec<(GroupId, IncidentWrite, Outcome)> = Vec::new();
         let external_url = self.external_url.clone();
@@ -1314,9 +1353,9 @@ impl Incidents {
         }
         // Which of the alerts looked at may still be taken back: those of
         // batches after `before.done`, up to `seen`.
-        let mut before = super::Settled::default();
+        let mut before = 0;
         hub.read(|st| {
-            before = hub.settled();
+            before = hub.settled_done();
             let windows = super::maintenance::active(st, now);
             self.regroup(st, routing, &windows, now);
         });
@@ -1419,7 +1458,8 @@ impl Incidents {
         let ahead = hub.read(|st| hub.early.start(st, &batch, now));
         // Writes are applied in the order they were decided.
         self.finish(hub, routing).await;
-        let task = {
+        let (tx, result) = tokio::sync::oneshot::channel();
+        {
             let (hub, outbox) = (hub.clone(), outbox.clone());
             tokio::spawn(async move {
                 // Nothing decided from alerts whose commit failed is written.
@@ -1434,16 +1474,17 @@ impl Incidents {
                     hub.progressed();
                 }
                 // The dispatcher applies it (or looks at everything again).
+                let _ = tx.send(written);
                 hub.wake.notify_one();
-                written
-            })
-        };
+            });
+        }
         self.inflight = Some(InFlight {
             writes,
             expired,
             ahead,
             now,
-            task,
+            result,
+            done: None,
         });
         Ok(came_due)
     }
@@ -1456,12 +1497,9 @@ impl Incidents {
         let Some(f) = self.inflight.take() else {
             return;
         };
-        let written = match f.task.await {
-            Ok(w) => w,
-            Err(e) => Err(StoreError::Unavailable {
-                target: "incident dispatcher".to_owned(),
-                error: e.to_string().into(),
-            }),
+        let written = match f.done {
+            Some(w) => w,
+            None => f.result.await.unwrap_or(Err(StoreError::Closed)),
         };
         let now = f.now;
         match written {

@@ -119,12 +119,7 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                 hub.changed(order);
             }
             let failed = alerts.is_err();
-            hub.settled.send_modify(|s| {
-                s.done = seq;
-                if failed {
-                    s.failed = seq;
-                }
-            });
+            hub.settled.send_modify(|s| s.settle(seq, failed));
             hub.progressed();
         }
         let unavailable = |outcome: &Result<(), StoreError>| match outcome {

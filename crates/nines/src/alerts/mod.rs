@@ -67,17 +67,42 @@ pub struct HubState {
     /// and each keeps its cost in error budget).
     pub windows: BTreeMap<String, Window>,
     /// The last intake batch put in `alerts` (its commit may be under way;
-    /// see [`AlertHub::settled`]).
+    /// see [`AlertHub::settled_done`]).
     pub applied: u64,
 }
 
 /// How far the intake's commits have come: every batch up to `done` is
-/// committed or (its commit failed) taken back out of memory; `failed` is
-/// the last batch taken back.
-#[derive(Debug, Clone, Copy, Default)]
+/// committed or (its commit failed) taken back out of memory; `failed`
+/// holds the last batches taken back (at most [`Settled::KEPT`]), and
+/// every earlier one is below `forgotten`.
+#[derive(Debug, Clone, Default)]
 pub struct Settled {
     pub done: u64,
-    pub failed: u64,
+    pub failed: std::collections::VecDeque<u64>,
+    pub forgotten: u64,
+}
+
+impl Settled {
+    const KEPT: usize = 64;
+
+    /// Records that batch `seq` is settled.
+    pub(super) fn settle(&mut self, seq: u64, failed: bool) {
+        self.done = seq;
+        if failed {
+            if self.failed.len() == Self::KEPT
+                && let Some(f) = self.failed.pop_front()
+            {
+                self.forgotten = f + 1;
+            }
+            self.failed.push_back(seq);
+        }
+    }
+
+    /// Whether a batch after `after` and up to `seen` was taken back (or
+    /// may have been: one forgotten).
+    pub fn any_failed(&self, after: u64, seen: u64) -> bool {
+        after < self.forgotten || self.failed.iter().any(|f| *f > after && *f <= seen)
+    }
 }
 
 pub struct AlertHub {
@@ -256,23 +281,25 @@ impl AlertHub {
         Ok((w, created))
     }
 
-    /// Where the intake's commits stand now; read under the state's lock
-    /// with [`HubState::applied`], it says which alerts in memory may still
-    /// be taken back.
-    pub fn settled(&self) -> Settled {
-        *self.settled.borrow()
+    /// The last intake batch settled; read under the state's lock with
+    /// [`HubState::applied`], it says which alerts in memory may still be
+    /// taken back (those of the batches after it).
+    pub fn settled_done(&self) -> u64 {
+        self.settled.borrow().done
     }
 
     /// Waits until the batches up to `seen` are settled, and fails if one
-    /// after `before.done` was taken back: what was decided from them must
-    /// not be written (it is decided again from what is left).
-    pub async fn settle(&self, seen: u64, before: Settled) -> Result<(), StoreError> {
+    /// after `before` (the batches settled when the pass began) and up to
+    /// `seen` was taken back: what was decided from them must not be
+    /// written (it is decided again from what is left).
+    pub async fn settle(&self, seen: u64, before: u64) -> Result<(), StoreError> {
         let mut rx = self.settled.subscribe();
-        let now = *rx
+        let failed = rx
             .wait_for(|s| s.done >= seen)
             .await
-            .map_err(|_| StoreError::Closed)?;
-        if now.failed > before.done {
+            .map_err(|_| StoreError::Closed)?
+            .any_failed(before, seen);
+        if failed {
             return Err(StoreError::Unavailable {
                 target: "alert intake".to_owned(),
                 error: "alerts this pass looked at were not committed; it is done again".into(),
