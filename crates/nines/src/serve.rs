@@ -614,13 +614,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         let mut stop = shutdown.subscribe();
         let http = crate::alerts::deliver::client(state.delivery_timeout);
         // Alertmanager webhooks the dispatcher sends while it commits them.
-        let (early_tx, early_rx) = tokio::sync::mpsc::unbounded_channel();
-        state.alerts.early.connect(early_tx);
-        tokio::spawn(crate::alerts::early::run(
-            state.clone(),
-            http.clone(),
-            early_rx,
-        ));
+        crate::alerts::early::connect(&state, http.clone());
         tokio::spawn(async move {
             loop {
                 let attempted = crate::alerts::deliver::deliver_due(&state, &http).await;
@@ -641,6 +635,12 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         })
     };
     let app = http::router(state.clone());
+    // Answers leave at once, as Go's servers (Alertmanager's) do.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on a connection");
+        }
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

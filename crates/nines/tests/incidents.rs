@@ -962,3 +962,61 @@ async fn an_incident_write_that_fails_is_decided_again_and_told_from_the_outbox(
     assert_eq!(hook.count(), 2, "{:?}", hook.got.lock().unwrap());
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_takes_back_the_batches_merged_over_it() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = receiver(0);
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    // One incident per alert name, so the two below are two new groups.
+    let config = webhook_service(hook.port).replace(
+        "incidents: {groupWait: 0s}",
+        "incidents: {groupWait: 0s, groupBy: [alertname]}",
+    );
+    let running = start(dir.path(), &config, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    let db = dir.path().join("data/nines.db");
+    sqlite(
+        &db,
+        "CREATE TRIGGER refuse BEFORE INSERT ON alerts WHEN NEW.body LIKE '%refused-by-test%'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    );
+    // Two requests while the disk is held: both are in memory (and told)
+    // before the first one's commit fails.
+    let lock = WriteLock::take(&db);
+    let post = |labels: Value| {
+        let url = url.clone();
+        tokio::spawn(async move { post_status(&url, json!([{ "labels": labels }])).await })
+    };
+    let refused =
+        post(json!({"alertname": "DiskFull", "service": "checkout", "case": "refused-by-test"}));
+    hook.nth(1).await;
+    let after = post(json!({"alertname": "SlowCheckout", "service": "checkout"}));
+    hook.nth(2).await;
+    drop(lock);
+    assert_eq!(refused.await.unwrap(), 503);
+    // The second was put in memory after it, over what it left: it is
+    // refused too (its client sends it again), so that nothing kept rests
+    // on a write that failed.
+    assert_eq!(after.await.unwrap(), 503);
+    assert_eq!(get(&format!("{url}/api/v2/alerts")).await, json!([]));
+    clock.advance(SignedDuration::from_secs(1));
+    state.dispatch().await.unwrap();
+    let all = get(&format!("{url}/api/v1/incidents?state=all")).await;
+    assert_eq!(all["incidents"], json!([]), "{all}");
+
+    assert_eq!(
+        post_status(
+            &url,
+            json!([{"labels": {"alertname": "SlowCheckout", "service": "checkout"}}])
+        )
+        .await,
+        200
+    );
+    let listed = get(&format!("{url}/api/v2/alerts")).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    running.shutdown().await.unwrap();
+}

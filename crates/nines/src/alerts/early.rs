@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use nines_store::IncidentWrite;
-use tokio::sync::mpsc;
 
 use super::HubState;
 use super::breaker::Admit;
@@ -32,7 +31,7 @@ use crate::serve::AppState;
 #[derive(Default)]
 pub struct Early {
     sends: Mutex<HashMap<String, State>>,
-    tx: OnceLock<mpsc::UnboundedSender<Send>>,
+    spawn: OnceLock<Spawner>,
     /// Set while the store refuses the dispatcher's writes: every pass
     /// would decide (and send) the same webhook again.
     suspended: std::sync::atomic::AtomicBool,
@@ -48,6 +47,9 @@ pub(super) struct Sent {
     pub took: Duration,
     pub outcome: Result<(), Failure>,
 }
+
+/// Starts sending a webhook (set by the server, see [`connect`]).
+type Spawner = Box<dyn Fn(Send) + std::marker::Send + Sync>;
 
 /// A webhook to send now.
 pub struct Send {
@@ -66,40 +68,42 @@ pub(super) enum Claim {
 }
 
 impl Early {
-    /// Where webhooks to send go; until this is called (and if the task
-    /// has stopped) nothing is sent ahead.
-    pub fn connect(&self, tx: mpsc::UnboundedSender<Send>) {
-        let _ = self.tx.set(tx);
+    fn connect(&self, spawn: Spawner) {
+        let _ = self.spawn.set(spawn);
     }
 
     /// Starts sending the Alertmanager webhooks among `writes` that are due
     /// at `now`, and returns their keys (to [`forget`](Self::forget) if the
     /// writes fail).
     pub fn start(&self, st: &HubState, writes: &[IncidentWrite], now: Timestamp) -> Vec<String> {
-        let Some(tx) = self.tx.get() else {
+        let Some(spawn) = self.spawn.get() else {
             return Vec::new();
         };
         if self.suspended.load(std::sync::atomic::Ordering::Relaxed) {
             return Vec::new();
         }
         let mut keys = Vec::new();
-        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
-        for n in writes.iter().flat_map(|w| &w.notifications) {
-            if n.channel != channels::WEBHOOK || n.first_attempt_at() > now {
-                continue;
-            }
-            let Some(body) = channels::webhook_body(st, &n.body) else {
-                continue;
-            };
-            let send = Send {
-                key: n.idempotency_key.clone(),
-                url: n.target.clone(),
-                body,
-            };
-            if tx.send(send).is_ok() {
+        let mut out = Vec::new();
+        {
+            let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+            for n in writes.iter().flat_map(|w| &w.notifications) {
+                if n.channel != channels::WEBHOOK || n.first_attempt_at() > now {
+                    continue;
+                }
+                let Some(body) = channels::webhook_body(st, &n.body) else {
+                    continue;
+                };
                 sends.insert(n.idempotency_key.clone(), State::Sending);
                 keys.push(n.idempotency_key.clone());
+                out.push(Send {
+                    key: n.idempotency_key.clone(),
+                    url: n.target.clone(),
+                    body,
+                });
             }
+        }
+        for send in out {
+            spawn(send);
         }
         keys
     }
@@ -154,54 +158,53 @@ impl Early {
     }
 }
 
-/// Sends what the dispatcher hands over, each at once and on its own,
-/// unless its endpoint's circuit breaker is open (then the delivery worker
-/// holds it as it holds any other).
-pub async fn run(
-    state: Arc<AppState>,
-    http: reqwest::Client,
-    mut rx: mpsc::UnboundedReceiver<Send>,
-) {
-    while let Some(send) = rx.recv().await {
+/// Makes the dispatcher's webhooks leave from `state`'s server: each at
+/// once and on its own task, unless its endpoint's circuit breaker is open
+/// (then the delivery worker holds it as it holds any other).
+pub fn connect(state: &Arc<AppState>, http: reqwest::Client) {
+    let weak = Arc::downgrade(state);
+    state.alerts.early.connect(Box::new(move |send: Send| {
+        let Some(state) = weak.upgrade() else {
+            return;
+        };
         let now = state.clock.now();
         let admit = state
             .breakers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .admit(channels::WEBHOOK, &send.url, now);
-        let early = &state.alerts.early;
         if let Admit::Wait { .. } = admit {
-            early.forget(std::slice::from_ref(&send.key));
+            state.alerts.early.forget(std::slice::from_ref(&send.key));
             state.outbox_wake.notify_one();
-            continue;
+            return;
         }
-        let state = state.clone();
-        let http = http.clone();
-        tokio::spawn(async move {
-            let started = Instant::now();
-            let outcome = post(&http, &send.url, &send.key, send.body).await;
-            // The breaker hears of it now, whether or not the decision is
-            // written (a probe that failed to count would hold it open).
-            let ok = !matches!(
-                &outcome,
-                Err(Failure {
-                    permanent: false,
-                    ..
-                })
-            );
-            let at = state.clock.now();
-            let t = state
-                .breakers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .record(channels::WEBHOOK, &send.url, ok, at);
-            super::deliver::emit_breaker_change(&state, channels::WEBHOOK, &send.url, t);
-            let sent = Sent {
-                took: started.elapsed(),
-                outcome,
-            };
-            state.alerts.early.finish(&send.key, sent);
-            state.outbox_wake.notify_one();
-        });
-    }
+        tokio::spawn(deliver(state, http.clone(), send));
+    }));
+}
+
+async fn deliver(state: Arc<AppState>, http: reqwest::Client, send: Send) {
+    let started = Instant::now();
+    let outcome = post(&http, &send.url, &send.key, send.body).await;
+    // The breaker hears of it now, whether or not the decision is written
+    // (a probe that failed to count would hold it open).
+    let ok = !matches!(
+        &outcome,
+        Err(Failure {
+            permanent: false,
+            ..
+        })
+    );
+    let at = state.clock.now();
+    let t = state
+        .breakers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .record(channels::WEBHOOK, &send.url, ok, at);
+    super::deliver::emit_breaker_change(&state, channels::WEBHOOK, &send.url, t);
+    let sent = Sent {
+        took: started.elapsed(),
+        outcome,
+    };
+    state.alerts.early.finish(&send.key, sent);
+    state.outbox_wake.notify_one();
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use nines_store::{IncidentWrite, StoreError};
+use nines_store::{AlertRow, IncidentWrite, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{AlertHub, Held, encode_alert};
@@ -39,6 +39,8 @@ impl Job {
 }
 
 pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
+    let (to_commit, committing) = mpsc::unbounded_channel();
+    tokio::spawn(commit(hub.clone(), committing));
     while let Some(first) = rx.recv().await {
         let mut count = first.alerts();
         let mut jobs = vec![first];
@@ -84,56 +86,159 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
         }
         // The alerts count before their commit ends: the dispatcher may
         // group and notify them while the disk syncs (a notification is a
-        // message, not a promise; the 2xx still waits for the commit). A
-        // commit that fails takes them back, and the dispatcher looks again.
-        let (seq, replaced): (u64, Vec<(u64, Option<Held>)>) = if rows.is_empty() {
-            (0, Vec::new())
+        // message, not a promise; the 2xx still waits for the commit). The
+        // next requests are merged and put in memory meanwhile too; the
+        // committer writes what waits in one transaction. A commit that
+        // fails takes back its batches and every one after them.
+        let mut alert_replies = Vec::new();
+        let mut update_replies = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Alerts { reply, .. } => alert_replies.push(reply),
+                Job::Updates { reply, .. } => update_replies.push(reply),
+            }
+        }
+        let changed = if rows.is_empty() {
+            Vec::new()
         } else {
-            let applied = hub.write(|st| {
+            order.clone()
+        };
+        let mut commit = Commit {
+            seq: 0,
+            rows,
+            order,
+            replaced: Vec::new(),
+            updates,
+            alert_replies,
+            update_replies,
+        };
+        hub.write(|st| {
+            if !commit.rows.is_empty() {
                 st.applied += 1;
-                let replaced = merged
+                commit.seq = st.applied;
+                commit.replaced = merged
                     .into_iter()
                     .map(|(fp, h)| (fp, st.alerts.insert(fp, h)))
                     .collect();
-                (st.applied, replaced)
-            });
-            hub.changed(order.iter().copied());
-            applied
-        };
+            }
+            // Queued under the lock, so that a committer taking back what
+            // is in memory and uncommitted finds every such batch queued.
+            let _ = to_commit.send(commit);
+        });
+        if !changed.is_empty() {
+            hub.changed(changed);
+        }
+    }
+}
+
+/// A batch in memory, to commit.
+struct Commit {
+    /// Its number (see `HubState::applied`); 0 without alerts.
+    seq: u64,
+    rows: Vec<AlertRow>,
+    order: Vec<u64>,
+    /// What each alert replaced in memory, to put back if it fails.
+    replaced: Vec<(u64, Option<Held>)>,
+    updates: Vec<IncidentWrite>,
+    alert_replies: Vec<Reply>,
+    update_replies: Vec<Reply>,
+}
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+fn unavailable(outcome: &Result<(), StoreError>) -> Result<(), StoreError> {
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(e) => Err(StoreError::Unavailable {
+            target: "alert intake".to_owned(),
+            error: e.to_string().into(),
+        }),
+    }
+}
+
+/// Commits what the intake put in memory, in order: every batch waiting in
+/// one transaction (group commit), then answers their requests.
+async fn commit(hub: Arc<AlertHub>, mut rx: mpsc::UnboundedReceiver<Commit>) {
+    while let Some(first) = rx.recv().await {
+        let mut count = first.rows.len();
+        let mut batches = vec![first];
+        while count < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(c) => {
+                    count += c.rows.len();
+                    batches.push(c);
+                }
+                Err(_) => break,
+            }
+        }
+        // A later batch's row of an alert is merged over the earlier one's.
+        let mut at: HashMap<u64, usize> = HashMap::with_capacity(count);
+        let mut rows: Vec<AlertRow> = Vec::with_capacity(count);
+        let mut updates = Vec::new();
+        for b in &mut batches {
+            for row in std::mem::take(&mut b.rows) {
+                match at.get(&row.fingerprint) {
+                    Some(&i) => rows[i] = row,
+                    None => {
+                        at.insert(row.fingerprint, rows.len());
+                        rows.push(row);
+                    }
+                }
+            }
+            updates.append(&mut b.updates);
+        }
         let (mut alerts, updated) = hub.store.write_alerts_and_updates(&rows, &updates).await;
         if alerts.is_err() && updated.is_err() && !rows.is_empty() && !updates.is_empty() {
             // They shared a transaction: an update that failed (the
             // dispatcher retries it) must not fail the alerts with it.
             alerts = hub.store.write_alerts(&rows).await;
         }
-        if !rows.is_empty() {
-            if alerts.is_err() {
-                hub.write(|st| {
-                    for (fp, old) in replaced {
+        let mut later = Vec::new();
+        if alerts.is_err() && !rows.is_empty() {
+            // Back out of memory: these batches, and those put in memory
+            // after them (merged over them), newest first.
+            hub.write(|st| {
+                while let Ok(c) = rx.try_recv() {
+                    later.push(c);
+                }
+                for b in later.iter_mut().rev().chain(batches.iter_mut().rev()) {
+                    for (fp, old) in std::mem::take(&mut b.replaced).into_iter().rev() {
                         match old {
                             Some(old) => st.alerts.insert(fp, old),
                             None => st.alerts.remove(&fp),
                         };
                     }
-                });
-                hub.changed(order);
+                }
+            });
+            for b in batches.iter().chain(&later) {
+                hub.changed(b.order.iter().copied());
             }
-            let failed = alerts.is_err();
-            hub.settled.send_modify(|s| s.settle(seq, failed));
+        }
+        let failed = alerts.is_err() && !rows.is_empty();
+        hub.settled.send_modify(|s| {
+            for b in batches.iter().chain(&later).filter(|b| b.seq > 0) {
+                s.settle(b.seq, failed);
+            }
+        });
+        if !rows.is_empty() {
             hub.progressed();
         }
-        let unavailable = |outcome: &Result<(), StoreError>| match outcome {
-            Ok(()) => Ok(()),
-            Err(e) => Err(StoreError::Unavailable {
-                target: "alert intake".to_owned(),
-                error: e.to_string().into(),
-            }),
-        };
-        for job in jobs {
-            let _ = match job {
-                Job::Alerts { reply, .. } => reply.send(unavailable(&alerts)),
-                Job::Updates { reply, .. } => reply.send(unavailable(&updated)),
-            };
+        let not_tried: Result<(), StoreError> = Err(StoreError::Unavailable {
+            target: "alert intake".to_owned(),
+            error: "an earlier write failed; nothing of this one was written".into(),
+        });
+        for b in batches {
+            for r in b.alert_replies {
+                let _ = r.send(unavailable(&alerts));
+            }
+            for r in b.update_replies {
+                let _ = r.send(unavailable(&updated));
+            }
+        }
+        for b in later {
+            for r in b.alert_replies.into_iter().chain(b.update_replies) {
+                let _ = r.send(unavailable(&not_tried));
+            }
         }
     }
 }
