@@ -121,13 +121,15 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                     .map(|(fp, h)| (fp, st.alerts.insert(fp, h)))
                     .collect();
             }
-            // Queued under the lock, so that a committer taking back what
-            // is in memory and uncommitted finds every such batch queued.
+            // The dispatcher first (it may notify at once), then the
+            // committer; queued under the lock, so that a committer taking
+            // back what is in memory and uncommitted finds every such
+            // batch queued.
+            if !changed.is_empty() {
+                hub.changed(changed);
+            }
             let _ = to_commit.send(commit);
         });
-        if !changed.is_empty() {
-            hub.changed(changed);
-        }
     }
 }
 
