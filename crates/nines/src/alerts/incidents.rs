@@ -1352,7 +1352,7 @@ impl Incidents {
             self.deferred = None;
         }
         // Which of the alerts looked at may still be taken back: those of
-        // batches after `before.done`, up to `seen`.
+        // batches after `before`, up to `seen`.
         let mut before = 0;
         hub.read(|st| {
             before = hub.settled_done();
