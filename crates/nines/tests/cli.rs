@@ -1829,6 +1829,13 @@ fn a_notification_decided_before_a_kill_is_delivered_once_after_the_restart() {
     let in_flight = accept_one(hung);
     let (key, _) = read_request(&in_flight);
     assert!(key.starts_with("nines-"), "{key:?}");
+    // An Alertmanager webhook leaves while its decision commits: once the
+    // incident is there, so is the notification (one transaction).
+    let deadline = Instant::now() + SERVER_TIMEOUT;
+    while get(addr, "/api/v1/incidents/1").0 != 200 {
+        assert!(Instant::now() < deadline, "the incident was never written");
+        std::thread::yield_now();
+    }
     // Killed with the delivery unanswered.
     server.proc.kill();
     drop(in_flight);

@@ -964,7 +964,7 @@ async fn an_incident_write_that_fails_is_decided_again_and_told_from_the_outbox(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_commit_takes_back_the_batches_merged_over_it() {
+async fn a_failed_commit_takes_back_the_batches_after_it_too() {
     nines::install_crypto_provider();
     let dir = tempfile::tempdir().unwrap();
     let hook = receiver(0);
@@ -984,39 +984,51 @@ async fn a_failed_commit_takes_back_the_batches_merged_over_it() {
         "CREATE TRIGGER refuse BEFORE INSERT ON alerts WHEN NEW.body LIKE '%refused-by-test%'
          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
     );
-    // Two requests while the disk is held: both are in memory (and told)
-    // before the first one's commit fails.
-    let lock = WriteLock::take(&db);
-    let post = |labels: Value| {
+    let post = |alert: Value| {
         let url = url.clone();
-        tokio::spawn(async move { post_status(&url, json!([{ "labels": labels }])).await })
+        tokio::spawn(async move { post_status(&url, json!([alert])).await })
     };
-    let refused =
-        post(json!({"alertname": "DiskFull", "service": "checkout", "case": "refused-by-test"}));
+    let listed = |url: String| async move { get(&format!("{url}/api/v2/alerts")).await };
+    // While the disk is held: an alert whose write will be refused, the
+    // same alert again (merged over it in memory), and another alert. All
+    // are in memory before the first commit fails.
+    let lock = WriteLock::take(&db);
+    let disk = json!({"alertname": "DiskFull", "service": "checkout"});
+    let refused = post(json!({"labels": disk, "annotations": {"note": "refused-by-test"}}));
     hook.nth(1).await;
-    let after = post(json!({"alertname": "SlowCheckout", "service": "checkout"}));
-    hook.nth(2).await;
+    let again = post(json!({"labels": disk, "annotations": {"note": "second"}}));
+    let other = post(json!({"labels": {"alertname": "SlowCheckout", "service": "checkout"}}));
+    common::until_progress(&[&state], "both in memory", || async {
+        let l = listed(url.clone()).await;
+        let l = l.as_array()?;
+        (l.len() == 2 && l.iter().any(|a| a["annotations"]["note"] == "second")).then_some(())
+    })
+    .await;
     drop(lock);
     assert_eq!(refused.await.unwrap(), 503);
-    // The second was put in memory after it, over what it left: it is
-    // refused too (its client sends it again), so that nothing kept rests
-    // on a write that failed.
-    assert_eq!(after.await.unwrap(), 503);
-    assert_eq!(get(&format!("{url}/api/v2/alerts")).await, json!([]));
+    // Those put in memory after it, over what it left, are refused too
+    // (their clients send them again): nothing kept rests on a write that
+    // failed, and taking them back newest first leaves what was before.
+    assert_eq!(again.await.unwrap(), 503);
+    assert_eq!(other.await.unwrap(), 503);
+    assert_eq!(listed(url.clone()).await, json!([]));
     clock.advance(SignedDuration::from_secs(1));
     state.dispatch().await.unwrap();
     let all = get(&format!("{url}/api/v1/incidents?state=all")).await;
     assert_eq!(all["incidents"], json!([]), "{all}");
 
+    // Sent again, the second report is kept as it is, with nothing of the
+    // refused one.
     assert_eq!(
         post_status(
             &url,
-            json!([{"labels": {"alertname": "SlowCheckout", "service": "checkout"}}])
+            json!([{"labels": disk, "annotations": {"note": "second"}}])
         )
         .await,
         200
     );
-    let listed = get(&format!("{url}/api/v2/alerts")).await;
-    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let l = listed(url.clone()).await;
+    assert_eq!(l.as_array().unwrap().len(), 1, "{l}");
+    assert_eq!(l[0]["annotations"], json!({"note": "second"}));
     running.shutdown().await.unwrap();
 }

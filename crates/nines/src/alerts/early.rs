@@ -49,7 +49,8 @@ pub(super) struct Sent {
 }
 
 /// Starts sending a webhook (set by the server, see [`connect`]).
-type Spawner = Box<dyn Fn(Send) + std::marker::Send + Sync>;
+/// Returns `false` if it could not (the server is gone).
+type Spawner = Box<dyn Fn(Send) -> bool + std::marker::Send + Sync>;
 
 /// A webhook to send now.
 pub struct Send {
@@ -102,8 +103,16 @@ impl Early {
                 });
             }
         }
+        let mut gone = Vec::new();
         for send in out {
-            spawn(send);
+            let key = send.key.clone();
+            if !spawn(send) {
+                gone.push(key);
+            }
+        }
+        if !gone.is_empty() {
+            self.forget(&gone);
+            keys.retain(|k| !gone.contains(k));
         }
         keys
     }
@@ -165,7 +174,7 @@ pub fn connect(state: &Arc<AppState>, http: reqwest::Client) {
     let weak = Arc::downgrade(state);
     state.alerts.early.connect(Box::new(move |send: Send| {
         let Some(state) = weak.upgrade() else {
-            return;
+            return false;
         };
         let now = state.clock.now();
         let admit = state
@@ -176,9 +185,10 @@ pub fn connect(state: &Arc<AppState>, http: reqwest::Client) {
         if let Admit::Wait { .. } = admit {
             state.alerts.early.forget(std::slice::from_ref(&send.key));
             state.outbox_wake.notify_one();
-            return;
+            return true;
         }
         tokio::spawn(deliver(state, http.clone(), send));
+        true
     }));
 }
 

@@ -17,6 +17,9 @@ use super::{AlertHub, Held, encode_alert};
 /// At most this many alerts go into one transaction; more wait for the next.
 const MAX_GROUP: usize = 20_000;
 
+/// At most this many alerts are in memory and not yet committed.
+const MAX_UNCOMMITTED: usize = 4 * MAX_GROUP;
+
 pub(super) enum Job {
     /// Alerts to commit; the reply comes once they are durable.
     Alerts {
@@ -41,6 +44,7 @@ impl Job {
 }
 
 pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
+    let uncommitted = Arc::new(tokio::sync::Semaphore::new(MAX_UNCOMMITTED));
     let (to_commit, committing) = mpsc::unbounded_channel();
     tokio::spawn(commit(hub.clone(), committing));
     while let Some(first) = rx.recv().await {
@@ -55,31 +59,6 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        // Merge in arrival order against what is known; later reports of
-        // the same alert in this group merge over earlier ones.
-        let mut merged: HashMap<u64, Held> = HashMap::with_capacity(count);
-        let mut order: Vec<u64> = Vec::with_capacity(count);
-        hub.read(|st| {
-            // The alerts move out of the jobs (each job is then only its
-            // reply): a new alert is kept as it came, not copied.
-            for job in &mut jobs {
-                let Job::Alerts { alerts, .. } = job else {
-                    continue;
-                };
-                for h in std::mem::take(alerts) {
-                    let fp = h.alert.fingerprint.0;
-                    let now = h.alert.updated_at;
-                    let next = match merged.get(&fp).or_else(|| st.alerts.get(&fp)) {
-                        Some(old) => Held::new(old.alert.merge(h.alert, now), h.service),
-                        None => h,
-                    };
-                    if merged.insert(fp, next).is_none() {
-                        order.push(fp);
-                    }
-                }
-            }
-        });
-        let rows: Vec<_> = order.iter().map(|fp| encode_alert(&merged[fp])).collect();
         let mut updates = Vec::new();
         for job in &mut jobs {
             if let Job::Updates { writes, .. } = job {
@@ -91,30 +70,62 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
         // message, not a promise; the 2xx still waits for the commit). The
         // next requests are merged and put in memory meanwhile too; the
         // committer writes what waits in one transaction. A commit that
-        // fails takes back its batches and every one after them.
+        // fails takes back its batches and every one after them. At most
+        // `MAX_UNCOMMITTED` alerts wait for their commit: then the intake
+        // waits too, and so do the requests.
+        let permit = uncommitted
+            .clone()
+            .acquire_many_owned(u32::try_from(count.clamp(1, MAX_UNCOMMITTED)).unwrap_or(1))
+            .await
+            .ok();
         let mut alert_replies = Vec::new();
         let mut update_replies = Vec::new();
+        let mut incoming = Vec::with_capacity(count);
         for job in jobs {
             match job {
-                Job::Alerts { reply, .. } => alert_replies.push(reply),
+                Job::Alerts { reply, alerts } => {
+                    incoming.push(alerts);
+                    alert_replies.push(reply);
+                }
                 Job::Updates { reply, .. } => update_replies.push(reply),
             }
         }
-        let changed = if rows.is_empty() {
-            Vec::new()
-        } else {
-            order.clone()
-        };
         let mut commit = Commit {
             seq: 0,
-            rows,
-            order,
+            rows: Vec::new(),
+            order: Vec::new(),
             replaced: Vec::new(),
             updates,
             alert_replies,
             update_replies,
+            _permit: permit,
         };
+        // Merged and put in memory under one lock: a take-back by the
+        // committer cannot come between (what was merged over it would
+        // bring a refused request's data back).
         hub.write(|st| {
+            // Merge in arrival order against what is known; later reports
+            // of the same alert in this group merge over earlier ones. The
+            // alerts move out of the requests: a new alert is kept as it
+            // came, not copied.
+            let mut merged: HashMap<u64, Held> = HashMap::with_capacity(count);
+            for h in incoming.into_iter().flatten() {
+                let fp = h.alert.fingerprint.0;
+                let now = h.alert.updated_at;
+                let next = match merged.get(&fp).or_else(|| st.alerts.get(&fp)) {
+                    Some(old) => Held::new(old.alert.merge(h.alert, now), h.service),
+                    None => h,
+                };
+                if merged.insert(fp, next).is_none() {
+                    commit.order.push(fp);
+                }
+            }
+            commit.rows = commit
+                .order
+                .iter()
+                .map(|fp| encode_alert(&merged[fp]))
+                .collect();
+            let changed = commit.order.clone();
             if !commit.rows.is_empty() {
                 st.applied += 1;
                 commit.seq = st.applied;
@@ -132,6 +143,8 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
             }
             let _ = to_commit.send(commit);
         });
+        // What the API shows changed (the alerts are listed already).
+        hub.progressed();
     }
 }
 
@@ -146,6 +159,8 @@ struct Commit {
     updates: Vec<IncidentWrite>,
     alert_replies: Vec<Reply>,
     update_replies: Vec<Reply>,
+    /// Its place among the alerts waiting for their commit.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 type Reply = oneshot::Sender<Result<(), StoreError>>;

@@ -113,7 +113,8 @@ pub struct AlertHub {
     all_changed: std::sync::atomic::AtomicBool,
     /// Wakes the incident dispatcher.
     pub wake: tokio::sync::Notify,
-    /// Counts the writes that change what the API shows: alerts committed,
+    /// Counts the writes that change what the API shows: alerts put in
+    /// memory and committed,
     /// dispatcher passes, deliveries recorded, a person's action. Whoever
     /// waits for the server to have done something (a test, say) waits on
     /// this rather than polling.
