@@ -772,6 +772,27 @@ spec:
     )
 }
 
+/// A server on a data dir of its own, its clock at t0, its configuration
+/// made from the port of its webhook receiver.
+async fn on_disk(
+    config: impl FnOnce(u16) -> String,
+) -> (
+    tempfile::TempDir,
+    common::Receiver,
+    Arc<ManualClock>,
+    Running,
+    String,
+) {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let hook = receiver(0);
+    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = start(dir.path(), &config(hook.port), clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    (dir, hook, clock, running, url)
+}
+
 async fn post_status(url: &str, body: Value) -> u16 {
     reqwest::Client::new()
         .post(format!("{url}/api/v2/alerts"))
@@ -785,13 +806,7 @@ async fn post_status(url: &str, body: Value) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alertmanager_webhook_leaves_while_its_alert_commits_and_is_recorded_once() {
-    nines::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let hook = receiver(0);
-    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
-    let running = start(dir.path(), &webhook_service(hook.port), clock).await;
-    let url = format!("http://{}", running.addr);
+    let (dir, hook, _clock, running, url) = on_disk(webhook_service).await;
     let state = running.state.clone();
 
     // The disk is slow: nothing nines writes can commit for now.
@@ -852,13 +867,7 @@ async fn an_alertmanager_webhook_leaves_while_its_alert_commits_and_is_recorded_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_whose_commit_fails_are_taken_back_and_open_no_incident() {
-    nines::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let hook = receiver(0);
-    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
-    let running = start(dir.path(), &webhook_service(hook.port), clock.clone()).await;
-    let url = format!("http://{}", running.addr);
+    let (dir, hook, clock, running, url) = on_disk(webhook_service).await;
     let state = running.state.clone();
     let db = dir.path().join("data/nines.db");
 
@@ -910,13 +919,7 @@ async fn alerts_whose_commit_fails_are_taken_back_and_open_no_incident() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incident_write_that_fails_is_decided_again_and_told_from_the_outbox() {
-    nines::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let hook = receiver(0);
-    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
-    let running = start(dir.path(), &webhook_service(hook.port), clock.clone()).await;
-    let url = format!("http://{}", running.addr);
+    let (dir, hook, clock, running, url) = on_disk(webhook_service).await;
     let state = running.state.clone();
     let db = dir.path().join("data/nines.db");
 
@@ -965,18 +968,15 @@ async fn an_incident_write_that_fails_is_decided_again_and_told_from_the_outbox(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_commit_takes_back_the_batches_after_it_too() {
-    nines::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let hook = receiver(0);
-    let t0: Timestamp = "2026-11-21T10:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
-    // One incident per alert name, so the two below are two new groups.
-    let config = webhook_service(hook.port).replace(
-        "incidents: {groupWait: 0s}",
-        "incidents: {groupWait: 0s, groupBy: [alertname]}",
-    );
-    let running = start(dir.path(), &config, clock.clone()).await;
-    let url = format!("http://{}", running.addr);
+    // One incident per alert name, so the two alert names below are two
+    // new groups.
+    let (dir, hook, clock, running, url) = on_disk(|port| {
+        webhook_service(port).replace(
+            "incidents: {groupWait: 0s}",
+            "incidents: {groupWait: 0s, groupBy: [alertname]}",
+        )
+    })
+    .await;
     let state = running.state.clone();
     let db = dir.path().join("data/nines.db");
     sqlite(
