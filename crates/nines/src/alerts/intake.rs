@@ -125,7 +125,6 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                 .iter()
                 .map(|fp| encode_alert(&merged[fp]))
                 .collect();
-            let changed = commit.order.clone();
             if !commit.rows.is_empty() {
                 st.applied += 1;
                 commit.seq = st.applied;
@@ -138,8 +137,8 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
             // committer; queued under the lock, so that a committer taking
             // back what is in memory and uncommitted finds every such
             // batch queued.
-            if !changed.is_empty() {
-                hub.changed(changed);
+            if !commit.order.is_empty() {
+                hub.changed(commit.order.iter().copied());
             }
             let _ = to_commit.send(commit);
         });

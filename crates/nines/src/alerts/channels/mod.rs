@@ -709,8 +709,12 @@ pub struct Rendered {
 /// The Alertmanager webhook body of a decision: Alertmanager's format,
 /// exactly as before this module existed (a body that is no decision is
 /// sent as it is); `None` for the kinds that have no webhook form (a
-/// notice, a person's action, a digest).
+/// notice, a person's action, a digest: none lists `firing` alerts, so
+/// the kind is read only when the body is not an alerts decision).
 pub fn webhook_body(st: &HubState, decision: &str) -> Option<Vec<u8>> {
+    if let Some(body) = super::incidents::render_webhook(st, decision) {
+        return Some(body);
+    }
     #[derive(serde::Deserialize)]
     struct Kind<'a> {
         #[serde(borrow, default)]
@@ -719,13 +723,8 @@ pub fn webhook_body(st: &HubState, decision: &str) -> Option<Vec<u8>> {
     let kind = serde_json::from_str::<Kind<'_>>(decision)
         .ok()
         .and_then(|k| k.kind);
-    if matches!(kind.as_deref(), Some("notice" | "action" | "digest")) {
-        return None;
-    }
-    Some(
-        super::incidents::render_webhook(st, decision)
-            .unwrap_or_else(|| decision.as_bytes().to_vec()),
-    )
+    (!matches!(kind.as_deref(), Some("notice" | "action" | "digest")))
+        .then(|| decision.as_bytes().to_vec())
 }
 
 fn render_one(
