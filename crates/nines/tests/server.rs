@@ -797,3 +797,107 @@ async fn a_composite_slo_weighs_its_objectives() {
     assert_eq!(plain["slos"].as_array().unwrap().len(), 2);
     app.running.shutdown().await.unwrap();
 }
+
+/// Sends `head` and then the whole of `body` before reading anything, as
+/// Python's `http.client` does, and returns the raw answer (or the error a
+/// reset connection gives).
+fn send_all_then_read(
+    addr: std::net::SocketAddr,
+    head: &str,
+    body: &[u8],
+) -> Result<String, String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    s.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+    s.write_all(body).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_a_413_even_from_a_client_that_sends_it_all_first() {
+    let app = spawn_app().await;
+    let addr = app.running.addr;
+    // Far more than the socket buffers hold (the limit here is 1 KiB): a
+    // server that stopped reading would reset the connection mid-send.
+    let body = vec![b' '; 8 << 20];
+    let cases = [
+        ("/api/v2/alerts", "\"code\":413"),
+        ("/v2/enqueue", "\"errors\":["),
+        ("/api/v1/sli/events", "\"code\":\"body_too_large\""),
+    ];
+    for (path, shape) in cases {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: nines\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let body = body.clone();
+        let answer = tokio::task::spawn_blocking(move || send_all_then_read(addr, &head, &body))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{path}: the client saw {e} instead of a 413"));
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+        assert!(
+            answer.contains("is 8388608 bytes, over the limit of 1024")
+                && answer.contains("--max-body-bytes")
+                && answer.contains(shape),
+            "{path}: {answer}"
+        );
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+    }
+
+    // A chunked body has no length to check first: it is refused once it
+    // runs past the limit, the same way.
+    let mut chunked = Vec::new();
+    for _ in 0..64 {
+        chunked.extend_from_slice(format!("{:x}\r\n", 128 << 10).as_bytes());
+        chunked.extend(std::iter::repeat_n(b' ', 128 << 10));
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = "POST /api/v2/alerts HTTP/1.1\r\nHost: nines\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned();
+    let answer = tokio::task::spawn_blocking(move || send_all_then_read(addr, &head, &chunked))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("runs past the limit of 1024 bytes"),
+        "{answer}"
+    );
+
+    // A small chunked body is read and handled as usual.
+    let alert = br#"[{"labels":{"alertname":"Chunked","service":"checkout"}}]"#;
+    let small = format!(
+        "{:x}\r\n{}\r\n0\r\n\r\n",
+        alert.len(),
+        String::from_utf8_lossy(alert)
+    );
+    let head = "POST /api/v2/alerts HTTP/1.1\r\nHost: nines\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_owned();
+    let answer =
+        tokio::task::spawn_blocking(move || send_all_then_read(addr, &head, small.as_bytes()))
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let (status, listed) = app
+        .get("/api/v2/alerts?filter=alertname%3D%22Chunked%22")
+        .await;
+    assert_eq!(status, 200);
+    assert!(listed.contains("\"Chunked\""), "{listed}");
+
+    // A client that waits for 100-continue is answered before it sends.
+    let head = "POST /api/v2/alerts HTTP/1.1\r\nHost: nines\r\nContent-Type: application/json\r\nContent-Length: 8388608\r\nExpect: 100-continue\r\n\r\n".to_owned();
+    let answer = tokio::task::spawn_blocking(move || send_all_then_read(addr, &head, b""))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    app.running.shutdown().await.unwrap();
+}

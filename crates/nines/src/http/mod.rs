@@ -3,6 +3,7 @@
 
 mod error;
 mod home;
+mod limit;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -117,6 +118,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limit::limit_body,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
