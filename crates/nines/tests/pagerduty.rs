@@ -249,3 +249,60 @@ async fn the_pagerduty_client_library_triggers_acknowledges_and_resolves() {
     assert_eq!(missing.status.code(), Some(1), "{missing:?}");
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_invalid_event_gets_a_400_that_names_each_problem() {
+    nines::install_crypto_provider();
+    let tmp = tempfile::tempdir().unwrap();
+    let running = start(tmp.path()).await;
+    let url = format!("http://{}/v2/enqueue", running.addr);
+    let http = reqwest::Client::new();
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "{}",
+            &[
+                "'routing_key' is missing or blank",
+                "'event_action' must be trigger, acknowledge or resolve, got \"\"",
+            ],
+        ),
+        (
+            // An unknown action is that one problem, not also a missing key.
+            r#"{"routing_key":"k","event_action":"explode"}"#,
+            &["'event_action' must be trigger, acknowledge or resolve, got \"explode\""],
+        ),
+        (
+            r#"{"routing_key":"k","event_action":"resolve"}"#,
+            &["'dedup_key' is required to resolve an event"],
+        ),
+        (
+            r#"{"routing_key":"k","event_action":"trigger","payload":{"summary":"s","source":"h","severity":"fatal"}}"#,
+            &["'payload.severity' must be critical, error, warning or info, got \"fatal\""],
+        ),
+        (
+            "[]",
+            &[
+                "the body is not a valid event: invalid length 0, expected struct Event with 8 elements at line 1 column 2",
+            ],
+        ),
+    ];
+    for (body, want) in cases {
+        let r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["status"], "invalid event", "{v}");
+        let errors: Vec<&str> = v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap())
+            .collect();
+        assert_eq!(errors, want, "{body}");
+    }
+    running.shutdown().await.unwrap();
+}

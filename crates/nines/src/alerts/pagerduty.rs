@@ -139,7 +139,7 @@ pub async fn enqueue(
         errors.push("'dedup_key' is longer than 255 characters".to_owned());
     }
     if action != "trigger" {
-        if dedup_key.is_none() && !action.is_empty() {
+        if dedup_key.is_none() && matches!(action.as_str(), "acknowledge" | "resolve") {
             errors.push(format!("'dedup_key' is required to {action} an event"));
         }
         if !errors.is_empty() {
