@@ -7,7 +7,7 @@
 //! after its last notification, `repeat_interval` to remind), so holding many
 //! quiet alerts costs nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -112,8 +112,12 @@ struct Outcome {
     firing: BTreeSet<u64>,
 }
 
+/// At most this many passes' writes are under way at once; the next pass
+/// waits for them (a store that falls behind slows the dispatcher down).
+const MAX_IN_FLIGHT: usize = 16;
+
 /// The groups whose write is under way.
-fn writing(inflight: &Option<InFlight>) -> BTreeSet<&GroupId> {
+fn writing(inflight: &VecDeque<InFlight>) -> BTreeSet<&GroupId> {
     inflight
         .iter()
         .flat_map(|f| f.writes.iter().map(|(id, ..)| id))
@@ -602,8 +606,11 @@ pub struct Incidents {
     /// Earlier incidents to tell, on their timeline, which later incident
     /// took their group's new alerts (its id is known once it is written).
     owed_notes: BTreeSet<(GroupId, i64)>,
-    /// The last pass's write, until it is applied.
-    inflight: Option<InFlight>,
+    /// The passes' writes under way, oldest first, until they are applied
+    /// (in that order; each is written once the one before it is done).
+    inflight: VecDeque<InFlight>,
+    /// Done when the latest write under way is: the next one waits for it.
+    last_write: Option<tokio::sync::oneshot::Receiver<()>>,
     /// A write failed: everything is looked at again then.
     retry_at: Option<Timestamp>,
     pub external_url: String,
@@ -1311,9 +1318,7 @@ impl Incidents {
         now: Timestamp,
         outbox: &Arc<tokio::sync::Notify>,
     ) -> Result<bool, StoreError> {
-        if self.inflight.as_mut().is_some_and(InFlight::ready) {
-            self.finish(hub, routing).await;
-        }
+        self.finish_ready(hub, routing).await;
         // A write failed a moment ago: the store is not asked again before
         // `retry_at` (new alerts are still committed meanwhile).
         match self.retry_at {
@@ -1324,20 +1329,24 @@ impl Incidents {
         // A group whose write is under way is applied first if it is
         // about to be looked at anyway: an acknowledgement of its incident
         // timing out, or a group window that may move it aside.
-        if let Some(f) = &self.inflight {
+        if !self.inflight.is_empty() {
             let expiring: BTreeSet<i64> = self
                 .ack_deadlines
                 .iter()
                 .take_while(|(t, _)| *t <= now)
                 .map(|(_, id)| *id)
                 .collect();
-            let first = f.writes.iter().any(|(id, w, _)| {
-                expiring.contains(&w.incident.id)
-                    || self
-                        .groups
-                        .get(id)
-                        .is_some_and(|g| g.r.group_window.is_some())
-            });
+            let first = self
+                .inflight
+                .iter()
+                .flat_map(|f| &f.writes)
+                .any(|(id, w, _)| {
+                    expiring.contains(&w.incident.id)
+                        || self
+                            .groups
+                            .get(id)
+                            .is_some_and(|g| g.r.group_window.is_some())
+                });
             if first {
                 self.finish(hub, routing).await;
             }
@@ -1361,11 +1370,11 @@ impl Incidents {
         });
         // A group whose write is under way waits for it only if its alerts
         // changed since (its timers count again once it is applied).
-        let conflict = self.inflight.as_ref().is_some_and(|f| {
-            f.writes
-                .iter()
-                .any(|(id, ..)| self.groups.get(id).is_some_and(|g| g.touched))
-        });
+        let conflict = self
+            .inflight
+            .iter()
+            .flat_map(|f| &f.writes)
+            .any(|(id, ..)| self.groups.get(id).is_some_and(|g| g.touched));
         if conflict {
             self.finish(hub, routing).await;
         }
@@ -1438,7 +1447,7 @@ impl Incidents {
             self.groups.retain(|_, g| {
                 !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some()
             });
-            if self.inflight.is_none() {
+            if self.inflight.is_empty() {
                 self.tell_superseded(hub, now).await?;
             }
             return Ok(came_due);
@@ -1456,12 +1465,21 @@ impl Incidents {
         let notified = batch.iter().any(|w| !w.notifications.is_empty());
         // Alertmanager webhooks due now leave while this commits.
         let ahead = hub.read(|st| hub.early.start(st, &batch, now));
-        // Writes are applied in the order they were decided.
-        self.finish(hub, routing).await;
+        // Writes are written and applied in the order they were decided;
+        // this pass does not wait for the ones under way (the next alert's
+        // pass need not wait for the disk either), unless too many are.
+        if self.inflight.len() >= MAX_IN_FLIGHT {
+            self.finish(hub, routing).await;
+        }
         let (tx, result) = tokio::sync::oneshot::channel();
+        let (done, last_write) = tokio::sync::oneshot::channel();
         {
             let (hub, outbox) = (hub.clone(), outbox.clone());
+            let before_this = std::mem::replace(&mut self.last_write, Some(last_write));
             tokio::spawn(async move {
+                if let Some(w) = before_this {
+                    let _ = w.await;
+                }
                 // Nothing decided from alerts whose commit failed is written.
                 let written = match hub.settle(seen, before).await {
                     Ok(()) => hub.write_incidents(batch).await,
@@ -1475,10 +1493,11 @@ impl Incidents {
                 }
                 // The dispatcher applies it (or looks at everything again).
                 let _ = tx.send(written);
+                let _ = done.send(());
                 hub.wake.notify_one();
             });
         }
-        self.inflight = Some(InFlight {
+        self.inflight.push_back(InFlight {
             writes,
             expired,
             ahead,
@@ -1489,14 +1508,28 @@ impl Incidents {
         Ok(came_due)
     }
 
-    /// Waits for the write under way, if any, and applies what it decided;
-    /// if it failed, nothing of it counts: its changes are owed again and
-    /// every alert is looked at again. Then tells superseded incidents
-    /// which one took over.
+    /// Waits for every write under way and applies what each decided, in
+    /// order (see [`Self::apply_written`]).
     pub async fn finish(&mut self, hub: &AlertHub, routing: &Routing) {
-        let Some(f) = self.inflight.take() else {
-            return;
-        };
+        while let Some(f) = self.inflight.pop_front() {
+            self.apply_written(f, hub, routing).await;
+        }
+    }
+
+    /// Applies the writes under way that are done, oldest first, up to the
+    /// first that is not.
+    async fn finish_ready(&mut self, hub: &AlertHub, routing: &Routing) {
+        while self.inflight.front_mut().is_some_and(InFlight::ready) {
+            if let Some(f) = self.inflight.pop_front() {
+                self.apply_written(f, hub, routing).await;
+            }
+        }
+    }
+
+    /// Waits for a write and applies what it decided; if it failed, nothing
+    /// of it counts: its changes are owed again and every alert is looked
+    /// at again. Then tells superseded incidents which one took over.
+    async fn apply_written(&mut self, f: InFlight, hub: &AlertHub, routing: &Routing) {
         let written = match f.done {
             Some(w) => w,
             None => f.result.await.unwrap_or(Err(StoreError::Closed)),
