@@ -1475,7 +1475,7 @@ impl Incidents {
         let (done, last_write) = tokio::sync::oneshot::channel();
         {
             let (hub, outbox) = (hub.clone(), outbox.clone());
-            let before_this = std::mem::replace(&mut self.last_write, Some(last_write));
+            let before_this = self.last_write.replace(last_write);
             tokio::spawn(async move {
                 if let Some(w) = before_this {
                     let _ = w.await;
