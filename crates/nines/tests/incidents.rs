@@ -866,6 +866,55 @@ async fn an_alertmanager_webhook_leaves_while_its_alert_commits_and_is_recorded_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_groups_webhooks_leave_one_after_another_while_the_disk_holds_every_write() {
+    let services = |port: u16| {
+        ["checkout", "payments", "search"]
+            .iter()
+            .map(|name| {
+                format!(
+                    "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  incidents: {{groupWait: 0s}}\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("---\n")
+    };
+    let (dir, hook, _clock, running, url) = on_disk(services).await;
+    let state = running.state.clone();
+
+    // Nothing nines writes can commit: not the alerts, not the incidents.
+    // Each alert's pass still goes on while the writes before it wait, so
+    // each new group's webhook leaves (not only the first two).
+    let lock = WriteLock::take(&dir.path().join("data/nines.db"));
+    let mut posting = Vec::new();
+    for (i, service) in ["checkout", "payments", "search"].iter().enumerate() {
+        let url = url.clone();
+        let body = json!([{"labels": {"alertname": "DiskFull", "service": service}}]);
+        posting.push(tokio::spawn(async move { post_status(&url, body).await }));
+        let (_, told) = hook
+            .nth_within(i + 1, std::time::Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("the webhook for {service} waited for the disk"));
+        assert_eq!(told["commonLabels"]["service"], *service, "{told}");
+    }
+    assert!(
+        posting.iter().all(|p| !p.is_finished()),
+        "a POST was answered before its commit"
+    );
+    drop(lock);
+    for p in posting {
+        assert_eq!(p.await.unwrap(), 200);
+    }
+    // Each decision is committed and applied in turn; none is sent again.
+    common::until_progress(&[&state], "three incidents", || async {
+        (open_incidents(&url).await.len() == 3).then_some(())
+    })
+    .await;
+    state.dispatch().await.unwrap();
+    assert_eq!(hook.count(), 3, "{:?}", hook.got.lock().unwrap());
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_whose_commit_fails_are_taken_back_and_open_no_incident() {
     let (dir, hook, clock, running, url) = on_disk(webhook_service).await;
     let state = running.state.clone();
