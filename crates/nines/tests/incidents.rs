@@ -1016,6 +1016,61 @@ async fn an_incident_write_that_fails_is_decided_again_and_told_from_the_outbox(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_decided_before_a_failure_was_known_does_not_end_its_back_off() {
+    let services = |port: u16| {
+        ["checkout", "payments"]
+            .iter()
+            .map(|name| {
+                format!(
+                    "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  incidents: {{groupWait: 0s}}\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("---\n")
+    };
+    let (dir, hook, clock, running, url) = on_disk(services).await;
+    let state = running.state.clone();
+    let db = dir.path().join("data/nines.db");
+    // checkout's incident is refused; payments' is not.
+    sqlite(
+        &db,
+        "CREATE TRIGGER refuse BEFORE INSERT ON incidents WHEN NEW.service = 'checkout'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    );
+    // Both passes decide while the disk holds every write: checkout's
+    // write, then payments' queued behind it.
+    let lock = WriteLock::take(&db);
+    let mut posting = Vec::new();
+    for (i, service) in ["checkout", "payments"].iter().enumerate() {
+        let url = url.clone();
+        let body = json!([{"labels": {"alertname": "DiskFull", "service": service}}]);
+        posting.push(tokio::spawn(async move { post_status(&url, body).await }));
+        hook.nth(i + 1).await;
+    }
+    drop(lock);
+    for p in posting {
+        assert_eq!(p.await.unwrap(), 200);
+    }
+    // checkout's write fails, payments' (decided before that was known)
+    // succeeds: the store still refuses checkout, so nothing is sent ahead.
+    state.dispatch().await.unwrap();
+    assert_eq!(open_incidents(&url).await.len(), 1);
+    clock.advance(SignedDuration::from_secs(1));
+    state.dispatch().await.unwrap();
+    assert_eq!(open_incidents(&url).await.len(), 1);
+    assert_eq!(hook.count(), 2, "{:?}", hook.got.lock().unwrap());
+
+    // Once the store takes it, checkout is told again, from the outbox.
+    sqlite(&db, "DROP TRIGGER refuse;");
+    clock.advance(SignedDuration::from_secs(1));
+    state.dispatch().await.unwrap();
+    assert_eq!(open_incidents(&url).await.len(), 2);
+    let (_, again) = hook.nth(3).await;
+    assert_eq!(again["commonLabels"]["service"], "checkout", "{again}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_commit_takes_back_the_batches_after_it_too() {
     // One incident per alert name, so the two alert names below are two
     // new groups.

@@ -861,16 +861,27 @@ async fn a_body_over_the_limit_gets_a_413_even_from_a_client_that_sends_it_all_f
         chunked.extend_from_slice(b"\r\n");
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
-    let head = "POST /api/v2/alerts HTTP/1.1\r\nHost: nines\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned();
-    let answer = tokio::task::spawn_blocking(move || send_all_then_read(addr, &head, &chunked))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(
-        answer.contains("runs past the limit of 1024 bytes"),
-        "{answer}"
-    );
+    // Also when it gives a small length too (the chunks are what is read),
+    // and when it asked for 100-continue (reading it said go on).
+    for extra in ["", "Content-Length: 10\r\n", "Expect: 100-continue\r\n"] {
+        let head = format!(
+            "POST /api/v2/alerts HTTP/1.1\r\nHost: nines\r\nContent-Type: application/json\r\n{extra}Transfer-Encoding: chunked\r\n\r\n"
+        );
+        let chunked = chunked.clone();
+        let answer = tokio::task::spawn_blocking(move || send_all_then_read(addr, &head, &chunked))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{extra:?}: the client saw {e} instead of a 413"));
+        // Reading the body told a client that asked to go on.
+        let answer = answer
+            .strip_prefix("HTTP/1.1 100 Continue\r\n\r\n")
+            .unwrap_or(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{extra:?}: {answer}");
+        assert!(
+            answer.contains("runs past the limit of 1024 bytes"),
+            "{extra:?}: {answer}"
+        );
+    }
 
     // A small chunked body is read and handled as usual.
     let alert = br#"[{"labels":{"alertname":"Chunked","service":"checkout"}}]"#;

@@ -71,6 +71,12 @@ fn len_len(mut n: usize) -> usize {
 
 /// Reads a length written by [`put_len`] at the start of `s`, and the rest.
 fn take_len(s: &str) -> (usize, &str) {
+    // Most lengths are under 128: one ASCII character, its own value.
+    if let Some(&b) = s.as_bytes().first()
+        && b < 0x80
+    {
+        return (usize::from(b), &s[1..]);
+    }
     let mut n = 0usize;
     let mut shift = 0;
     let mut chars = s.chars();

@@ -133,6 +133,9 @@ struct InFlight {
     /// The webhooks sent ahead of it.
     ahead: Vec<String>,
     now: Timestamp,
+    /// `Incidents::failures` when it was decided: a write decided before a
+    /// failure was applied does not end that failure's back-off.
+    failures: u64,
     /// The write's outcome, sent before it wakes the dispatcher.
     result: tokio::sync::oneshot::Receiver<Result<Vec<i64>, StoreError>>,
     done: Option<Result<Vec<i64>, StoreError>>,
@@ -611,6 +614,8 @@ pub struct Incidents {
     inflight: VecDeque<InFlight>,
     /// Done when the latest write under way is: the next one waits for it.
     last_write: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// How many writes have failed, as applied (see `InFlight::failures`).
+    failures: u64,
     /// A write failed: everything is looked at again then.
     retry_at: Option<Timestamp>,
     pub external_url: String,
@@ -1502,6 +1507,7 @@ impl Incidents {
             expired,
             ahead,
             now,
+            failures: self.failures,
             result,
             done: None,
         });
@@ -1537,12 +1543,17 @@ impl Incidents {
         let now = f.now;
         match written {
             Ok(ids) => {
-                hub.early.suspend(false);
-                self.retry_at = None;
+                // A write decided before a failure was known says nothing
+                // of the store since: only a later one ends the back-off.
+                if f.failures == self.failures {
+                    hub.early.suspend(false);
+                    self.retry_at = None;
+                }
                 self.apply(f.writes, ids, routing, now);
             }
             Err(e) => {
                 tracing::error!(error = %e, "writing incidents failed; looking at every alert again in a second");
+                self.failures += 1;
                 hub.early.suspend(true);
                 hub.early.forget(&f.ahead);
                 // The timed-out acknowledgements are looked at again.
@@ -1570,7 +1581,12 @@ impl Incidents {
                 return;
             }
         }
-        if let Err(e) = self.tell_superseded(hub, now).await {
+        // Told with no write under way (the note rewrites the earlier
+        // incident, which a queued write may change too); else once the
+        // last of them is applied.
+        if self.inflight.is_empty()
+            && let Err(e) = self.tell_superseded(hub, now).await
+        {
             tracing::error!(error = %e, "telling superseded incidents failed; retrying");
         }
     }

@@ -27,8 +27,9 @@ const MAX_UNCOMMITTED: usize = 4 * MAX_GROUP;
 /// take turns, each paying a sync to disk, where one sync can carry both
 /// (a group commit delay, like PostgreSQL's `commit_delay` or MySQL's
 /// `binlog_group_commit_sync_delay`). A request on its own, or one whose
-/// client does not come back, waits at most this long for its 2xx; its
-/// alerts count at once all the same (they are in memory).
+/// client does not come back, waits at most this long for its 2xx (tokio's
+/// timer rounds the deadline up to its next millisecond: 1.5 ms at worst);
+/// its alerts count at once all the same (they are in memory).
 const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
 
 pub(super) enum Job {
@@ -205,7 +206,9 @@ async fn commit(hub: Arc<AlertHub>, mut rx: mpsc::UnboundedReceiver<Commit>) {
                 Err(_) => break,
             }
         }
-        if requests < answered {
+        // The dispatcher's updates alone are not a client's request: they
+        // neither wait nor count.
+        if requests > 0 && requests < answered {
             let until = tokio::time::Instant::now() + GATHER;
             while requests < answered && count < MAX_GROUP {
                 match tokio::time::timeout_at(until, rx.recv()).await {
@@ -218,7 +221,9 @@ async fn commit(hub: Arc<AlertHub>, mut rx: mpsc::UnboundedReceiver<Commit>) {
                 }
             }
         }
-        answered = requests;
+        if requests > 0 {
+            answered = requests;
+        }
         // A later batch's row of an alert is merged over the earlier one's.
         let mut at: HashMap<u64, usize> = HashMap::with_capacity(count);
         let mut rows: Vec<AlertRow> = Vec::with_capacity(count);

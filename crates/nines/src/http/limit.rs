@@ -6,8 +6,10 @@
 //! they read an answer: had nines closed the connection at once, they would
 //! see a reset ("broken pipe") instead of the 413. So the rest of the body
 //! is read and thrown away, up to [`DRAIN_BYTES`] and [`DRAIN_TIME`], as
-//! nginx's lingering close does; a client that announced
-//! `Expect: 100-continue` has sent nothing yet and is not read from.
+//! nginx's lingering close does (a draining connection can hold a graceful
+//! shutdown back that long); a client that announced
+//! `Expect: 100-continue` and was not asked for its body has sent nothing
+//! yet and is not read from.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,17 +30,21 @@ use crate::serve::AppState;
 const DRAIN_BYTES: u64 = 256 << 20;
 
 /// And for at most this long.
-const DRAIN_TIME: Duration = Duration::from_secs(30);
+const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 pub async fn limit_body(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let limit = state.max_body_bytes;
+    // A chunked body is read as chunked even if it also gives a length
+    // (RFC 9112, 6.3): only a length on its own is trusted.
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|_| !chunked);
     match declared {
-        Some(n) if n > limit as u64 => refuse(req, Some(n), limit),
+        Some(n) if n > limit as u64 => refuse(req, Some(n), limit, false),
         Some(_) => next.run(req).await,
         // No length given: a chunked body, or none. Read it here, up to the
         // limit, so that one over it is refused the same way.
@@ -51,7 +57,7 @@ pub async fn limit_body(State(state): State<Arc<AppState>>, req: Request, next: 
                     Some(Ok(data)) => {
                         if buf.len() + data.len() > limit {
                             let req = Request::from_parts(parts, body);
-                            return refuse(req, None, limit);
+                            return refuse(req, None, limit, true);
                         }
                         buf.extend_from_slice(&data);
                     }
@@ -86,15 +92,17 @@ async fn frame(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
     }
 }
 
-/// The 413, and the rest of the body read away behind it.
-fn refuse(req: Request, declared: Option<u64>, limit: usize) -> Response {
+/// The 413, and the rest of the body read away behind it; `started` when
+/// part of it was read already (a client waiting for 100-continue was then
+/// told to send it).
+fn refuse(req: Request, declared: Option<u64>, limit: usize, started: bool) -> Response {
     let path = req.uri().path().to_owned();
     let expects = req
         .headers()
         .get(header::EXPECT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
-    if !expects {
+    if started || !expects {
         let mut body = req.into_body();
         tokio::spawn(async move {
             let drain = async {
