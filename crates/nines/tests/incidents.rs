@@ -772,6 +772,19 @@ spec:
     )
 }
 
+/// Services named `names`, each notifying one Alertmanager webhook at once.
+fn webhook_services(names: &[&str], port: u16) -> String {
+    names
+        .iter()
+        .map(|name| {
+            format!(
+                "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  incidents: {{groupWait: 0s}}\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
 /// A server on a data dir of its own, its clock at t0, its configuration
 /// made from the port of its webhook receiver.
 async fn on_disk(
@@ -867,17 +880,7 @@ async fn an_alertmanager_webhook_leaves_while_its_alert_commits_and_is_recorded_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_groups_webhooks_leave_one_after_another_while_the_disk_holds_every_write() {
-    let services = |port: u16| {
-        ["checkout", "payments", "search"]
-            .iter()
-            .map(|name| {
-                format!(
-                    "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  incidents: {{groupWait: 0s}}\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("---\n")
-    };
+    let services = |port| webhook_services(&["checkout", "payments", "search"], port);
     let (dir, hook, _clock, running, url) = on_disk(services).await;
     let state = running.state.clone();
 
@@ -1017,17 +1020,7 @@ async fn an_incident_write_that_fails_is_decided_again_and_told_from_the_outbox(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_decided_before_a_failure_was_known_does_not_end_its_back_off() {
-    let services = |port: u16| {
-        ["checkout", "payments"]
-            .iter()
-            .map(|name| {
-                format!(
-                    "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: {name}}}\nspec:\n  incidents: {{groupWait: 0s}}\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("---\n")
-    };
+    let services = |port| webhook_services(&["checkout", "payments"], port);
     let (dir, hook, clock, running, url) = on_disk(services).await;
     let state = running.state.clone();
     let db = dir.path().join("data/nines.db");
