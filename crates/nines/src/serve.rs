@@ -201,11 +201,17 @@ impl AppState {
     /// [`dispatch`](Self::dispatch), leaving the pass's write under way
     /// unless `settle`: the next pass applies it (the write wakes the
     /// dispatcher when it is done). The server's own dispatcher does not
-    /// wait; a caller that reads the store next (a test) does.
+    /// wait; a caller that reads the store next (a test) does, and has the
+    /// writes under way applied before the pass, so that it passes every
+    /// group (one with a write under way is otherwise passed later).
     pub async fn dispatch_pass(&self, settle: bool) -> Result<(), nines_store::StoreError> {
         let routing = self.routing();
         let now = self.clock.now();
         let mut incidents = self.incidents.lock().await;
+        if settle {
+            // Nothing under way while it looks: every group is passed now.
+            incidents.finish(&self.alerts, &routing).await;
+        }
         match self.alerts.take_changed() {
             None => incidents.mark_all_changed(),
             Some(list) => incidents.mark_changed(list),

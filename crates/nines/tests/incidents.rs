@@ -918,6 +918,76 @@ async fn new_groups_webhooks_leave_one_after_another_while_the_disk_holds_every_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_to_a_group_whose_write_waits_does_not_hold_back_another_group() {
+    let services = |port| webhook_services(&["checkout", "payments"], port);
+    let (dir, hook, _clock, running, url) = on_disk(services).await;
+    let state = running.state.clone();
+
+    // checkout's incident is being written (the disk holds every write)
+    // when a second alert joins it: that change waits for the write, and
+    // the dispatcher goes on to payments' new group meanwhile.
+    let lock = WriteLock::take(&dir.path().join("data/nines.db"));
+    let post = |body: Value| {
+        let url = url.clone();
+        tokio::spawn(async move { post_status(&url, body).await })
+    };
+    let mut posting = vec![post(
+        json!([{"labels": {"alertname": "DiskFull", "service": "checkout"}}]),
+    )];
+    hook.nth(1).await;
+    posting.push(post(
+        json!([{"labels": {"alertname": "CpuHot", "service": "checkout"}}]),
+    ));
+    // In memory (its commit waits too) before payments' alert comes.
+    common::until_progress(&[&state], "CpuHot in memory", || async {
+        let listed = get(&format!(
+            "{url}/api/v2/alerts?filter=alertname%3D%22CpuHot%22"
+        ))
+        .await;
+        (listed.as_array().is_some_and(|a| a.len() == 1)).then_some(())
+    })
+    .await;
+    posting.push(post(
+        json!([{"labels": {"alertname": "DiskFull", "service": "payments"}}]),
+    ));
+    let mut n = 2;
+    loop {
+        let (_, told) = hook
+            .nth_within(n, std::time::Duration::from_secs(10))
+            .await
+            .expect("payments' webhook waited for checkout's write");
+        if told["commonLabels"]["service"] == "payments" {
+            break;
+        }
+        n += 1;
+    }
+    drop(lock);
+    for p in posting {
+        assert_eq!(p.await.unwrap(), 200);
+    }
+    // Once checkout's write is applied, the alert that joined is told.
+    state.dispatch().await.unwrap();
+    let open = open_incidents(&url).await;
+    assert_eq!(open.len(), 2, "{open:?}");
+    let checkout = open
+        .iter()
+        .find(|i| i["service"] == "checkout")
+        .unwrap_or_else(|| panic!("{open:?}"));
+    let shown = get(&format!("{url}/api/v1/incidents/{}", checkout["id"])).await;
+    let joined: Vec<&Value> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "alerts_joined")
+        .collect();
+    assert!(
+        joined.iter().any(|e| e.to_string().contains("CpuHot")),
+        "{shown}"
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_whose_commit_fails_are_taken_back_and_open_no_incident() {
     let (dir, hook, clock, running, url) = on_disk(webhook_service).await;
     let state = running.state.clone();

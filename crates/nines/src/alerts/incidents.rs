@@ -1373,16 +1373,11 @@ impl Incidents {
             let windows = super::maintenance::active(st, now);
             self.regroup(st, routing, &windows, now);
         });
-        // A group whose write is under way waits for it only if its alerts
-        // changed since (its timers count again once it is applied).
-        let conflict = self
-            .inflight
-            .iter()
-            .flat_map(|f| &f.writes)
-            .any(|(id, ..)| self.groups.get(id).is_some_and(|g| g.touched));
-        if conflict {
-            self.finish(hub, routing).await;
-        }
+        // A group whose write is under way is passed once it is applied,
+        // even if its alerts changed since (it stays touched, and the write
+        // wakes the dispatcher when it is done): what changes meanwhile is
+        // told in one write, not one per alert, and the pass goes on for
+        // the other groups instead of waiting for the disk.
         let writing = writing(&self.inflight);
         let mut seen = 0;
         hub.read(|st| {
