@@ -886,7 +886,9 @@ async fn new_groups_webhooks_leave_one_after_another_while_the_disk_holds_every_
 
     // Nothing nines writes can commit: not the alerts, not the incidents.
     // Each alert's pass still goes on while the writes before it wait, so
-    // each new group's webhook leaves (not only the first two).
+    // each new group's webhook leaves (not only the first two). Each wait
+    // is shorter than SQLite's busy timeout (5 s), after which the held
+    // writes would fail instead.
     let lock = WriteLock::take(&dir.path().join("data/nines.db"));
     let mut posting = Vec::new();
     for (i, service) in ["checkout", "payments", "search"].iter().enumerate() {
@@ -894,7 +896,7 @@ async fn new_groups_webhooks_leave_one_after_another_while_the_disk_holds_every_
         let body = json!([{"labels": {"alertname": "DiskFull", "service": service}}]);
         posting.push(tokio::spawn(async move { post_status(&url, body).await }));
         let (_, told) = hook
-            .nth_within(i + 1, std::time::Duration::from_secs(10))
+            .nth_within(i + 1, std::time::Duration::from_secs(4))
             .await
             .unwrap_or_else(|| panic!("the webhook for {service} waited for the disk"));
         assert_eq!(told["commonLabels"]["service"], *service, "{told}");
@@ -953,7 +955,7 @@ async fn a_change_to_a_group_whose_write_waits_does_not_hold_back_another_group(
     let mut n = 2;
     loop {
         let (_, told) = hook
-            .nth_within(n, std::time::Duration::from_secs(10))
+            .nth_within(n, std::time::Duration::from_secs(4))
             .await
             .expect("payments' webhook waited for checkout's write");
         if told["commonLabels"]["service"] == "payments" {

@@ -144,10 +144,14 @@ struct InFlight {
 impl InFlight {
     /// Whether the write is done (its outcome is then kept here).
     fn ready(&mut self) -> bool {
-        if self.done.is_none()
-            && let Ok(r) = self.result.try_recv()
-        {
-            self.done = Some(r);
+        use tokio::sync::oneshot::error::TryRecvError;
+        if self.done.is_none() {
+            match self.result.try_recv() {
+                Ok(r) => self.done = Some(r),
+                // Its task is gone without a word: it did not write.
+                Err(TryRecvError::Closed) => self.done = Some(Err(StoreError::Closed)),
+                Err(TryRecvError::Empty) => {}
+            }
         }
         self.done.is_some()
     }
@@ -996,6 +1000,8 @@ impl Incidents {
             .chain(ack)
             .chain(self.deferred)
             .min()
+            // No pass runs before `retry_at`: not sooner, nor in a loop.
+            .map(|t| self.retry_at.map_or(t, |r| t.max(r)))
     }
 
     /// Acknowledgements that ran out: their groups trigger again and notify
@@ -1356,6 +1362,15 @@ impl Incidents {
                 self.finish(hub, routing).await;
             }
         }
+        // Superseded incidents are told which one took over, before this
+        // pass decides anything (a note is a write of the earlier
+        // incident's row, which a write of this pass could overwrite).
+        if let Err(e) = self.tell_superseded(hub, now).await {
+            tracing::error!(error = %e, "telling superseded incidents failed; retrying");
+        }
+        // What this pass decides, it decides knowing the failures applied
+        // so far (see `InFlight::failures`).
+        let failures = self.failures;
         let mut writes: Vec<(GroupId, IncidentWrite, Outcome)> = Vec::new();
         let external_url = self.external_url.clone();
         let expired = self.expire_acks(now);
@@ -1447,9 +1462,6 @@ impl Incidents {
             self.groups.retain(|_, g| {
                 !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some()
             });
-            if self.inflight.is_empty() {
-                self.tell_superseded(hub, now).await?;
-            }
             return Ok(came_due);
         }
         // A new incident superseding an earlier one carries the earlier
@@ -1502,7 +1514,7 @@ impl Incidents {
             expired,
             ahead,
             now,
-            failures: self.failures,
+            failures,
             result,
             done: None,
         });
@@ -1529,7 +1541,8 @@ impl Incidents {
 
     /// Waits for a write and applies what it decided; if it failed, nothing
     /// of it counts: its changes are owed again and every alert is looked
-    /// at again. Then tells superseded incidents which one took over.
+    /// at again. (Superseded incidents are told which one took over at the
+    /// start of the next pass.)
     async fn apply_written(&mut self, f: InFlight, hub: &AlertHub, routing: &Routing) {
         let written = match f.done {
             Some(w) => w,
@@ -1573,16 +1586,7 @@ impl Incidents {
                 // again in a busy loop (a change to an alert still is).
                 self.mark_all_changed();
                 self.retry_at = now.checked_add(SignedDuration::from_secs(1)).ok();
-                return;
             }
-        }
-        // Told with no write under way (the note rewrites the earlier
-        // incident, which a queued write may change too); else once the
-        // last of them is applied.
-        if self.inflight.is_empty()
-            && let Err(e) = self.tell_superseded(hub, now).await
-        {
-            tracing::error!(error = %e, "telling superseded incidents failed; retrying");
         }
     }
 
@@ -1696,7 +1700,15 @@ impl Incidents {
             return Ok(());
         }
         let mut writes: Vec<((GroupId, i64), IncidentWrite)> = Vec::new();
-        for (key, next) in std::mem::take(&mut self.owed_notes) {
+        // A group whose write is under way is told once it is applied.
+        let (later, owed): (BTreeSet<_>, BTreeSet<_>) = {
+            let writing = writing(&self.inflight);
+            std::mem::take(&mut self.owed_notes)
+                .into_iter()
+                .partition(|(key, _)| writing.contains(key))
+        };
+        self.owed_notes = later;
+        for (key, next) in owed {
             // One resolved meanwhile keeps its timeline as it is: the later
             // incident's own says why it opened apart.
             let Some(g) = self.groups.get(&key) else {
