@@ -760,16 +760,7 @@ impl Drop for WriteLock {
 }
 
 fn webhook_service(port: u16) -> String {
-    format!(
-        "apiVersion: nines/v1
-kind: Service
-metadata: {{name: checkout}}
-spec:
-  incidents: {{groupWait: 0s}}
-  notify:
-    - webhook: http://127.0.0.1:{port}/hook
-"
-    )
+    webhook_services(&["checkout"], port)
 }
 
 /// Services named `names`, each notifying one Alertmanager webhook at once.

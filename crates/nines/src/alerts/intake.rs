@@ -196,30 +196,25 @@ async fn commit(hub: Arc<AlertHub>, mut rx: mpsc::UnboundedReceiver<Commit>) {
         let mut count = first.rows.len();
         let mut requests = first.alert_replies.len();
         let mut batches = vec![first];
+        // Every batch waiting, then (see `GATHER`) those still to come from
+        // the clients the last commit answered. The dispatcher's updates
+        // alone are not a client's request: they neither wait nor count.
+        let until = tokio::time::Instant::now() + GATHER;
         while count < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(c) => {
-                    count += c.rows.len();
-                    requests += c.alert_replies.len();
-                    batches.push(c);
+            let next = match rx.try_recv() {
+                Ok(c) => Some(c),
+                Err(_) if requests > 0 && requests < answered => {
+                    tokio::time::timeout_at(until, rx.recv())
+                        .await
+                        .ok()
+                        .flatten()
                 }
-                Err(_) => break,
-            }
-        }
-        // The dispatcher's updates alone are not a client's request: they
-        // neither wait nor count.
-        if requests > 0 && requests < answered {
-            let until = tokio::time::Instant::now() + GATHER;
-            while requests < answered && count < MAX_GROUP {
-                match tokio::time::timeout_at(until, rx.recv()).await {
-                    Ok(Some(c)) => {
-                        count += c.rows.len();
-                        requests += c.alert_replies.len();
-                        batches.push(c);
-                    }
-                    _ => break,
-                }
-            }
+                Err(_) => None,
+            };
+            let Some(c) = next else { break };
+            count += c.rows.len();
+            requests += c.alert_replies.len();
+            batches.push(c);
         }
         if requests > 0 {
             answered = requests;

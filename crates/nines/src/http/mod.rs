@@ -117,6 +117,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v2/change/enqueue", post(crate::alerts::pagerduty::change))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Extractors' own limit (axum's default is 2 MB) raised to ours;
+        // `limit_body` refuses what is over it first.
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
