@@ -210,7 +210,7 @@ impl AppState {
         let mut incidents = self.incidents.lock().await;
         if settle {
             // Nothing under way while it looks: every group is passed now.
-            incidents.finish(&self.alerts, &routing).await;
+            incidents.finish(&self.alerts, &routing, now).await;
         }
         match self.alerts.take_changed() {
             None => incidents.mark_all_changed(),
@@ -222,7 +222,9 @@ impl AppState {
         {
             Ok(notified) => {
                 if settle {
-                    incidents.finish(&self.alerts, &routing).await;
+                    incidents
+                        .finish(&self.alerts, &routing, self.clock.now())
+                        .await;
                 }
                 incidents
                     .escalate(&self.alerts, &routing, now)
@@ -611,7 +613,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
                 .incidents
                 .lock()
                 .await
-                .finish(&state.alerts, &routing)
+                .finish(&state.alerts, &routing, state.clock.now())
                 .await;
         })
     };

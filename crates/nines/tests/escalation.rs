@@ -679,3 +679,61 @@ spec:
     assert_eq!(used[0]["details"]["person"], "alice");
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_step_is_paged_before_the_change_that_comes_with_it() {
+    // The server's own dispatcher does not wait for its writes, and
+    // escalation passes over a group whose write is under way: were the
+    // change decided first, a group whose alerts change on every pass
+    // would always have one, and its next step would wait for the alerts
+    // to stop changing. The step due goes first.
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (receiver(0), receiver(0));
+    let t0: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let running = common::start_with_config(
+        dir.path(),
+        &config(alice.port, bob.port),
+        None,
+        clock.clone(),
+    )
+    .await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    let alert = |instance: &str| {
+        json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout", "instance": instance},
+                "endsAt": "2026-12-01T12:00:00Z"}])
+    };
+    post_alerts(&url, alert("a")).await;
+    state.dispatch().await.unwrap();
+    alice.nth(1).await;
+
+    // Step 2 is due when another alert joins: the server's dispatcher (not
+    // the test) passes it.
+    clock.advance(SignedDuration::from_mins(10));
+    post_alerts(&url, alert("b")).await;
+    let page = nth_page(&bob, 1).await;
+    assert!(
+        page["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("escalation step 2 of 2"),
+        "{page}"
+    );
+    let shown = common::until_progress(&[&state], "b joined", || async {
+        let shown = get(&format!("{url}/api/v1/incidents/1")).await;
+        (kinds(&shown)
+            .iter()
+            .filter(|k| *k == "alerts_joined")
+            .count()
+            == 2)
+            .then_some(shown)
+    })
+    .await;
+    let k = kinds(&shown);
+    let paged_bob = k.iter().rposition(|k| k == "paged").unwrap();
+    let b_joined = k.iter().rposition(|k| k == "alerts_joined").unwrap();
+    assert!(paged_bob < b_joined, "{k:?}");
+    running.shutdown().await.unwrap();
+}

@@ -1192,3 +1192,51 @@ async fn a_failed_commit_takes_back_the_batches_after_it_too() {
     assert_eq!(l[0]["annotations"], json!({"note": "second"}));
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_fails_late_backs_off_from_when_it_failed() {
+    let (dir, hook, clock, running, url) = on_disk(webhook_service).await;
+    let state = running.state.clone();
+    let db = dir.path().join("data/nines.db");
+    sqlite(
+        &db,
+        "CREATE TRIGGER refuse BEFORE INSERT ON incidents
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    );
+    // The incident's write waits for the disk, while 5 s pass.
+    let lock = WriteLock::take(&db);
+    let posting = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            post_status(
+                &url,
+                json!([{"labels": {"alertname": "DiskFull", "service": "checkout"}}]),
+            )
+            .await
+        })
+    };
+    hook.nth(1).await;
+    // The dispatcher does not pass meanwhile.
+    let mut incidents = state.incidents.lock().await;
+    clock.advance(SignedDuration::from_secs(5));
+    drop(lock);
+    assert_eq!(posting.await.unwrap(), 200);
+    // The write fails now: the store is asked again a second from now,
+    // not from when the write was decided (which is past).
+    let failed_at = clock.now();
+    incidents
+        .finish(&state.alerts, &state.routing(), failed_at)
+        .await;
+    assert_eq!(
+        incidents.next_due(),
+        Some(failed_at + SignedDuration::from_secs(1))
+    );
+    drop(incidents);
+    sqlite(&db, "DROP TRIGGER refuse;");
+    state.dispatch().await.unwrap();
+    assert_eq!(open_incidents(&url).await.len(), 0, "asked again at once");
+    clock.advance(SignedDuration::from_secs(1));
+    state.dispatch().await.unwrap();
+    assert_eq!(open_incidents(&url).await.len(), 1);
+    running.shutdown().await.unwrap();
+}

@@ -1320,8 +1320,10 @@ impl Incidents {
     /// write wakes the delivery worker (`outbox`) and the dispatcher when it
     /// is done, and what it decided counts from then on ([`Self::finish`]),
     /// so that the next pass need not wait for the disk. A group whose
-    /// write is under way passes again only once it is applied. Returns
-    /// whether a deferred notification came due.
+    /// write is under way passes again only once it is applied. Escalations
+    /// due run first ([`Self::escalate`]). Returns whether a deferred
+    /// notification came due or a page went to the outbox (for the caller
+    /// to wake the delivery worker).
     pub async fn flush(
         &mut self,
         hub: &Arc<AlertHub>,
@@ -1329,7 +1331,7 @@ impl Incidents {
         now: Timestamp,
         outbox: &Arc<tokio::sync::Notify>,
     ) -> Result<bool, StoreError> {
-        self.finish_ready(hub, routing).await;
+        self.finish_ready(hub, routing, now).await;
         // A write failed a moment ago: the store is not asked again before
         // `retry_at` (new alerts are still committed meanwhile).
         match self.retry_at {
@@ -1339,7 +1341,8 @@ impl Incidents {
         }
         // A group whose write is under way is applied first if it is
         // about to be looked at anyway: an acknowledgement of its incident
-        // timing out, or a group window that may move it aside.
+        // timing out, its escalation coming due, or a group window that may
+        // move it aside.
         if !self.inflight.is_empty() {
             let expiring: BTreeSet<i64> = self
                 .ack_deadlines
@@ -1347,21 +1350,33 @@ impl Incidents {
                 .take_while(|(t, _)| *t <= now)
                 .map(|(_, id)| *id)
                 .collect();
+            let escalating: BTreeSet<&GroupId> = self
+                .escalations
+                .iter()
+                .take_while(|(t, _)| *t <= now)
+                .map(|(_, id)| id)
+                .collect();
             let first = self
                 .inflight
                 .iter()
                 .flat_map(|f| &f.writes)
                 .any(|(id, w, _)| {
                     expiring.contains(&w.incident.id)
+                        || escalating.contains(id)
                         || self
                             .groups
                             .get(id)
                             .is_some_and(|g| g.r.group_window.is_some())
                 });
             if first {
-                self.finish(hub, routing).await;
+                self.finish(hub, routing, now).await;
             }
         }
+        // Escalations due go before this pass decides: escalation passes
+        // over a group whose write is under way, and a group whose alerts
+        // change on every pass would otherwise always have one when
+        // escalation looks (after the pass), and never page its next step.
+        let paged = self.escalate(hub, routing, now).await?;
         // Superseded incidents are told which one took over, before this
         // pass decides anything (a note is a write of the earlier
         // incident's row, which a write of this pass could overwrite).
@@ -1462,7 +1477,7 @@ impl Incidents {
             self.groups.retain(|_, g| {
                 !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some()
             });
-            return Ok(came_due);
+            return Ok(came_due || paged);
         }
         // A new incident superseding an earlier one carries the earlier
         // one's alerts, as applied.
@@ -1470,7 +1485,7 @@ impl Incidents {
             .iter()
             .any(|(_, w, _)| w.incident.id == 0 && w.incident.supersedes.is_some())
         {
-            self.finish(hub, routing).await;
+            self.finish(hub, routing, now).await;
         }
         self.keep_superseded_alerts(&mut writes);
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w, _)| w.clone()).collect();
@@ -1481,7 +1496,7 @@ impl Incidents {
         // this pass does not wait for the ones under way (the next alert's
         // pass need not wait for the disk either), unless too many are.
         if self.inflight.len() >= MAX_IN_FLIGHT {
-            self.finish(hub, routing).await;
+            self.finish(hub, routing, now).await;
         }
         let (tx, result) = tokio::sync::oneshot::channel();
         let (done, last_write) = tokio::sync::oneshot::channel();
@@ -1518,23 +1533,23 @@ impl Incidents {
             result,
             done: None,
         });
-        Ok(came_due)
+        Ok(came_due || paged)
     }
 
     /// Waits for every write under way and applies what each decided, in
-    /// order (see [`Self::apply_written`]).
-    pub async fn finish(&mut self, hub: &AlertHub, routing: &Routing) {
+    /// order (see [`Self::apply_written`]); `now` is when they are applied.
+    pub async fn finish(&mut self, hub: &AlertHub, routing: &Routing, now: Timestamp) {
         while let Some(f) = self.inflight.pop_front() {
-            self.apply_written(f, hub, routing).await;
+            self.apply_written(f, hub, routing, now).await;
         }
     }
 
     /// Applies the writes under way that are done, oldest first, up to the
     /// first that is not.
-    async fn finish_ready(&mut self, hub: &AlertHub, routing: &Routing) {
+    async fn finish_ready(&mut self, hub: &AlertHub, routing: &Routing, now: Timestamp) {
         while self.inflight.front_mut().is_some_and(InFlight::ready) {
             if let Some(f) = self.inflight.pop_front() {
-                self.apply_written(f, hub, routing).await;
+                self.apply_written(f, hub, routing, now).await;
             }
         }
     }
@@ -1542,8 +1557,17 @@ impl Incidents {
     /// Waits for a write and applies what it decided; if it failed, nothing
     /// of it counts: its changes are owed again and every alert is looked
     /// at again. (Superseded incidents are told which one took over at the
-    /// start of the next pass.)
-    async fn apply_written(&mut self, f: InFlight, hub: &AlertHub, routing: &Routing) {
+    /// start of the next pass.) `applied` is the time now: a failure's
+    /// back-off counts from when it is known, not from when the write was
+    /// decided (a write that waited out SQLite's busy timeout failed
+    /// seconds later).
+    async fn apply_written(
+        &mut self,
+        f: InFlight,
+        hub: &AlertHub,
+        routing: &Routing,
+        applied: Timestamp,
+    ) {
         let written = match f.done {
             Some(w) => w,
             None => f.result.await.unwrap_or(Err(StoreError::Closed)),
@@ -1585,7 +1609,10 @@ impl Incidents {
                 // Not at once: a store that refuses writes is not asked
                 // again in a busy loop (a change to an alert still is).
                 self.mark_all_changed();
-                self.retry_at = now.checked_add(SignedDuration::from_secs(1)).ok();
+                self.retry_at = now
+                    .max(applied)
+                    .checked_add(SignedDuration::from_secs(1))
+                    .ok();
             }
         }
     }
@@ -1777,6 +1804,10 @@ impl Incidents {
             self.escalations.clear();
             return Ok(false);
         }
+        // A write failed a moment ago: not before `retry_at` (see `flush`).
+        if self.retry_at.is_some_and(|t| t > now) {
+            return Ok(false);
+        }
         let mut due: Vec<GroupId> = Vec::new();
         // A group whose write is under way is looked at once it is applied
         // (which makes escalation look again).
@@ -1859,13 +1890,16 @@ impl Incidents {
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w)| w.clone()).collect();
         let paged = batch.iter().any(|w| !w.notifications.is_empty());
         if let Err(e) = hub.store.write_incidents(&batch).await {
-            // Nothing was written: look again at the next pass.
+            // Nothing was written: look again once the store is asked
+            // again (not in a busy loop).
+            let retry = now.checked_add(SignedDuration::from_secs(1)).unwrap_or(now);
             for (id, _) in &writes {
                 if let Some(g) = self.groups.get_mut(id) {
-                    g.esc_at = Some(now);
-                    self.escalations.insert((now, id.clone()));
+                    g.esc_at = Some(retry);
+                    self.escalations.insert((retry, id.clone()));
                 }
             }
+            self.retry_at = Some(self.retry_at.map_or(retry, |t| t.max(retry)));
             return Err(e);
         }
         for (id, w) in writes {
@@ -1887,7 +1921,7 @@ impl Incidents {
         now: Timestamp,
     ) -> Result<IncidentRow, ActionError> {
         // The last pass's write first: this one follows it.
-        self.finish(hub, routing).await;
+        self.finish(hub, routing, now).await;
         let Some(mut inc) = hub.store.incident(id).await? else {
             return Err(ActionError::NotFound(id));
         };

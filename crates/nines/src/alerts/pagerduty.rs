@@ -297,7 +297,7 @@ async fn ack_or_resolve(
     // Acknowledge: the incident the alert is in, once it has one.
     let mut incidents = state.incidents.lock().await;
     // An incident whose opening is being written has its id once applied.
-    incidents.finish(&state.alerts, &state.routing()).await;
+    incidents.finish(&state.alerts, &state.routing(), now).await;
     if let Some(id) = incidents.incident_of(fp.0) {
         let by = format!("pagerduty:{}", held.alert.labels.value("integration"));
         match incidents
