@@ -217,7 +217,7 @@ impl AppState {
             Some(list) => incidents.mark_changed(list),
         }
         let flushed = match incidents
-            .flush(&self.alerts, &routing, now, &self.outbox_wake)
+            .flush(&self.alerts, &routing, now, &self.outbox_wake, !settle)
             .await
         {
             Ok(notified) => {
@@ -607,14 +607,12 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
                     _ = stop.wait_for(|s| *s) => break,
                 }
             }
-            // The last pass's write is not left half done.
-            let routing = state.routing();
-            state
-                .incidents
-                .lock()
-                .await
-                .finish(&state.alerts, &routing, state.clock.now())
-                .await;
+            // The last pass's write is not left half done, and what the
+            // timeline has not told yet (alerts joining, told once a
+            // second) is told before nines stops.
+            if let Err(e) = state.dispatch_pass(true).await {
+                tracing::error!(error = %e, "the last incident dispatch failed");
+            }
         })
     };
     let delivery = {

@@ -1240,3 +1240,52 @@ async fn a_write_that_fails_late_backs_off_from_when_it_failed() {
     assert_eq!(open_incidents(&url).await.len(), 1);
     running.shutdown().await.unwrap();
 }
+
+/// The `details.count` of each `alerts_joined` entry of an incident's
+/// timeline, oldest first.
+fn joined_counts(v: &Value) -> Vec<u64> {
+    v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "alerts_joined")
+        .map(|e| e["details"]["count"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_joining_in_a_burst_are_told_once_a_second_and_none_is_left_untold_at_shutdown() {
+    let (dir, hook, clock, running, url) = on_disk(webhook_service).await;
+    let state = running.state.clone();
+    let alert = |n: u32| json!([{"labels": {"alertname": "DiskFull", "service": "checkout", "disk": format!("d{n}")}}]);
+    let incident = |url: String| async move { get(&format!("{url}/api/v1/incidents/1")).await };
+    // The server's own dispatcher (not a test's `dispatch`) opens the
+    // incident, with the first alert.
+    post_status(&url, alert(0)).await;
+    common::until_progress(&[&state], "the incident opened", || async {
+        (joined_counts(&incident(url.clone()).await) == [1]).then_some(())
+    })
+    .await;
+    // Four alerts join within the second: one entry for the four, once
+    // the second is over (the dispatcher looks again then).
+    for n in 1..=4 {
+        assert_eq!(post_status(&url, alert(n)).await, 200);
+    }
+    clock.advance(SignedDuration::from_secs(1));
+    let shown = common::until_progress(&[&state], "the four told", || async {
+        let shown = incident(url.clone()).await;
+        (joined(&shown).len() == 5).then_some(shown)
+    })
+    .await;
+    assert_eq!(joined_counts(&shown), [1, 4], "{shown}");
+
+    // One more within the next second, then nines stops: it is told
+    // before it does, not lost.
+    assert_eq!(post_status(&url, alert(5)).await, 200);
+    running.shutdown().await.unwrap();
+    let running = start(dir.path(), &webhook_service(hook.port), clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let shown = incident(url.clone()).await;
+    assert_eq!(joined_counts(&shown), [1, 4, 1], "{shown}");
+    running.shutdown().await.unwrap();
+}

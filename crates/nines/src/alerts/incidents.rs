@@ -92,7 +92,16 @@ struct Group {
     superseded: bool,
     /// Counts the changes of `firing` (see `Outcome::changes`).
     changes: u64,
+    /// When the incident's timeline last told alerts joining, and when the
+    /// alerts that joined since are told (see [`Group::joins_wait`]).
+    joins_told_at: Option<Timestamp>,
+    joins_due: Option<Timestamp>,
 }
+
+/// Alerts joining an open incident, and nothing else, are told on its
+/// timeline at most this often (one entry for those of the second), unless
+/// a notification goes out sooner.
+const JOINS_EVERY: SignedDuration = SignedDuration::from_secs(1);
 
 /// What a pass over one group decided, applied once it is written.
 #[derive(Debug, Default)]
@@ -215,7 +224,47 @@ impl Group {
             after: None,
             superseded: false,
             changes: 0,
+            joins_told_at: None,
+            joins_due: None,
         }
+    }
+
+    /// When the pass of a group whose only change is alerts joining its
+    /// open incident may wait until, to tell them in one timeline entry
+    /// with those that join next: the incident told alerts joining less
+    /// than [`JOINS_EVERY`] ago, and nothing else is owed (no alert left,
+    /// no acknowledgement timed out, nothing held back by a dependency, no
+    /// notification due before then). `None`: pass it now. Under a steady
+    /// stream of alerts this is most passes, and each costs a write.
+    fn joins_wait(&self, now: Timestamp, no_impacts: bool) -> Option<Timestamp> {
+        let told = self.joins_told_at?;
+        let quiet_otherwise = !self.joined.is_empty()
+            && self.left.is_empty()
+            && !self.unack
+            && !self.restored
+            && !self.superseded
+            && self.after.is_none()
+            && self.held_back.is_empty()
+            && no_impacts
+            && self.r.group_window.is_none()
+            && self
+                .incident
+                .as_ref()
+                .is_some_and(|i| i.id != 0 && i.state != "resolved");
+        if !quiet_otherwise {
+            return None;
+        }
+        let mut at = told.checked_add(JOINS_EVERY).ok()?;
+        if let Some(d) = self.due {
+            at = at.min(d);
+        }
+        // A change may notify once its update interval has passed.
+        if let Some(l) = self.last_flush.filter(|_| self.dirty)
+            && let Ok(t) = l.checked_add(self.r.update_interval(self.firing.len()))
+        {
+            at = at.min(t);
+        }
+        (at > now).then_some(at)
     }
 
     /// The group key its notifications carry: the routing's, and for an
@@ -944,6 +993,8 @@ impl Incidents {
                     after,
                     superseded: slot != 0,
                     changes: 0,
+                    joins_told_at: None,
+                    joins_due: None,
                 },
             );
         }
@@ -995,7 +1046,7 @@ impl Incidents {
         self.groups
             .iter()
             .filter(|(id, _)| !writing.contains(id))
-            .filter_map(|(_, g)| g.due)
+            .flat_map(|(_, g)| g.due.into_iter().chain(g.joins_due))
             .chain(escalation)
             .chain(ack)
             .chain(self.deferred)
@@ -1330,6 +1381,7 @@ impl Incidents {
         routing: &Routing,
         now: Timestamp,
         outbox: &Arc<tokio::sync::Notify>,
+        coalesce: bool,
     ) -> Result<bool, StoreError> {
         self.finish_ready(hub, routing, now).await;
         // A write failed a moment ago: the store is not asked again before
@@ -1448,9 +1500,22 @@ impl Incidents {
                 if !g.touched && !due {
                     continue;
                 }
+                // Alerts joining, and nothing else: told with the next
+                // ones, once a second (the group stays touched).
+                if coalesce
+                    && !due
+                    && let Some(at) = g.joins_wait(now, cx.impacts.is_empty())
+                {
+                    g.joins_due = Some(at);
+                    continue;
+                }
                 g.touched = false;
+                g.joins_due = None;
                 match g.pass(&cx, due, now) {
                     Some((w, mut outcome)) => {
+                        if !g.joined.is_empty() {
+                            g.joins_told_at = Some(now);
+                        }
                         // The changes told go with the write; the next
                         // pass starts from those that come after.
                         outcome.told = (std::mem::take(&mut g.joined), std::mem::take(&mut g.left));
