@@ -318,6 +318,14 @@ pub fn go_label_set(labels: &LabelSet) -> String {
 /// controls and `\uNNNN` / `\UNNNNNNNN` for other unprintable characters.
 fn go_quote_into(out: &mut String, s: &str) {
     out.push('"');
+    // Most values need no escape at all.
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

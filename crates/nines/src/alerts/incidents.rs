@@ -1269,6 +1269,7 @@ impl Incidents {
             .filter_map(|fp| st.alerts.get(fp))
             .map(|h| (h.alert.labels.fingerprint(), &h.alert.labels))
             .collect();
+        let mut memo = super::routing::GroupMemo::default();
         for fp in changed {
             let Some(h) = st.alerts.get(&fp) else {
                 for g in self.groups.values_mut() {
@@ -1320,14 +1321,16 @@ impl Incidents {
             if !resolved && h.alert.ends_at < Timestamp::MAX {
                 self.expiry.insert((h.alert.ends_at, fp));
             }
-            for r in routing.groups(&h.alert.labels, &h.service) {
-                let id = self.place(fp, h, &r, now);
+            for r in routing.groups_memo(&h.alert.labels, &h.service, &mut memo) {
+                let id = self.place(fp, h, r, now);
                 let g = self
                     .groups
                     .entry(id)
                     .or_insert_with(|| Group::new(r.clone()));
                 // Timings and intervals follow the routing in force.
-                g.r = r;
+                if g.r != *r {
+                    g.r = r.clone();
+                }
                 g.members.insert(fp);
                 g.touched = true;
                 g.set_firing(fp, firing);

@@ -17,7 +17,7 @@ use jiff::{SignedDuration, Timestamp};
 use nines_core::alerting::dependency::DependencyGraph;
 use nines_core::alerting::inhibit::InhibitRule;
 use nines_core::alerting::labels::LabelSet;
-use nines_core::alerting::route::RouteTree;
+use nines_core::alerting::route::{ResolvedRoute, RouteTree};
 use nines_core::alerting::timeinterval::TimeInterval;
 use nines_core::model::{Catalog, IncidentPolicy, Secret, Templates};
 
@@ -124,6 +124,11 @@ pub struct GroupRef {
     /// opens a new incident (the service's `groupWindow`); `None`, never.
     pub group_window: Option<SignedDuration>,
 }
+
+/// Groups made by [`Routing::groups_memo`], by route, service and group
+/// labels; for one pass of one routing.
+#[derive(Default)]
+pub struct GroupMemo(std::collections::HashMap<(usize, Box<str>, LabelSet), GroupRef>);
 
 /// How often a group read by machines only may be sent again, per alert in
 /// it: a group of 20 alerts at most every 10 ms, of 2,000 every second. A
@@ -418,33 +423,55 @@ impl Routing {
     /// The groups (incidents) an alert of `service` joins: one per route it
     /// matches in an alertmanager.yml, else one for its service.
     pub fn groups(&self, labels: &LabelSet, service: &str) -> Vec<GroupRef> {
-        let svc = self.services.get(service);
-        let default_policy = IncidentPolicy::default();
-        let policy = svc.map_or(&default_policy, |s| &s.policy);
+        self.group_parts(labels, service)
+            .into_iter()
+            .map(|(route, group_labels)| self.group_ref(route, group_labels, service))
+            .collect()
+    }
+
+    /// [`Routing::groups`], made once for the alerts of a service with the
+    /// same group labels on the same routes (`memo`, for one pass over many
+    /// alerts of the same few groups: most of the work is the group key
+    /// and the copies a `GroupRef` holds).
+    pub fn groups_memo<'m>(
+        &self,
+        labels: &LabelSet,
+        service: &str,
+        memo: &'m mut GroupMemo,
+    ) -> Vec<&'m GroupRef> {
+        let keys: Vec<(usize, Box<str>, LabelSet)> = self
+            .group_parts(labels, service)
+            .into_iter()
+            .map(|(route, group_labels)| {
+                // A route is its place in this routing's tree, which the
+                // memo does not outlive.
+                let at = route.map_or(0, |r| std::ptr::from_ref(r).addr());
+                let key = (at, Box::<str>::from(service), group_labels);
+                if !memo.0.contains_key(&key) {
+                    let made = self.group_ref(route, key.2.clone(), service);
+                    memo.0.insert(key.clone(), made);
+                }
+                key
+            })
+            .collect();
+        keys.iter().filter_map(|k| memo.0.get(k)).collect()
+    }
+
+    /// The route (in an alertmanager.yml) and the group labels of each
+    /// group an alert joins.
+    fn group_parts<'a>(
+        &'a self,
+        labels: &LabelSet,
+        service: &str,
+    ) -> Vec<(Option<&'a ResolvedRoute>, LabelSet)> {
         if let Some(tree) = &self.tree {
             return tree
                 .route(labels)
                 .into_iter()
-                .map(|r| {
-                    let group_labels = r.group_labels(labels);
-                    GroupRef {
-                        receiver: r.options.receiver.clone(),
-                        key: r.group_key(&group_labels),
-                        labels: group_labels,
-                        group_wait: self.wait(service, r.options.group_wait),
-                        group_interval: r.options.group_interval,
-                        repeat_interval: r.options.repeat_interval,
-                        mute_time_intervals: r.options.mute_time_intervals.clone(),
-                        active_time_intervals: r.options.active_time_intervals.clone(),
-                        service: service.to_owned(),
-                        ack_timeout: policy.ack_timeout,
-                        auto_resolve: policy.auto_resolve,
-                        machines_only: self.machines_only(&r.options.receiver, None),
-                        group_window: policy.group_window,
-                    }
-                })
+                .map(|r| (Some(r), r.group_labels(labels)))
                 .collect();
         }
+        let policy = self.policy_of(service);
         // Alerts of no configured service keep their own `service` label
         // apart, so unrelated strays do not share one incident.
         let shown = match labels.get("service") {
@@ -459,22 +486,56 @@ impl Routing {
                 .filter(|(k, _)| *k != "service")
                 .map(|(k, v)| (k.to_owned(), v.to_owned())),
         );
-        let group_labels = LabelSet::free(pairs);
-        vec![GroupRef {
-            receiver: self.receivers[0].name.clone(),
-            key: format!("{{}}:{}", group_labels.to_am_string()),
-            labels: group_labels,
-            group_wait: self.wait(service, policy.group_wait.unwrap_or(self.group_wait)),
-            group_interval: policy.group_interval.unwrap_or(self.group_interval),
-            repeat_interval: policy.repeat_interval.unwrap_or(self.repeat_interval),
-            mute_time_intervals: Vec::new(),
-            active_time_intervals: Vec::new(),
-            service: service.to_owned(),
-            ack_timeout: policy.ack_timeout,
-            auto_resolve: policy.auto_resolve,
-            group_window: policy.group_window,
-            machines_only: self.machines_only(&self.receivers[0].name, Some(service)),
-        }]
+        vec![(None, LabelSet::free(pairs))]
+    }
+
+    fn policy_of(&self, service: &str) -> &IncidentPolicy {
+        static DEFAULT: std::sync::LazyLock<IncidentPolicy> =
+            std::sync::LazyLock::new(IncidentPolicy::default);
+        self.services.get(service).map_or(&DEFAULT, |s| &s.policy)
+    }
+
+    /// The group of an alert of `service` with these group labels, on
+    /// `route` (`None`: its service's group, without an alertmanager.yml).
+    fn group_ref(
+        &self,
+        route: Option<&ResolvedRoute>,
+        group_labels: LabelSet,
+        service: &str,
+    ) -> GroupRef {
+        let policy = self.policy_of(service);
+        match route {
+            Some(r) => GroupRef {
+                receiver: r.options.receiver.clone(),
+                key: r.group_key(&group_labels),
+                labels: group_labels,
+                group_wait: self.wait(service, r.options.group_wait),
+                group_interval: r.options.group_interval,
+                repeat_interval: r.options.repeat_interval,
+                mute_time_intervals: r.options.mute_time_intervals.clone(),
+                active_time_intervals: r.options.active_time_intervals.clone(),
+                service: service.to_owned(),
+                ack_timeout: policy.ack_timeout,
+                auto_resolve: policy.auto_resolve,
+                machines_only: self.machines_only(&r.options.receiver, None),
+                group_window: policy.group_window,
+            },
+            None => GroupRef {
+                receiver: self.receivers[0].name.clone(),
+                key: format!("{{}}:{}", group_labels.to_am_string()),
+                labels: group_labels,
+                group_wait: self.wait(service, policy.group_wait.unwrap_or(self.group_wait)),
+                group_interval: policy.group_interval.unwrap_or(self.group_interval),
+                repeat_interval: policy.repeat_interval.unwrap_or(self.repeat_interval),
+                mute_time_intervals: Vec::new(),
+                active_time_intervals: Vec::new(),
+                service: service.to_owned(),
+                ack_timeout: policy.ack_timeout,
+                auto_resolve: policy.auto_resolve,
+                group_window: policy.group_window,
+                machines_only: self.machines_only(&self.receivers[0].name, Some(service)),
+            },
+        }
     }
 
     /// Where a group's notifications go: its receiver's targets, and
