@@ -671,8 +671,15 @@ pub struct Incidents {
     failures: u64,
     /// A write failed: everything is looked at again then.
     retry_at: Option<Timestamp>,
+    /// The groups an alert joins, by route, service and group labels, for
+    /// the routing in force (see `regroup`).
+    memo: Option<(Arc<Routing>, super::routing::GroupMemo)>,
     pub external_url: String,
 }
+
+/// The memo of groups is started over past this many (group labels of many
+/// values, such as `instance`, would grow it without end).
+const MEMO_MAX: usize = 10_000;
 
 /// What a person asks of an incident.
 #[derive(Debug, Clone)]
@@ -1166,7 +1173,13 @@ impl Incidents {
     /// up to date, and schedules the groups. Only the alerts that changed
     /// are looked at, unless silences changed, a silence starts or ends, or
     /// an alert that may inhibit others changed: then every alert is.
-    fn regroup(&mut self, st: &HubState, routing: &Routing, windows: &[&Window], now: Timestamp) {
+    fn regroup(
+        &mut self,
+        st: &HubState,
+        routing: &Arc<Routing>,
+        windows: &[&Window],
+        now: Timestamp,
+    ) {
         let mut full =
             std::mem::take(&mut self.all_changed) || self.next_full.is_some_and(|t| t <= now);
         let mut changed: Vec<u64> = std::mem::take(&mut self.changed).into_iter().collect();
@@ -1269,7 +1282,12 @@ impl Incidents {
             .filter_map(|fp| st.alerts.get(fp))
             .map(|h| (h.alert.labels.fingerprint(), &h.alert.labels))
             .collect();
-        let mut memo = super::routing::GroupMemo::default();
+        // The groups made for earlier passes, while the routing is the same
+        // (the memo holds it, so it cannot be another at the same address).
+        let mut memo = match self.memo.take() {
+            Some((r, m)) if Arc::ptr_eq(&r, routing) && m.size() < MEMO_MAX => m,
+            _ => super::routing::GroupMemo::default(),
+        };
         for fp in changed {
             let Some(h) = st.alerts.get(&fp) else {
                 for g in self.groups.values_mut() {
@@ -1349,6 +1367,7 @@ impl Incidents {
                 }
             }
         }
+        self.memo = Some((routing.clone(), memo));
         if !touch_causes.is_empty() {
             for g in self.groups.values_mut() {
                 if g.members.iter().any(|fp| touch_causes.contains(fp)) {
@@ -1381,7 +1400,7 @@ impl Incidents {
     pub async fn flush(
         &mut self,
         hub: &Arc<AlertHub>,
-        routing: &Routing,
+        routing: &Arc<Routing>,
         now: Timestamp,
         outbox: &Arc<tokio::sync::Notify>,
         coalesce: bool,

@@ -126,9 +126,16 @@ pub struct GroupRef {
 }
 
 /// Groups made by [`Routing::groups_memo`], by route, service and group
-/// labels; for one pass of one routing.
-#[derive(Default)]
+/// labels; for one routing only.
+#[derive(Debug, Default)]
 pub struct GroupMemo(std::collections::HashMap<(usize, Box<str>, LabelSet), GroupRef>);
+
+impl GroupMemo {
+    /// How many groups it holds.
+    pub fn size(&self) -> usize {
+        self.0.len()
+    }
+}
 
 /// How often a group read by machines only may be sent again, per alert in
 /// it: a group of 20 alerts at most every 10 ms, of 2,000 every second. A
