@@ -418,9 +418,11 @@ pub struct Running {
     /// flight is recorded before the store closes (else a page delivered
     /// just then would be delivered again after a restart).
     delivery: tokio::task::JoinHandle<()>,
-    /// The incident dispatcher: awaited at shutdown, so that its last
-    /// write is applied before the store closes.
+    /// The incident dispatcher: stopped once the requests in flight are
+    /// done (its last pass tells what they brought), and awaited, so that
+    /// its last write is applied before the store closes.
     dispatcher: tokio::task::JoinHandle<()>,
+    dispatcher_stop: watch::Sender<bool>,
 }
 
 impl Running {
@@ -428,6 +430,7 @@ impl Running {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.task.await.context("server task")??;
+        let _ = self.dispatcher_stop.send(true);
         let _ = self.dispatcher.await;
         let _ = self.delivery.await;
         self.state.store.close().await;
@@ -579,9 +582,9 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
             }
         });
     }
+    let (dispatcher_stop, mut stop) = watch::channel(false);
     let dispatcher = {
         let state = state.clone();
-        let mut stop = shutdown.subscribe();
         tokio::spawn(async move {
             let mut last_prune = state.clock.now();
             loop {
@@ -661,6 +664,7 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         task,
         delivery,
         dispatcher,
+        dispatcher_stop,
     })
 }
 

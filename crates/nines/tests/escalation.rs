@@ -721,6 +721,8 @@ async fn a_due_step_is_paged_before_the_change_that_comes_with_it() {
             .starts_with("escalation step 2 of 2"),
         "{page}"
     );
+    // The page carries what fires now, b included.
+    assert_eq!(page["alerts"].as_array().unwrap().len(), 2, "{page}");
     let shown = common::until_progress(&[&state], "b joined", || async {
         let shown = get(&format!("{url}/api/v1/incidents/1")).await;
         (kinds(&shown)
@@ -735,5 +737,40 @@ async fn a_due_step_is_paged_before_the_change_that_comes_with_it() {
     let paged_bob = k.iter().rposition(|k| k == "paged").unwrap();
     let b_joined = k.iter().rposition(|k| k == "alerts_joined").unwrap();
     assert!(paged_bob < b_joined, "{k:?}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_due_while_nines_was_down_is_not_paged_for_alerts_that_ended_meanwhile() {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (receiver(0), receiver(0));
+    let t0: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let cfg = config(alice.port, bob.port);
+    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout"},
+                "endsAt": "2026-12-01T02:05:00Z"}]),
+    )
+    .await;
+    running.state.dispatch().await.unwrap();
+    alice.nth(1).await;
+    running.shutdown().await.unwrap();
+
+    // nines is down while the alert ends (02:05) and step 2 comes due
+    // (02:10): once back, the incident resolves, and nobody is paged.
+    clock.advance(SignedDuration::from_mins(15));
+    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let state = running.state.clone();
+    state.dispatch().await.unwrap();
+    let shown = get(&format!("{url}/api/v1/incidents/1")).await;
+    assert_eq!(shown["state"], "resolved", "{shown}");
+    let k = kinds(&shown);
+    assert_eq!(k.iter().filter(|k| *k == "paged").count(), 1, "{k:?}");
+    assert_eq!(bob.count(), 0);
     running.shutdown().await.unwrap();
 }

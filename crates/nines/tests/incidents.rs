@@ -1279,13 +1279,36 @@ async fn alerts_joining_in_a_burst_are_told_once_a_second_and_none_is_left_untol
     .await;
     assert_eq!(joined_counts(&shown), [1, 4], "{shown}");
 
+    // One joins and resolves within the second: told as joined and as
+    // left, not as neither.
+    assert_eq!(post_status(&url, alert(5)).await, 200);
+    let mut resolved = alert(5);
+    resolved[0]["endsAt"] = json!(clock.now().to_string());
+    assert_eq!(post_status(&url, resolved).await, 200);
+    let shown = common::until_progress(&[&state], "5 told", || async {
+        let shown = incident(url.clone()).await;
+        (joined(&shown).len() == 6).then_some(shown)
+    })
+    .await;
+    let left: Vec<&Value> = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "alerts_left")
+        .collect();
+    assert_eq!(left.len(), 1, "{shown}");
+    assert_eq!(
+        left[0]["details"]["alerts"][0]["fingerprint"],
+        *joined(&shown).last().unwrap()
+    );
+
     // One more within the next second, then nines stops: it is told
     // before it does, not lost.
-    assert_eq!(post_status(&url, alert(5)).await, 200);
+    assert_eq!(post_status(&url, alert(6)).await, 200);
     running.shutdown().await.unwrap();
     let running = start(dir.path(), &webhook_service(hook.port), clock.clone()).await;
     let url = format!("http://{}", running.addr);
     let shown = incident(url.clone()).await;
-    assert_eq!(joined_counts(&shown), [1, 4, 1], "{shown}");
+    assert_eq!(joined_counts(&shown), [1, 4, 1, 1], "{shown}");
     running.shutdown().await.unwrap();
 }

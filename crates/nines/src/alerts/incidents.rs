@@ -187,13 +187,20 @@ impl Group {
             self.firing.remove(&fp)
         };
         if changed {
-            let (into, out) = if firing {
-                (&mut self.joined, &mut self.left)
+            // An alert that joined while its joining was held back (see
+            // `joins_wait`) and stops firing is told as both, not as
+            // neither.
+            if !firing && self.joins_due.is_some() && self.joined.contains(&fp) {
+                self.left.insert(fp);
             } else {
-                (&mut self.left, &mut self.joined)
-            };
-            if !out.remove(&fp) {
-                into.insert(fp);
+                let (into, out) = if firing {
+                    (&mut self.joined, &mut self.left)
+                } else {
+                    (&mut self.left, &mut self.joined)
+                };
+                if !out.remove(&fp) {
+                    into.insert(fp);
+                }
             }
             self.dirty = true;
             self.changes += 1;
@@ -227,6 +234,19 @@ impl Group {
             joins_told_at: None,
             joins_due: None,
         }
+    }
+
+    /// Its open incident resolves at its next pass: nothing of it fires,
+    /// is held or is impacted any more, and it resolves by itself.
+    fn resolves_now(&self) -> bool {
+        self.r.auto_resolve
+            && self
+                .incident
+                .as_ref()
+                .is_some_and(|i| i.state != "resolved")
+            && self.firing.is_empty()
+            && self.held.is_empty()
+            && self.impacted.is_empty()
     }
 
     /// When the pass of a group whose only change is alerts joining its
@@ -1285,10 +1305,13 @@ impl Incidents {
         // The groups made for earlier passes, while the routing is the same
         // (the memo holds it, so it cannot be another at the same address).
         let mut memo = match self.memo.take() {
-            Some((r, m)) if Arc::ptr_eq(&r, routing) && m.size() < MEMO_MAX => m,
+            Some((r, m)) if Arc::ptr_eq(&r, routing) => m,
             _ => super::routing::GroupMemo::default(),
         };
         for fp in changed {
+            if memo.size() >= MEMO_MAX {
+                memo = super::routing::GroupMemo::default();
+            }
             let Some(h) = st.alerts.get(&fp) else {
                 for g in self.groups.values_mut() {
                     if g.set_firing(fp, false) | g.held.remove(&fp) | g.impacted.remove(&fp) {
@@ -1446,11 +1469,6 @@ impl Incidents {
                 self.finish(hub, routing, now).await;
             }
         }
-        // Escalations due go before this pass decides: escalation passes
-        // over a group whose write is under way, and a group whose alerts
-        // change on every pass would otherwise always have one when
-        // escalation looks (after the pass), and never page its next step.
-        let paged = self.escalate(hub, routing, now).await?;
         // Superseded incidents are told which one took over, before this
         // pass decides anything (a note is a write of the earlier
         // incident's row, which a write of this pass could overwrite).
@@ -1477,6 +1495,20 @@ impl Incidents {
             let windows = super::maintenance::active(st, now);
             self.regroup(st, routing, &windows, now);
         });
+        // Escalations due go before this pass decides (and after the
+        // alerts are grouped, so that a page carries what fires now):
+        // escalation passes over a group whose write is under way, and a
+        // group whose alerts change on every pass would otherwise always
+        // have one when escalation looks (after the pass), and never page
+        // its next step. A failed escalation is retried on its own; this
+        // pass goes on.
+        let paged = match self.escalate(hub, routing, now).await {
+            Ok(paged) => paged,
+            Err(e) => {
+                tracing::error!(error = %e, "escalation failed; retrying in a second");
+                false
+            }
+        };
         // A group whose write is under way is passed once it is applied,
         // even if its alerts changed since (it stays touched, and the write
         // wakes the dispatcher when it is done): what changes meanwhile is
@@ -1726,6 +1758,12 @@ impl Incidents {
             if let Some(g) = self.groups.get_mut(&key) {
                 let mut inc = w.incident;
                 inc.id = id;
+                // Escalation looks again when the incident opened or its
+                // state changed (not for alerts joining it).
+                let moved = g
+                    .incident
+                    .as_ref()
+                    .is_none_or(|old| old.id != inc.id || old.state != inc.state);
                 if outcome.notified {
                     g.notified = outcome.firing;
                     g.dirty = g.changes != outcome.changes;
@@ -1735,7 +1773,7 @@ impl Incidents {
                     self.deferred = Some(self.deferred.map_or(t, |d| d.min(t)));
                 }
                 // The incident changed: escalation looks at it this pass.
-                if !routing.catalog.escalation_policies.is_empty() {
+                if moved && !routing.catalog.escalation_policies.is_empty() {
                     g.esc_at = Some(now);
                     self.escalations.insert((now, key.clone()));
                 }
@@ -1896,6 +1934,7 @@ impl Incidents {
             return Ok(false);
         }
         let mut due: Vec<GroupId> = Vec::new();
+        let retry = now.checked_add(SignedDuration::from_secs(1)).unwrap_or(now);
         // A group whose write is under way is looked at once it is applied
         // (which makes escalation look again).
         let writing = writing(&self.inflight);
@@ -1916,6 +1955,13 @@ impl Incidents {
             if g.esc_at != Some(t) {
                 continue;
             }
+            // Nothing fires any more: this pass resolves it (looked at
+            // again in a second, should it not).
+            if g.resolves_now() {
+                g.esc_at = Some(retry);
+                later.push((retry, id));
+                continue;
+            }
             let has_policy = g
                 .incident
                 .as_ref()
@@ -1934,8 +1980,13 @@ impl Incidents {
         let from = now
             .checked_sub(SignedDuration::from_hours(24 * 7))
             .unwrap_or(now);
-        let overrides =
-            super::escalate::overrides(&hub.store.schedule_overrides(None, from).await?);
+        let overrides = match hub.store.schedule_overrides(None, from).await {
+            Ok(o) => super::escalate::overrides(&o),
+            Err(e) => {
+                self.escalate_again(&due, retry);
+                return Err(e);
+            }
+        };
         let roster = nines_core::oncall::Roster::new(&routing.catalog).with_overrides(&overrides);
         let external_url = self.external_url.clone();
         let mut writes: Vec<(GroupId, IncidentWrite)> = Vec::new();
@@ -1977,16 +2028,10 @@ impl Incidents {
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w)| w.clone()).collect();
         let paged = batch.iter().any(|w| !w.notifications.is_empty());
         if let Err(e) = hub.store.write_incidents(&batch).await {
-            // Nothing was written: look again once the store is asked
-            // again (not in a busy loop).
-            let retry = now.checked_add(SignedDuration::from_secs(1)).unwrap_or(now);
-            for (id, _) in &writes {
-                if let Some(g) = self.groups.get_mut(id) {
-                    g.esc_at = Some(retry);
-                    self.escalations.insert((retry, id.clone()));
-                }
-            }
-            self.retry_at = Some(self.retry_at.map_or(retry, |t| t.max(retry)));
+            // Nothing was written: look again in a second (not in a busy
+            // loop).
+            let ids: Vec<GroupId> = writes.into_iter().map(|(id, _)| id).collect();
+            self.escalate_again(&ids, retry);
             return Err(e);
         }
         for (id, w) in writes {
@@ -1995,6 +2040,17 @@ impl Incidents {
             }
         }
         Ok(paged)
+    }
+
+    /// Escalation looks at these groups again at `at` (what it decided for
+    /// them was not written).
+    fn escalate_again(&mut self, ids: &[GroupId], at: Timestamp) {
+        for id in ids {
+            if let Some(g) = self.groups.get_mut(id) {
+                g.esc_at = Some(at);
+                self.escalations.insert((at, id.clone()));
+            }
+        }
     }
 
     /// Acknowledges, resolves or annotates an incident, durably.
