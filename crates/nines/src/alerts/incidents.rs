@@ -1070,10 +1070,19 @@ impl Incidents {
             .iter()
             .find(|(_, id)| !writing.contains(id))
             .map(|(t, _)| *t);
-        self.groups
-            .iter()
-            .filter(|(id, _)| !writing.contains(id))
-            .flat_map(|(_, g)| g.due.into_iter().chain(g.joins_due))
+        // The earliest group not being written (whether it is, looked up
+        // only for a time earlier than the earliest so far).
+        let mut group: Option<Timestamp> = None;
+        for (id, g) in &self.groups {
+            let Some(t) = g.due.into_iter().chain(g.joins_due).min() else {
+                continue;
+            };
+            if group.is_none_or(|best| t < best) && !writing.contains(id) {
+                group = Some(t);
+            }
+        }
+        group
+            .into_iter()
             .chain(escalation)
             .chain(ack)
             .chain(self.deferred)
@@ -1516,6 +1525,7 @@ impl Incidents {
         // the other groups instead of waiting for the disk.
         let writing = writing(&self.inflight);
         let mut seen = 0;
+        let mut empties: Vec<GroupId> = Vec::new();
         hub.read(|st| {
             seen = st.applied;
             let windows = super::maintenance::active(st, now);
@@ -1547,6 +1557,12 @@ impl Incidents {
                 root_incidents: &root_incidents,
             };
             for (id, g) in self.groups.iter_mut() {
+                // Most groups have nothing to look at (a pass costs what
+                // changed, not the number of groups): what `due` reads,
+                // first.
+                if !g.touched && !g.dirty && g.due.is_none_or(|d| d > now) {
+                    continue;
+                }
                 if writing.contains(id) {
                     continue;
                 }
@@ -1586,16 +1602,21 @@ impl Incidents {
                             g.members.retain(|fp| {
                                 st.alerts.get(fp).is_some_and(|h| !h.alert.resolved_at(now))
                             });
+                            if g.members.is_empty() {
+                                empties.push(id.clone());
+                            }
                         }
                         g.schedule(now);
                     }
                 }
             }
         });
+        // Groups left with nothing are forgotten (only those looked at: a
+        // group empties only in a pass over it).
+        for id in empties {
+            self.groups.remove(&id);
+        }
         if writes.is_empty() {
-            self.groups.retain(|_, g| {
-                !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some()
-            });
             return Ok(came_due || paged);
         }
         // A new incident superseding an earlier one carries the earlier
@@ -1754,6 +1775,7 @@ impl Incidents {
                     .insert(((key.0.clone(), key.1.clone(), p), *id));
             }
         }
+        let mut empties = Vec::new();
         for ((key, w, outcome), id) in writes.into_iter().zip(ids) {
             if let Some(g) = self.groups.get_mut(&key) {
                 let mut inc = w.incident;
@@ -1796,10 +1818,14 @@ impl Incidents {
                     g.incident = Some(inc);
                 }
                 g.schedule(now);
+                if g.members.is_empty() && g.incident.is_none() && g.resolved.is_none() {
+                    empties.push(key);
+                }
             }
         }
-        self.groups
-            .retain(|_, g| !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some());
+        for id in empties {
+            self.groups.remove(&id);
+        }
     }
 
     /// An incident opening as the successor of an earlier one still open
