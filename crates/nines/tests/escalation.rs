@@ -76,6 +76,39 @@ spec:
     )
 }
 
+/// A server on a data dir of its own, on [`config`] with alice's and
+/// bob's receivers, its clock at Tuesday 2026-12-01 03:00 in Paris (alice's
+/// week, at night).
+struct OnCall {
+    dir: tempfile::TempDir,
+    alice: common::Receiver,
+    bob: common::Receiver,
+    clock: Arc<ManualClock>,
+    cfg: String,
+    running: nines::serve::Running,
+    url: String,
+}
+
+async fn on_call() -> OnCall {
+    nines::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (receiver(0), receiver(0));
+    let t0: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
+    let clock = Arc::new(ManualClock::new(t0));
+    let cfg = config(alice.port, bob.port);
+    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    OnCall {
+        dir,
+        alice,
+        bob,
+        clock,
+        cfg,
+        running,
+        url,
+    }
+}
+
 /// The `n`th distinct page a receiver got (deliveries are at least once:
 /// one repeated under its idempotency key counts once).
 async fn nth_page(r: &common::Receiver, n: usize) -> Value {
@@ -103,15 +136,15 @@ fn kinds(incident: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_person_on_call_is_paged_then_the_next_step_until_someone_acknowledges() {
-    nines::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let (alice, bob) = (receiver(0), receiver(0));
-    // Tuesday 2026-12-01 03:00 in Paris: alice's week, at night.
-    let t0: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
-    let cfg = config(alice.port, bob.port);
-    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
-    let url = format!("http://{}", running.addr);
+    let OnCall {
+        dir,
+        alice,
+        bob,
+        clock,
+        cfg,
+        running,
+        url,
+    } = on_call().await;
     let state = running.state.clone();
 
     post_alerts(
@@ -246,20 +279,15 @@ async fn the_person_on_call_is_paged_then_the_next_step_until_someone_acknowledg
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_low_urgency_incident_waits_for_support_hours_and_never_wakes_anyone_at_night() {
-    nines::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let (alice, bob) = (receiver(0), receiver(0));
-    // Tuesday 03:00 in Paris.
-    let t0: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
-    let running = common::start_with_config(
-        dir.path(),
-        &config(alice.port, bob.port),
-        None,
-        clock.clone(),
-    )
-    .await;
-    let url = format!("http://{}", running.addr);
+    let OnCall {
+        dir: _dir,
+        alice,
+        bob,
+        clock,
+        running,
+        url,
+        ..
+    } = on_call().await;
     let state = running.state.clone();
 
     post_alerts(
@@ -687,19 +715,15 @@ async fn a_due_step_is_paged_before_the_change_that_comes_with_it() {
     // change decided first, a group whose alerts change on every pass
     // would always have one, and its next step would wait for the alerts
     // to stop changing. The step due goes first.
-    nines::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let (alice, bob) = (receiver(0), receiver(0));
-    let t0: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
-    let running = common::start_with_config(
-        dir.path(),
-        &config(alice.port, bob.port),
-        None,
-        clock.clone(),
-    )
-    .await;
-    let url = format!("http://{}", running.addr);
+    let OnCall {
+        dir: _dir,
+        alice,
+        bob,
+        clock,
+        running,
+        url,
+        ..
+    } = on_call().await;
     let state = running.state.clone();
     let alert = |instance: &str| {
         json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout", "instance": instance},
@@ -742,14 +766,15 @@ async fn a_due_step_is_paged_before_the_change_that_comes_with_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_due_while_nines_was_down_is_not_paged_for_alerts_that_ended_meanwhile() {
-    nines::install_crypto_provider();
-    let dir = tempfile::tempdir().unwrap();
-    let (alice, bob) = (receiver(0), receiver(0));
-    let t0: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
-    let clock = Arc::new(ManualClock::new(t0));
-    let cfg = config(alice.port, bob.port);
-    let running = common::start_with_config(dir.path(), &cfg, None, clock.clone()).await;
-    let url = format!("http://{}", running.addr);
+    let OnCall {
+        dir,
+        alice,
+        bob,
+        clock,
+        cfg,
+        running,
+        url,
+    } = on_call().await;
     post_alerts(
         &url,
         json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout"},

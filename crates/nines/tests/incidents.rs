@@ -727,6 +727,16 @@ fn sqlite(db: &Path, sql: &str) {
 
 /// Another connection holding the database's write lock until dropped: a
 /// commit of nines waits for it (SQLite's busy timeout).
+/// Makes the store refuse every new incident (until the trigger `refuse`
+/// is dropped).
+fn refuse_incidents(db: &Path) {
+    sqlite(
+        db,
+        "CREATE TRIGGER refuse BEFORE INSERT ON incidents
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    );
+}
+
 struct WriteLock(std::process::Child);
 
 impl WriteLock {
@@ -1039,11 +1049,7 @@ async fn an_incident_write_that_fails_is_decided_again_and_told_from_the_outbox(
     let db = dir.path().join("data/nines.db");
 
     // The alert is stored; the incident it opens is refused.
-    sqlite(
-        &db,
-        "CREATE TRIGGER refuse BEFORE INSERT ON incidents
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
-    );
+    refuse_incidents(&db);
     post_alerts(
         &url,
         json!([{"labels": {"alertname": "DiskFull", "service": "checkout"}}]),
@@ -1198,11 +1204,7 @@ async fn a_write_that_fails_late_backs_off_from_when_it_failed() {
     let (dir, hook, clock, running, url) = on_disk(webhook_service).await;
     let state = running.state.clone();
     let db = dir.path().join("data/nines.db");
-    sqlite(
-        &db,
-        "CREATE TRIGGER refuse BEFORE INSERT ON incidents
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
-    );
+    refuse_incidents(&db);
     // The incident's write waits for the disk, while 5 s pass.
     let lock = WriteLock::take(&db);
     let posting = {

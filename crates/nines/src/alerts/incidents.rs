@@ -1426,7 +1426,8 @@ impl Incidents {
     /// is done, and what it decided counts from then on ([`Self::finish`]),
     /// so that the next pass need not wait for the disk. A group whose
     /// write is under way passes again only once it is applied. Escalations
-    /// due run first ([`Self::escalate`]). Returns whether a deferred
+    /// due run once the changed alerts are grouped, before the groups are
+    /// passed ([`Self::escalate`]). Returns whether a deferred
     /// notification came due or a page went to the outbox (for the caller
     /// to wake the delivery worker).
     pub async fn flush(
