@@ -429,11 +429,13 @@ impl Running {
     /// Stops accepting, lets requests in flight finish, closes the store.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        self.task.await.context("server task")??;
+        // The dispatcher stops once the server has (whatever its outcome).
+        let served = self.task.await;
         let _ = self.dispatcher_stop.send(true);
         let _ = self.dispatcher.await;
         let _ = self.delivery.await;
         self.state.store.close().await;
+        served.context("server task")??;
         Ok(())
     }
 }

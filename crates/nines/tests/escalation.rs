@@ -799,3 +799,53 @@ async fn a_step_due_while_nines_was_down_is_not_paged_for_alerts_that_ended_mean
     assert_eq!(bob.count(), 0);
     running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_added_by_a_reload_pages_for_an_incident_already_open() {
+    let OnCall {
+        dir,
+        alice,
+        clock: _clock,
+        cfg,
+        running,
+        url,
+        ..
+    } = on_call().await;
+    let state = running.state.clone();
+    // Without its team's escalation policy, checkout's incident pages
+    // nobody.
+    let without = cfg.replace("  escalationPolicy: payments\n", "");
+    assert_ne!(without, cfg);
+    std::fs::write(dir.path().join("config/services.yaml"), &without).unwrap();
+    state.reload().await.unwrap();
+    post_alerts(
+        &url,
+        json!([{"labels": {"alertname": "CheckoutDown", "service": "checkout"},
+                "endsAt": "2026-12-01T12:00:00Z"}]),
+    )
+    .await;
+    state.dispatch().await.unwrap();
+    assert_eq!(open_count(&url).await, 1);
+    assert_eq!(alice.count(), 0);
+
+    // The policy comes back with a reload: the open incident escalates,
+    // with no change to its alerts.
+    std::fs::write(dir.path().join("config/services.yaml"), &cfg).unwrap();
+    state.reload().await.unwrap();
+    state.dispatch().await.unwrap();
+    let page = nth_page(&alice, 1).await;
+    assert!(
+        page["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("escalation step 1 of 2"),
+        "{page}"
+    );
+    running.shutdown().await.unwrap();
+}
+
+async fn open_count(url: &str) -> usize {
+    get(&format!("{url}/api/v1/incidents?state=open")).await["incidents"]
+        .as_array()
+        .map_or(0, Vec::len)
+}

@@ -1315,7 +1315,20 @@ impl Incidents {
         // (the memo holds it, so it cannot be another at the same address).
         let mut memo = match self.memo.take() {
             Some((r, m)) if Arc::ptr_eq(&r, routing) => m,
-            _ => super::routing::GroupMemo::default(),
+            before => {
+                // Another routing (a reload, or the first pass): escalation
+                // looks at every open incident again (a policy may have
+                // been added for its service).
+                if before.is_some() && !routing.catalog.escalation_policies.is_empty() {
+                    for (id, g) in &mut self.groups {
+                        if g.incident.is_some() {
+                            g.esc_at = Some(now);
+                            self.escalations.insert((now, id.clone()));
+                        }
+                    }
+                }
+                super::routing::GroupMemo::default()
+            }
         };
         for fp in changed {
             if memo.size() >= MEMO_MAX {
@@ -1733,7 +1746,16 @@ impl Incidents {
                 self.ack_deadlines.extend(f.expired);
                 for (key, _, outcome) in f.writes {
                     if let Some(g) = self.groups.get_mut(&key) {
-                        let (joined, left) = outcome.told;
+                        let (mut joined, mut left) = outcome.told;
+                        // One told as both (it joined and stopped firing
+                        // while its joining was held back) is owed as both.
+                        let both: Vec<u64> = joined.intersection(&left).copied().collect();
+                        for fp in both {
+                            joined.remove(&fp);
+                            left.remove(&fp);
+                            g.joined.insert(fp);
+                            g.left.insert(fp);
+                        }
                         for fp in joined {
                             if !g.left.remove(&fp) {
                                 g.joined.insert(fp);
@@ -2178,6 +2200,11 @@ impl Incidents {
                 self.escalations.insert((now, key.clone()));
             }
         }
+        // A group resolved by hand with nothing left in it is forgotten (no
+        // pass looks at it again: the next alert of its key forms a new
+        // group, with its group_wait).
+        self.groups
+            .retain(|_, g| !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some());
         if let Some(t) = deadline {
             self.ack_deadlines.insert((t, id));
             // The dispatcher sleeps until its next due time: wake it to
