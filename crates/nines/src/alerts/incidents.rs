@@ -236,6 +236,12 @@ impl Group {
         }
     }
 
+    /// Nothing of it is left to keep: no alert, no open incident, no
+    /// resolution owed.
+    fn forgettable(&self) -> bool {
+        self.members.is_empty() && self.incident.is_none() && self.resolved.is_none()
+    }
+
     /// Its open incident resolves at its next pass: nothing of it fires,
     /// is held or is impacted any more, and it resolves by itself.
     fn resolves_now(&self) -> bool {
@@ -1315,20 +1321,7 @@ impl Incidents {
         // (the memo holds it, so it cannot be another at the same address).
         let mut memo = match self.memo.take() {
             Some((r, m)) if Arc::ptr_eq(&r, routing) => m,
-            before => {
-                // Another routing (a reload, or the first pass): escalation
-                // looks at every open incident again (a policy may have
-                // been added for its service).
-                if before.is_some() && !routing.catalog.escalation_policies.is_empty() {
-                    for (id, g) in &mut self.groups {
-                        if g.incident.is_some() {
-                            g.esc_at = Some(now);
-                            self.escalations.insert((now, id.clone()));
-                        }
-                    }
-                }
-                super::routing::GroupMemo::default()
-            }
+            _ => super::routing::GroupMemo::default(),
         };
         for fp in changed {
             if memo.size() >= MEMO_MAX {
@@ -1513,6 +1506,22 @@ impl Incidents {
         // Which of the alerts looked at may still be taken back: those of
         // batches after `before`, up to `seen`.
         let mut before = 0;
+        // Another routing than the last pass's (a reload): escalation looks
+        // at every open incident again (a policy may have been added for
+        // its service).
+        if self
+            .memo
+            .as_ref()
+            .is_some_and(|(r, _)| !Arc::ptr_eq(r, routing))
+            && !routing.catalog.escalation_policies.is_empty()
+        {
+            for (id, g) in &mut self.groups {
+                if g.incident.is_some() {
+                    g.esc_at = Some(now);
+                    self.escalations.insert((now, id.clone()));
+                }
+            }
+        }
         hub.read(|st| {
             before = hub.settled_done();
             let windows = super::maintenance::active(st, now);
@@ -1841,7 +1850,7 @@ impl Incidents {
                     g.incident = Some(inc);
                 }
                 g.schedule(now);
-                if g.members.is_empty() && g.incident.is_none() && g.resolved.is_none() {
+                if g.forgettable() {
                     empties.push(key);
                 }
             }
@@ -2203,8 +2212,7 @@ impl Incidents {
         // A group resolved by hand with nothing left in it is forgotten (no
         // pass looks at it again: the next alert of its key forms a new
         // group, with its group_wait).
-        self.groups
-            .retain(|_, g| !g.members.is_empty() || g.incident.is_some() || g.resolved.is_some());
+        self.groups.retain(|_, g| !g.forgettable());
         if let Some(t) = deadline {
             self.ack_deadlines.insert((t, id));
             // The dispatcher sleeps until its next due time: wake it to
