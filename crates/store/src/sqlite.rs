@@ -2,20 +2,23 @@
 //!
 //! SQLite allows one writer at a time. Rather than let writers queue on the
 //! database lock (and meet `SQLITE_BUSY` when the queue is long), all writes go
-//! through a pool of exactly one connection, and reads use a separate pool that
-//! WAL lets run alongside it. The data directory is locked for the store's
+//! through exactly one connection, and reads use a separate pool that WAL
+//! lets run alongside it. The data directory is locked for the store's
 //! lifetime, so a second nines pointed at it stops at once instead of sharing
 //! the single writer with a stranger.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::Path;
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
+use sqlx::{ConnectOptions, Connection};
+use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use crate::config_revision::{self, RevisionRow, timestamp_micros};
 use crate::gate_override::{self, GateOverride, NewGateOverride};
@@ -157,14 +160,18 @@ struct AlertSeqs {
 }
 
 pub(crate) struct SqliteStore {
-    writer: SqlitePool,
+    /// The one connection that writes, for the store's lifetime (`None`
+    /// once closed). Not in a pool: sqlx's pool pings a connection each
+    /// time it is given back (a round trip to the connection's worker
+    /// thread, two thread wake-ups, per write).
+    writer: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
     reader: SqlitePool,
     target: String,
-    /// Set while a transaction begun in SQL text (not through sqlx, which
-    /// would not know of it) may be open on the writer: a write whose future
-    /// was dropped half-way leaves it set, and the next write rolls back
-    /// what it left before beginning its own.
-    raw_tx_open: std::sync::atomic::AtomicBool,
+    /// Set while a transaction may be open on the writer (every write's is
+    /// begun in SQL text, see [`WriteTx`]): a write whose future was
+    /// dropped half-way leaves it set, and the next write rolls back what
+    /// it left before beginning its own.
+    raw_tx_open: Arc<std::sync::atomic::AtomicBool>,
     /// Held, not read: the lock lasts as long as this file stays open.
     lock: Mutex<Option<File>>,
     /// Each alert's row (see [`AlertSeqs`]). Held for the whole of an alert
@@ -201,8 +208,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full);
 
         // The writer keeps its one connection for the store's lifetime so a
-        // write never pays for opening the file, and is not pinged before
-        // each use (a round trip to its worker thread per transaction).
+        // write never pays for opening the file, and is not pinged before or
+        // after each use (a round trip to its worker thread each).
         //
         // Its settings trade memory for the cost of writes, not durability
         // (synchronous stays FULL): statement journals (needed by multi-row
@@ -211,24 +218,17 @@ impl SqliteStore {
         // mid-transaction (see WRITER_CACHE_KIB); and the WAL is
         // checkpointed every WRITER_WAL_PAGES pages instead of 1,000, so a
         // page written by many commits is copied back to the database once.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .test_before_acquire(false)
-            .connect_with(
-                options
-                    .clone()
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .pragma("temp_store", "MEMORY")
-                    .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
-                    .pragma("wal_autocheckpoint", WRITER_WAL_PAGES.to_string()),
-            )
+        let mut writer = options
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .pragma("temp_store", "MEMORY")
+            .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
+            .pragma("wal_autocheckpoint", WRITER_WAL_PAGES.to_string())
+            .connect()
             .await
             .map_err(unavailable)?;
-        run_migrations(&writer, migrations, &target).await?;
+        run_migrations(&mut writer, migrations, &target).await?;
 
         // query_only turns a write sent to the wrong pool into an error instead
         // of a second writer.
@@ -243,7 +243,7 @@ impl SqliteStore {
         // only by the upgrade tests, which write no alerts).
         let rows: Vec<(i64, i64)> = if migrate::newest(migrations) >= 9 {
             sqlx::query_as("SELECT seq, fingerprint FROM alerts ORDER BY seq")
-                .fetch_all(&writer)
+                .fetch_all(&mut writer)
                 .await
                 .map_err(unavailable)?
         } else {
@@ -256,10 +256,10 @@ impl SqliteStore {
         seqs.next = seqs.next.max(1);
 
         Ok(SqliteStore {
-            writer,
+            writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
             reader,
             target,
-            raw_tx_open: std::sync::atomic::AtomicBool::new(false),
+            raw_tx_open: Arc::default(),
             lock: Mutex::new(Some(lock)),
             alert_seqs: tokio::sync::Mutex::new(seqs),
         })
@@ -269,16 +269,31 @@ impl SqliteStore {
         move |error| StoreError::from_sqlx(operation, &self.target, error)
     }
 
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    /// The writer, once what a write before left open is rolled back.
+    async fn writer(&self) -> Result<Writer, sqlx::Error> {
         use std::sync::atomic::Ordering;
-        if self.raw_tx_open.load(Ordering::Acquire) {
-            // See `write_alert_rows`: undo what a dropped write left open.
-            let mut conn = self.writer.acquire().await?;
-            if self.raw_tx_open.swap(false, Ordering::AcqRel) {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            }
+        let mut conn =
+            OwnedMutexGuard::try_map(self.writer.clone().lock_owned().await, Option::as_mut)
+                .map_err(|_| sqlx::Error::PoolClosed)?;
+        if self.raw_tx_open.swap(false, Ordering::AcqRel) {
+            // It failed, or its future was dropped half-way (if it
+            // committed after all, there is nothing to undo).
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
         }
-        self.writer.begin_with(BEGIN_WRITE).await
+        Ok(conn)
+    }
+
+    /// A write transaction on the writer (`BEGIN IMMEDIATE`: it holds the
+    /// write lock from the start, so it never meets `SQLITE_BUSY` half-way).
+    async fn write_tx(&self) -> Result<WriteTx, sqlx::Error> {
+        use std::sync::atomic::Ordering;
+        let mut conn = self.writer().await?;
+        self.raw_tx_open.store(true, Ordering::Release);
+        sqlx::query(BEGIN_WRITE).execute(&mut *conn).await?;
+        Ok(WriteTx {
+            conn: Some(conn),
+            open: self.raw_tx_open.clone(),
+        })
     }
 
     fn read_pool(&self) -> &SqlitePool {
@@ -303,12 +318,8 @@ impl SqliteStore {
         queries: Vec<sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>>,
     ) -> Result<(), sqlx::Error> {
         use std::sync::atomic::Ordering;
-        let mut conn = self.writer.acquire().await?;
-        if self.raw_tx_open.swap(true, Ordering::AcqRel) {
-            // A write before this one was dropped half-way: undo what it
-            // left open (if it committed, there is nothing to undo).
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        }
+        let mut conn = self.writer().await?;
+        self.raw_tx_open.store(true, Ordering::Release);
         let mut outcome = Ok(());
         for query in queries {
             if let Err(e) = query.execute(&mut *conn).await {
@@ -403,6 +414,77 @@ impl SqliteStore {
         };
         self.raw_tx(vec![query]).await?;
         Ok(Some(writes.iter().map(|w| w.incident.id).collect()))
+    }
+}
+
+/// The writer, held (see [`SqliteStore::writer`]).
+type Writer = OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>;
+
+/// A write transaction on the writer, begun in SQL text; used as sqlx's
+/// `Transaction` is (`&mut *tx` is the connection). One dropped before it
+/// ends (an error half-way, a future dropped) is rolled back at once, on a
+/// task that holds the writer until it is done, as sqlx's would be: it
+/// holds SQLite's write lock meanwhile. Should that fail, the next write
+/// rolls it back (see [`SqliteStore::writer`]).
+pub(crate) struct WriteTx {
+    /// The writer, until the transaction ends.
+    conn: Option<Writer>,
+    open: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.end("COMMIT").await
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.end("ROLLBACK").await
+    }
+
+    async fn end(mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+        let Some(mut conn) = self.conn.take() else {
+            return Ok(());
+        };
+        // Whatever the outcome, this is the end of it: a failed COMMIT
+        // leaves the flag set, and the next write rolls back.
+        sqlx::query(sql).execute(&mut *conn).await?;
+        self.open.store(false, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let open = self.open.clone();
+        runtime.spawn(async move {
+            if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_ok() {
+                open.store(false, std::sync::atomic::Ordering::Release);
+            }
+        });
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        // Taken only by `end` and `drop`, which consume the transaction.
+        self.conn
+            .as_deref()
+            .expect("a transaction has its connection until it ends")
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.conn
+            .as_deref_mut()
+            .expect("a transaction has its connection until it ends")
     }
 }
 
@@ -604,7 +686,7 @@ fn lock_data_dir(data_dir: &Path) -> Result<File, StoreError> {
 
 /// Brings the schema up to `migrations`, one transaction per migration.
 async fn run_migrations(
-    writer: &SqlitePool,
+    writer: &mut SqliteConnection,
     migrations: &[Migration],
     target: &str,
 ) -> Result<(), StoreError> {
@@ -680,7 +762,7 @@ impl Store for SqliteStore {
         rev: &NewConfigRevision,
     ) -> Result<ConfigRevision, StoreError> {
         let error = self.error("recording a config revision");
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await.map_err(&error)?;
+        let mut tx = self.write_tx().await.map_err(&error)?;
         let latest: Option<RevisionRow> = sqlx::query_as(
             "SELECT id, hash, source, loaded_at, objects, summary
              FROM config_revisions ORDER BY id DESC LIMIT 1",
@@ -734,7 +816,7 @@ impl Store for SqliteStore {
     async fn record_gate_override(&self, o: &NewGateOverride) -> Result<GateOverride, StoreError> {
         gate_override::check(o)?;
         let error = self.error("recording a gate override");
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await.map_err(&error)?;
+        let mut tx = self.write_tx().await.map_err(&error)?;
         let row: gate_override::OverrideRow = sqlx::query_as(
             "INSERT INTO gate_overrides (service, reason, created_by, created_at, expires_at)
                  VALUES (?, ?, ?, ?, ?)
@@ -781,7 +863,7 @@ impl Store for SqliteStore {
     ) -> Result<BatchOutcome, StoreError> {
         let increments = sli_bucket::increments(rows)?;
         let error = self.error("recording an SLI batch");
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await.map_err(&error)?;
+        let mut tx = self.write_tx().await.map_err(&error)?;
         if let Some(key) = idempotency_key {
             let recorded = sqlx::query(
                 "INSERT INTO ingest_keys (key, received_at) VALUES (?, ?)
@@ -844,7 +926,12 @@ impl Store for SqliteStore {
     async fn prune_sli_buckets(&self, before_minute: i64) -> Result<u64, StoreError> {
         let deleted = sqlx::query("DELETE FROM sli_buckets WHERE minute < ?")
             .bind(before_minute)
-            .execute(&self.writer)
+            .execute(
+                &mut *self
+                    .writer()
+                    .await
+                    .map_err(self.error("pruning SLI buckets"))?,
+            )
             .await
             .map_err(self.error("pruning SLI buckets"))?;
         Ok(deleted.rows_affected())
@@ -853,7 +940,12 @@ impl Store for SqliteStore {
     async fn prune_idempotency_keys(&self, before: jiff::Timestamp) -> Result<u64, StoreError> {
         let deleted = sqlx::query("DELETE FROM ingest_keys WHERE received_at < ?")
             .bind(timestamp_micros(before))
-            .execute(&self.writer)
+            .execute(
+                &mut *self
+                    .writer()
+                    .await
+                    .map_err(self.error("pruning idempotency keys"))?,
+            )
             .await
             .map_err(self.error("pruning idempotency keys"))?;
         Ok(deleted.rows_affected())
@@ -861,7 +953,9 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         self.reader.close().await;
-        self.writer.close().await;
+        if let Some(writer) = self.writer.lock().await.take() {
+            let _ = writer.close().await;
+        }
         // Released only once no connection is left, so the next nines to take
         // the directory never overlaps with this one's writer.
         let lock = self
@@ -878,10 +972,13 @@ mod tests {
     use super::*;
 
     /// Reads a pragma as text, whether SQLite reports it as a word or a number.
-    async fn pragma(pool: &SqlitePool, name: &'static str) -> String {
+    async fn pragma<'e>(
+        on: impl sqlx::Executor<'e, Database = sqlx::Sqlite>,
+        name: &'static str,
+    ) -> String {
         use sqlx::Row;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {name}")))
-            .fetch_one(pool)
+            .fetch_one(on)
             .await
             .unwrap();
         row.try_get::<String, _>(0)
@@ -896,24 +993,28 @@ mod tests {
             .await
             .unwrap();
 
-        assert_eq!(store.writer.options().get_max_connections(), 1);
-        for pool in [&store.writer, &store.reader] {
-            assert_eq!(pragma(pool, "journal_mode").await, "wal");
-            assert_eq!(pragma(pool, "synchronous").await, "2", "FULL");
-            assert_eq!(pragma(pool, "foreign_keys").await, "1");
-            assert_eq!(pragma(pool, "busy_timeout").await, "5000");
+        {
+            let mut w = store.writer().await.unwrap();
+            for (name, value) in [
+                ("journal_mode", "wal"),
+                ("synchronous", "2"), // FULL
+                ("foreign_keys", "1"),
+                ("busy_timeout", "5000"),
+            ] {
+                assert_eq!(pragma(&mut *w, name).await, value, "writer's {name}");
+                assert_eq!(pragma(&store.reader, name).await, value, "readers' {name}");
+            }
+            assert_eq!(pragma(&mut *w, "query_only").await, "0");
+            assert_eq!(pragma(&mut *w, "temp_store").await, "2", "MEMORY");
+            assert_eq!(
+                pragma(&mut *w, "cache_size").await,
+                format!("-{WRITER_CACHE_KIB}")
+            );
+            assert_eq!(
+                pragma(&mut *w, "wal_autocheckpoint").await,
+                WRITER_WAL_PAGES.to_string()
+            );
         }
-        assert_eq!(pragma(&store.writer, "query_only").await, "0");
-        assert_eq!(pragma(&store.writer, "temp_store").await, "2", "MEMORY");
-        assert_eq!(
-            pragma(&store.writer, "cache_size").await,
-            format!("-{WRITER_CACHE_KIB}")
-        );
-        assert_eq!(
-            pragma(&store.writer, "wal_autocheckpoint").await,
-            WRITER_WAL_PAGES.to_string()
-        );
-        assert!(!store.writer.options().get_test_before_acquire());
         assert_eq!(pragma(&store.reader, "query_only").await, "1");
 
         let write_on_reader = sqlx::query("DELETE FROM config_revisions")
@@ -961,20 +1062,20 @@ mod tests {
         // What a write dropped after its first statement leaves: a
         // transaction begun in SQL text, still open on the writer.
         let leave_open = || async {
-            store
-                .raw_tx_open
-                .store(true, std::sync::atomic::Ordering::Release);
             sqlx::query(
                 "BEGIN IMMEDIATE; INSERT INTO alerts (fingerprint, source, service, starts_at,
                  ends_at, updated_at, body) VALUES (666, 'x', 'x', 0, 0, 0, '{}')",
             )
-            .execute(&store.writer)
+            .execute(&mut *store.writer().await.unwrap())
             .await
             .unwrap();
+            store
+                .raw_tx_open
+                .store(true, std::sync::atomic::Ordering::Release);
         };
         leave_open().await;
         store.write_alerts(&[row(1)]).await.unwrap();
-        // Through sqlx's own transactions too.
+        // Before a write in a transaction of its own (`write_tx`) too.
         leave_open().await;
         store
             .put_silence(&crate::SilenceRow {
@@ -987,6 +1088,31 @@ mod tests {
             .await
             .unwrap();
         store.write_alerts(&[row(2), row(3)]).await.unwrap();
+        // A transaction dropped before it ends (an error half-way through).
+        {
+            let mut tx = store.write_tx().await.unwrap();
+            sqlx::query(
+                "INSERT INTO alerts (fingerprint, source, service, starts_at, ends_at,
+                 updated_at, body) VALUES (777, 'x', 'x', 0, 0, 0, '{}')",
+            )
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        // It does not hold SQLite's write lock until the next write: another
+        // process may write meanwhile (it would wait out its busy timeout).
+        let mut other = SqliteConnectOptions::new()
+            .filename(dir.path().join(DB_FILE))
+            .busy_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql("BEGIN IMMEDIATE; ROLLBACK")
+            .execute(&mut other)
+            .await
+            .expect("the dropped transaction was rolled back");
+        other.close().await.unwrap();
+        store.write_alerts(&[row(4)]).await.unwrap();
         let fps: Vec<u64> = store
             .alerts_ending_after(jiff::Timestamp::MIN)
             .await
@@ -994,7 +1120,7 @@ mod tests {
             .iter()
             .map(|a| a.fingerprint)
             .collect();
-        assert_eq!(fps, vec![1, 2, 3]);
+        assert_eq!(fps, vec![1, 2, 3, 4]);
         assert_eq!(store.silences().await.unwrap().len(), 1);
         store.close().await;
     }
@@ -1013,7 +1139,7 @@ mod tests {
             body: body.to_owned(),
         };
         let rows = |store: &SqliteStore| {
-            let pool = store.writer.clone();
+            let pool = store.reader.clone();
             async move {
                 sqlx::query_as::<_, (i64, i64, String)>(
                     "SELECT seq, fingerprint, body FROM alerts ORDER BY seq",
@@ -1086,7 +1212,7 @@ mod tests {
              body) VALUES (-5, 'alertmanager', 'api', 0, 4102444800000000, 2, 'second'),
              (7, 'alertmanager', 'db', 0, 4102444800000000, 1, 'first')",
         )
-        .execute(&old.writer)
+        .execute(&mut *old.writer().await.unwrap())
         .await
         .unwrap();
         old.close().await;
@@ -1112,7 +1238,7 @@ mod tests {
             .unwrap();
         let rows: Vec<(i64, i64, String)> =
             sqlx::query_as("SELECT seq, fingerprint, body FROM alerts ORDER BY seq")
-                .fetch_all(&store.writer)
+                .fetch_all(&mut *store.writer().await.unwrap())
                 .await
                 .unwrap();
         assert_eq!(
@@ -1135,7 +1261,7 @@ mod tests {
              updated_at, body) VALUES (5, 9, 'x', 'x', 0, 99, 0, 'old'),
              (8, 9, 'x', 'x', 0, 99, 0, 'new'), (6, 3, 'x', 'x', 0, 99, 0, 'other')",
         )
-        .execute(&store.writer)
+        .execute(&mut *store.writer().await.unwrap())
         .await
         .unwrap();
         let read = store
