@@ -73,38 +73,55 @@ impl Early {
         let _ = self.spawn.set(spawn);
     }
 
-    /// Starts sending the Alertmanager webhooks among `writes` that are due
-    /// at `now`, and returns their keys (to [`forget`](Self::forget) if the
-    /// writes fail).
-    pub fn start(&self, st: &HubState, writes: &[IncidentWrite], now: Timestamp) -> Vec<String> {
-        let Some(spawn) = self.spawn.get() else {
-            return Vec::new();
-        };
-        if self.suspended.load(std::sync::atomic::Ordering::Relaxed) {
-            return Vec::new();
-        }
+    /// Takes the Alertmanager webhooks among `writes` that are due at
+    /// `now` to send ahead: renders them and marks them on their way (so
+    /// that the delivery worker, should their write be done first, does not
+    /// send them too). Returns their keys (to [`forget`](Self::forget) if
+    /// the writes fail) and the webhooks, for [`launch`](Self::launch).
+    pub fn start(
+        &self,
+        st: &HubState,
+        writes: &[IncidentWrite],
+        now: Timestamp,
+    ) -> (Vec<String>, Vec<Send>) {
         let mut keys = Vec::new();
         let mut out = Vec::new();
-        {
-            let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
-            for n in writes.iter().flat_map(|w| &w.notifications) {
-                if n.channel != channels::WEBHOOK || n.first_attempt_at() > now {
-                    continue;
-                }
-                let Some(body) = channels::webhook_body(st, &n.body) else {
-                    continue;
-                };
-                sends.insert(n.idempotency_key.clone(), State::Sending);
-                keys.push(n.idempotency_key.clone());
-                out.push(Send {
-                    key: n.idempotency_key.clone(),
-                    url: n.target.clone(),
-                    body,
-                });
-            }
+        if self.spawn.get().is_none() || self.suspended.load(std::sync::atomic::Ordering::Relaxed) {
+            return (keys, out);
         }
+        let mut sends = self.sends.lock().unwrap_or_else(|e| e.into_inner());
+        for n in writes.iter().flat_map(|w| &w.notifications) {
+            if n.channel != channels::WEBHOOK || n.first_attempt_at() > now {
+                continue;
+            }
+            let Some(body) = channels::webhook_body(st, &n.body) else {
+                continue;
+            };
+            sends.insert(n.idempotency_key.clone(), State::Sending);
+            keys.push(n.idempotency_key.clone());
+            out.push(Send {
+                key: n.idempotency_key.clone(),
+                url: n.target.clone(),
+                body,
+            });
+        }
+        (keys, out)
+    }
+
+    /// Sends the webhooks [`start`](Self::start) took, each on a task of
+    /// its own; a key whose webhook could not leave is taken out of `keys`
+    /// (the delivery worker sends it). The dispatcher calls this after it
+    /// started its write, so that the last webhook started is the task its
+    /// thread runs next (tokio runs the task woken last first), not the
+    /// write, which waits for the alerts' commit anyway.
+    pub fn launch(&self, sends: Vec<Send>, keys: &mut Vec<String>) {
+        let Some(spawn) = self.spawn.get() else {
+            self.forget(keys);
+            keys.clear();
+            return;
+        };
         let mut gone = Vec::new();
-        for send in out {
+        for send in sends {
             let key = send.key.clone();
             if !spawn(send) {
                 gone.push(key);
@@ -114,7 +131,6 @@ impl Early {
             self.forget(&gone);
             keys.retain(|k| !gone.contains(k));
         }
-        keys
     }
 
     /// Stops sending ahead (a write of the dispatcher failed), or starts

@@ -1653,12 +1653,14 @@ impl Incidents {
         self.keep_superseded_alerts(&mut writes);
         let batch: Vec<IncidentWrite> = writes.iter().map(|(_, w, _)| w.clone()).collect();
         let notified = batch.iter().any(|w| !w.notifications.is_empty());
-        // Alertmanager webhooks due now leave while this commits.
-        let ahead = hub.read(|st| hub.early.start(st, &batch, now));
+        // Alertmanager webhooks due now leave while this commits: taken
+        // now, sent once the write is started (see `Early::launch`).
+        let (mut ahead, mut sends) = hub.read(|st| hub.early.start(st, &batch, now));
         // Writes are written and applied in the order they were decided;
         // this pass does not wait for the ones under way (the next alert's
         // pass need not wait for the disk either), unless too many are.
         if self.inflight.len() >= MAX_IN_FLIGHT {
+            hub.early.launch(std::mem::take(&mut sends), &mut ahead);
             self.finish(hub, routing, now).await;
         }
         let (tx, result) = tokio::sync::oneshot::channel();
@@ -1687,6 +1689,7 @@ impl Incidents {
                 hub.wake.notify_one();
             });
         }
+        hub.early.launch(sends, &mut ahead);
         self.inflight.push_back(InFlight {
             writes,
             expired,

@@ -145,14 +145,21 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                     .map(|(fp, h)| (fp, st.alerts.insert(fp, h)))
                     .collect();
             }
-            // The dispatcher first (it may notify at once), then the
-            // committer; queued under the lock, so that a committer taking
-            // back what is in memory and uncommitted finds every such
-            // batch queued.
-            if !commit.order.is_empty() {
-                hub.changed(commit.order.iter().copied());
+            // Queued under the lock, so that a committer taking back what
+            // is in memory and uncommitted finds every such batch queued.
+            // The committer first, then the dispatcher: tokio runs the task
+            // woken last first on this thread, and the dispatcher may
+            // notify at once (a webhook leaves before the commit ends);
+            // the committer mostly waits for the disk, and another thread
+            // can take it meanwhile.
+            let changed = !commit.order.is_empty();
+            if changed {
+                hub.note_changed(commit.order.iter().copied());
             }
             let _ = to_commit.send(commit);
+            if changed {
+                hub.wake.notify_one();
+            }
         });
         // What the API shows changed (the alerts are listed already).
         hub.progressed();

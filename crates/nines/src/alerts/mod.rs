@@ -317,11 +317,16 @@ impl AlertHub {
     /// Records that these alerts changed (in memory: their commit may be
     /// under way), and wakes the dispatcher.
     fn changed(&self, fps: impl IntoIterator<Item = u64>) {
+        self.note_changed(fps);
+        self.wake.notify_one();
+    }
+
+    /// Notes alerts changed for the dispatcher's next pass, without waking it.
+    fn note_changed(&self, fps: impl IntoIterator<Item = u64>) {
         self.changed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend(fps);
-        self.wake.notify_one();
     }
 
     /// The alerts changed since the last call, or `None` for "all of them".
