@@ -238,18 +238,14 @@ impl LabelSet {
     }
 
     /// The labels every set in `sets` has with the same value.
-    pub fn common<'a>(mut sets: impl Iterator<Item = &'a LabelSet>) -> LabelSet {
-        let Some(first) = sets.next() else {
-            return LabelSet::default();
-        };
-        let mut v: Vec<(&str, &str)> = first.iter().collect();
+    pub fn common<'a>(sets: impl Iterator<Item = &'a LabelSet>) -> LabelSet {
+        let mut common = Common::default();
         for s in sets {
-            v.retain(|(n, val)| s.get(n) == Some(*val));
-            if v.is_empty() {
+            if !common.add(s) {
                 break;
             }
         }
-        LabelSet::from_sorted(v.into_iter())
+        common.finish()
     }
 
     /// The fingerprint Prometheus and Alertmanager give this label set
@@ -294,6 +290,37 @@ impl LabelSet {
 /// digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fingerprint(pub u64);
+
+/// The labels common to the sets given so far ([`LabelSet::common`], one
+/// set at a time: a caller that goes through the sets anyway need not go
+/// through them twice).
+#[derive(Default)]
+pub struct Common<'a>(Option<Vec<(&'a str, &'a str)>>);
+
+impl<'a> Common<'a> {
+    /// Narrows to the labels `s` has too; returns whether any are left.
+    pub fn add(&mut self, s: &'a LabelSet) -> bool {
+        match &mut self.0 {
+            None => self.0 = Some(s.iter().collect()),
+            Some(v) if !v.is_empty() => {
+                // Both in name order: one walk through `s`.
+                let mut theirs = s.iter().peekable();
+                v.retain(|(n, val)| {
+                    while theirs.next_if(|(m, _)| m < n).is_some() {}
+                    theirs
+                        .next_if(|(m, _)| m == n)
+                        .is_some_and(|(_, w)| w == *val)
+                });
+            }
+            Some(_) => {}
+        }
+        self.0.as_ref().is_none_or(|v| !v.is_empty())
+    }
+
+    pub fn finish(self) -> LabelSet {
+        LabelSet::from_sorted(self.0.unwrap_or_default().into_iter())
+    }
+}
 
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -415,5 +442,35 @@ mod tests {
             set(&[("service", "x")])
         );
         assert_eq!(c.to_am_string(), r#"{alertname="A", service="x"}"#);
+        // Names missing on either side, values that differ, and none left.
+        let d = set(&[("b", "1"), ("c", "2"), ("e", "3")]);
+        let e = set(&[("a", "0"), ("c", "2"), ("d", "9"), ("e", "4")]);
+        assert_eq!(LabelSet::common([&d, &e].into_iter()), set(&[("c", "2")]));
+        assert_eq!(LabelSet::common([&a, &d].into_iter()), LabelSet::default());
+        assert_eq!(
+            LabelSet::common([&d, &e, &a].into_iter()),
+            LabelSet::default()
+        );
+        assert_eq!(LabelSet::common(std::iter::empty()), LabelSet::default());
+        assert_eq!(LabelSet::common([&e].into_iter()), e);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn common_labels_are_those_every_set_has_with_the_same_value(
+            sets in proptest::collection::vec(
+                proptest::collection::btree_map("[a-e]", "[xy]", 1..5), 1..5)
+        ) {
+            let sets: Vec<LabelSet> = sets
+                .iter()
+                .map(|m| set(&m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>()))
+                .collect();
+            let naive: Vec<(&str, &str)> = sets[0]
+                .iter()
+                .filter(|(n, v)| sets.iter().all(|s| s.get(n) == Some(*v)))
+                .collect();
+            let want = if naive.is_empty() { LabelSet::default() } else { set(&naive) };
+            proptest::prop_assert_eq!(LabelSet::common(sets.iter()), want);
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use nines_core::alerting::dependency::Cause;
-use nines_core::alerting::labels::LabelSet;
+use nines_core::alerting::labels::{Common, LabelSet};
 use nines_core::alerting::maintenance::Window;
 use nines_core::alerting::model::Severity;
 use nines_store::{IncidentRow, IncidentWrite, NewIncidentEvent, NewNotification, StoreError};
@@ -2231,6 +2231,62 @@ impl Incidents {
 /// (and, without an alertmanager.yml, of its service and owner team), each
 /// a decision that `channels::render` turns into its channel's body at
 /// delivery.
+/// What a notification's decision says besides its alerts.
+struct DecisionHead<'a> {
+    receiver: &'a str,
+    group_key: &'a str,
+    group_labels: &'a LabelSet,
+    external_url: &'a str,
+    max_alerts: usize,
+    /// Rendered by a channel for people or JSON events (`"kind":
+    /// "incident"`), not as an Alertmanager webhook.
+    incident: bool,
+}
+
+/// A notification's decision as stored in the outbox (see
+/// [`notifications_of`]), written piece by piece: with a large group it is
+/// mostly fingerprints, one list of them each second, and a JSON `Value`
+/// of strings cost an allocation for each.
+fn decision_body(
+    head: &DecisionHead<'_>,
+    firing: impl ExactSizeIterator<Item = u64>,
+    resolved: impl ExactSizeIterator<Item = u64>,
+) -> String {
+    let list = |out: &mut Vec<u8>, fps: &mut dyn Iterator<Item = u64>| {
+        out.push(b'[');
+        for (i, fp) in fps.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            super::write_hex16(out, fp);
+            out.push(b'"');
+        }
+        out.push(b']');
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(256 + 19 * (firing.len() + resolved.len()));
+    out.extend_from_slice(b"{\"receiver\":");
+    put(&mut out, head.receiver);
+    out.extend_from_slice(b",\"groupKey\":");
+    put(&mut out, head.group_key);
+    out.extend_from_slice(b",\"groupLabels\":");
+    put(&mut out, &super::LabelMap(head.group_labels));
+    out.extend_from_slice(b",\"externalURL\":");
+    put(&mut out, head.external_url);
+    out.extend_from_slice(b",\"firing\":");
+    list(&mut out, &mut { firing });
+    out.extend_from_slice(b",\"resolved\":");
+    list(&mut out, &mut { resolved });
+    out.extend_from_slice(b",\"maxAlerts\":");
+    out.extend_from_slice(head.max_alerts.to_string().as_bytes());
+    if head.incident {
+        out.extend_from_slice(b",\"kind\":\"incident\"");
+    }
+    out.push(b'}');
+    // Only JSON was written, from `str`s and ASCII.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 fn notifications_of(
     external_url: &str,
     routing: &Routing,
@@ -2240,9 +2296,6 @@ fn notifications_of(
     now: Timestamp,
 ) -> Vec<NewNotification> {
     let targets = routing.targets(&g.r);
-    let hex = |hs: &[&Held]| -> Vec<String> {
-        hs.iter().map(|h| h.alert.fingerprint.to_string()).collect()
-    };
     let mut out = Vec::new();
     for (i, target) in targets.iter().enumerate() {
         let resolved = if target.send_resolved() {
@@ -2258,20 +2311,19 @@ fn notifications_of(
         // the group, and writing that whole body for each notification made
         // the outbox the cost. The channel renders the body at delivery.
         let key = g.notify_key();
-        let mut decision = json!({
-            "receiver": g.r.receiver,
-            "groupKey": key,
-            "groupLabels": super::map(&g.r.labels),
-            "externalURL": external_url,
-            "firing": hex(firing),
-            "resolved": hex(resolved),
-            "maxAlerts": target.max_alerts(),
-        });
-        // Alertmanager webhooks keep the decision they always had.
-        if !matches!(target, Target::Webhook { .. }) {
-            decision["kind"] = json!("incident");
-        }
-        let body = decision.to_string();
+        let body = decision_body(
+            &DecisionHead {
+                receiver: &g.r.receiver,
+                group_key: &key,
+                group_labels: &g.r.labels,
+                external_url,
+                max_alerts: target.max_alerts(),
+                // Alertmanager webhooks keep the decision they always had.
+                incident: !matches!(target, Target::Webhook { .. }),
+            },
+            firing.iter().map(|h| h.alert.fingerprint.0),
+            resolved.iter().map(|h| h.alert.fingerprint.0),
+        );
         out.push(NewNotification {
             // The same decision always has the same key, so a receiver can
             // drop a duplicate delivery; two decisions for one group in the
@@ -2328,10 +2380,6 @@ pub fn render_webhook(st: &HubState, decision: &str) -> Option<Vec<u8>> {
     };
     let firing = held(&decision.firing);
     let resolved = held(&decision.resolved);
-    let all = firing.iter().chain(&resolved).map(|h| &h.alert.labels);
-    let anns = firing.iter().chain(&resolved).map(|h| &h.alert.annotations);
-    let common_labels = LabelSet::common(all);
-    let common_annotations = LabelSet::common(anns);
     let max_alerts = decision.max_alerts.unwrap_or(0) as usize;
     let total = firing.len() + resolved.len();
     let (shown, truncated) = if max_alerts > 0 && total > max_alerts {
@@ -2349,17 +2397,27 @@ pub fn render_webhook(st: &HubState, decision: &str) -> Option<Vec<u8>> {
     } else {
         b",\"status\":\"firing\",\"alerts\":["
     });
+    // The common labels and annotations (of every alert, shown or not)
+    // are found in the same walk through the alerts as they are written:
+    // a group's alerts are each read once, not three times.
     let alerts = firing
         .iter()
         .map(|h| (h, true))
-        .chain(resolved.iter().map(|h| (h, false)))
-        .take(shown);
+        .chain(resolved.iter().map(|h| (h, false)));
+    let mut common_labels = Common::default();
+    let mut common_annotations = Common::default();
     for (i, (h, is_firing)) in alerts.enumerate() {
+        common_labels.add(&h.alert.labels);
+        common_annotations.add(&h.alert.annotations);
+        if i >= shown {
+            continue;
+        }
         if i > 0 {
             out.push(b',');
         }
         write_alert(&mut out, &h.alert, is_firing);
     }
+    let (common_labels, common_annotations) = (common_labels.finish(), common_annotations.finish());
     out.extend_from_slice(b"],\"groupLabels\":");
     put(&mut out, &decision.group_labels);
     out.extend_from_slice(b",\"commonLabels\":");
@@ -2419,4 +2477,45 @@ fn fnv(s: &str) -> String {
         h = h.wrapping_mul(0x100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decision_is_written_as_its_json_value_would_be() {
+        let labels = LabelSet::new([
+            ("alertname".to_owned(), "Disk \"full\"".to_owned()),
+            ("service".to_owned(), "chéckout".to_owned()),
+        ])
+        .unwrap();
+        for incident in [false, true] {
+            let head = DecisionHead {
+                receiver: "team-a",
+                group_key: "{}:{alertname=\"Disk\"}",
+                group_labels: &labels,
+                external_url: "http://nines:9393",
+                max_alerts: 7,
+                incident,
+            };
+            let (firing, resolved) = (vec![1_u64, u64::MAX, 0xabc], vec![42_u64]);
+            let mut want = json!({
+                "receiver": head.receiver,
+                "groupKey": head.group_key,
+                "groupLabels": super::super::map(&labels),
+                "externalURL": head.external_url,
+                "firing": firing.iter().map(|f| format!("{f:016x}")).collect::<Vec<_>>(),
+                "resolved": resolved.iter().map(|f| format!("{f:016x}")).collect::<Vec<_>>(),
+                "maxAlerts": 7,
+            });
+            if incident {
+                want["kind"] = json!("incident");
+            }
+            let got = decision_body(&head, firing.iter().copied(), resolved.iter().copied());
+            assert_eq!(got, want.to_string());
+            let none = decision_body(&head, std::iter::empty(), std::iter::empty());
+            assert!(none.contains("\"firing\":[],\"resolved\":[]"), "{none}");
+        }
+    }
 }
