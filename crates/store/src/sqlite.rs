@@ -287,13 +287,17 @@ impl SqliteStore {
     /// write lock from the start, so it never meets `SQLITE_BUSY` half-way).
     async fn write_tx(&self) -> Result<WriteTx, sqlx::Error> {
         use std::sync::atomic::Ordering;
-        let mut conn = self.writer().await?;
+        let conn = self.writer().await?;
         self.raw_tx_open.store(true, Ordering::Release);
-        sqlx::query(BEGIN_WRITE).execute(&mut *conn).await?;
-        Ok(WriteTx {
+        // Made before BEGIN is sent, so that a future dropped while BEGIN
+        // waits for the lock is rolled back too (a ROLLBACK with nothing
+        // begun does no harm).
+        let mut tx = WriteTx {
             conn: Some(conn),
             open: self.raw_tx_open.clone(),
-        })
+        };
+        sqlx::query(BEGIN_WRITE).execute(&mut *tx).await?;
+        Ok(tx)
     }
 
     fn read_pool(&self) -> &SqlitePool {
@@ -318,22 +322,25 @@ impl SqliteStore {
         queries: Vec<sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>>,
     ) -> Result<(), sqlx::Error> {
         use std::sync::atomic::Ordering;
-        let mut conn = self.writer().await?;
+        let conn = self.writer().await?;
         self.raw_tx_open.store(true, Ordering::Release);
-        let mut outcome = Ok(());
+        // Its transaction is begun and committed in the queries' text; a
+        // future dropped half-way is rolled back as any `WriteTx` is.
+        let mut tx = WriteTx {
+            conn: Some(conn),
+            open: self.raw_tx_open.clone(),
+        };
         for query in queries {
-            if let Err(e) = query.execute(&mut *conn).await {
-                outcome = Err(e);
-                break;
+            if let Err(e) = query.execute(&mut *tx).await {
+                // Whatever step failed, nothing of this write stays (an
+                // error of the ROLLBACK itself leaves the flag set, for
+                // the next write to roll back).
+                let _ = tx.rollback().await;
+                return Err(e);
             }
         }
-        if outcome.is_err() {
-            // Whatever step failed, nothing of this write stays (an error
-            // here means that no transaction was open).
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-        }
-        self.raw_tx_open.store(false, Ordering::Release);
-        outcome
+        tx.ended();
+        Ok(())
     }
 
     /// Alert rows by fingerprint, the latest (highest `seq`) last.
@@ -445,11 +452,27 @@ impl WriteTx {
         let Some(mut conn) = self.conn.take() else {
             return Ok(());
         };
-        // Whatever the outcome, this is the end of it: a failed COMMIT
-        // leaves the flag set, and the next write rolls back.
-        sqlx::query(sql).execute(&mut *conn).await?;
-        self.open.store(false, std::sync::atomic::Ordering::Release);
-        Ok(())
+        let outcome = sqlx::query(sql).execute(&mut *conn).await.map(|_| ());
+        // A COMMIT that failed may leave the transaction open (SQLite
+        // keeps it after a busy COMMIT): rolled back now, not by the next
+        // write. Should the ROLLBACK fail too, the flag stays set and the
+        // next write rolls back.
+        let ended = match &outcome {
+            Ok(()) => true,
+            Err(_) if sql == "COMMIT" => sqlx::query("ROLLBACK").execute(&mut *conn).await.is_ok(),
+            Err(_) => false,
+        };
+        if ended {
+            self.open.store(false, std::sync::atomic::Ordering::Release);
+        }
+        outcome
+    }
+
+    /// The transaction was ended in the text of its last statement.
+    fn ended(mut self) {
+        if self.conn.take().is_some() {
+            self.open.store(false, std::sync::atomic::Ordering::Release);
+        }
     }
 }
 

@@ -2227,10 +2227,6 @@ impl Incidents {
     }
 }
 
-/// The notifications of one flush: one per target of the group's receiver
-/// (and, without an alertmanager.yml, of its service and owner team), each
-/// a decision that `channels::render` turns into its channel's body at
-/// delivery.
 /// What a notification's decision says besides its alerts.
 struct DecisionHead<'a> {
     receiver: &'a str,
@@ -2287,6 +2283,10 @@ fn decision_body(
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// The notifications of one flush: one per target of the group's receiver
+/// (and, without an alertmanager.yml, of its service and owner team), each
+/// a decision that `channels::render` turns into its channel's body at
+/// delivery.
 fn notifications_of(
     external_url: &str,
     routing: &Routing,

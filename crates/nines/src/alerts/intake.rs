@@ -1,8 +1,8 @@
 //! The one writer of alerts: group commit across requests. The incident
 //! dispatcher's updates of stored incidents join the same commit (SQLite
 //! syncs once for both), see [`AlertHub::write_incidents`]. The intake
-//! merges each batch, puts it in memory and wakes the dispatcher, then
-//! hands it to the committer ([`commit`]) and takes the next: a batch's
+//! merges each batch, puts it in memory, hands it to the committer
+//! ([`commit`]), wakes the dispatcher and takes the next: a batch's
 //! requests are answered once it is durable, and a failed commit takes it
 //! back out of memory with every batch after it.
 
