@@ -818,6 +818,13 @@ async fn post_status(url: &str, body: Value) -> u16 {
         .as_u16()
 }
 
+/// `post_status` on a task of its own (the request waits for a commit that
+/// the test holds back).
+fn post_later(url: &str, body: Value) -> tokio::task::JoinHandle<u16> {
+    let url = url.to_owned();
+    tokio::spawn(async move { post_status(&url, body).await })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alertmanager_webhook_leaves_while_its_alert_commits_and_is_recorded_once() {
     let (dir, hook, _clock, running, url) = on_disk(webhook_service).await;
@@ -825,16 +832,10 @@ async fn an_alertmanager_webhook_leaves_while_its_alert_commits_and_is_recorded_
 
     // The disk is slow: nothing nines writes can commit for now.
     let lock = WriteLock::take(&dir.path().join("data/nines.db"));
-    let posting = {
-        let url = url.clone();
-        tokio::spawn(async move {
-            post_status(
-                &url,
-                json!([{"labels": {"alertname": "DiskFull", "service": "checkout"}}]),
-            )
-            .await
-        })
-    };
+    let posting = post_later(
+        &url,
+        json!([{"labels": {"alertname": "DiskFull", "service": "checkout"}}]),
+    );
     // The new group's webhook goes out while the alert's commit waits...
     let (_, first) = hook.nth(1).await;
     assert_eq!(first["status"], "firing");
@@ -893,9 +894,8 @@ async fn new_groups_webhooks_leave_one_after_another_while_the_disk_holds_every_
     let lock = WriteLock::take(&dir.path().join("data/nines.db"));
     let mut posting = Vec::new();
     for (i, service) in ["checkout", "payments", "search"].iter().enumerate() {
-        let url = url.clone();
         let body = json!([{"labels": {"alertname": "DiskFull", "service": service}}]);
-        posting.push(tokio::spawn(async move { post_status(&url, body).await }));
+        posting.push(post_later(&url, body));
         let (_, told) = hook
             .nth_within(i + 1, std::time::Duration::from_secs(4))
             .await
@@ -930,10 +930,7 @@ async fn a_change_to_a_group_whose_write_waits_does_not_hold_back_another_group(
     // when a second alert joins it: that change waits for the write, and
     // the dispatcher goes on to payments' new group meanwhile.
     let lock = WriteLock::take(&dir.path().join("data/nines.db"));
-    let post = |body: Value| {
-        let url = url.clone();
-        tokio::spawn(async move { post_status(&url, body).await })
-    };
+    let post = |body: Value| post_later(&url, body);
     let mut posting = vec![post(
         json!([{"labels": {"alertname": "DiskFull", "service": "checkout"}}]),
     )];
@@ -1006,10 +1003,7 @@ async fn alerts_whose_commit_fails_are_taken_back_and_open_no_incident() {
     // It is held back a moment, so that the dispatcher sees it (and sends
     // its webhook) before the write fails.
     let lock = WriteLock::take(&db);
-    let posting = {
-        let (url, alert) = (url.clone(), alert.clone());
-        tokio::spawn(async move { post_status(&url, alert).await })
-    };
+    let posting = post_later(&url, alert.clone());
     let (_, early) = hook.nth(1).await;
     assert_eq!(early["alerts"][0]["labels"]["case"], "refused-by-test");
     drop(lock);
@@ -1104,9 +1098,8 @@ async fn a_write_decided_before_a_failure_was_known_does_not_end_its_back_off() 
     let lock = WriteLock::take(&db);
     let mut posting = Vec::new();
     for (i, service) in ["checkout", "payments"].iter().enumerate() {
-        let url = url.clone();
         let body = json!([{"labels": {"alertname": "DiskFull", "service": service}}]);
-        posting.push(tokio::spawn(async move { post_status(&url, body).await }));
+        posting.push(post_later(&url, body));
         hook.nth(i + 1).await;
     }
     drop(lock);
@@ -1150,10 +1143,7 @@ async fn a_failed_commit_takes_back_the_batches_after_it_too() {
         "CREATE TRIGGER refuse BEFORE INSERT ON alerts WHEN NEW.body LIKE '%refused-by-test%'
          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
     );
-    let post = |alert: Value| {
-        let url = url.clone();
-        tokio::spawn(async move { post_status(&url, json!([alert])).await })
-    };
+    let post = |alert: Value| post_later(&url, json!([alert]));
     let listed = |url: String| async move { get(&format!("{url}/api/v2/alerts")).await };
     // While the disk is held: an alert whose write will be refused, the
     // same alert again (merged over it in memory), and another alert. All
@@ -1207,16 +1197,10 @@ async fn a_write_that_fails_late_backs_off_from_when_it_failed() {
     refuse_incidents(&db);
     // The incident's write waits for the disk, while 5 s pass.
     let lock = WriteLock::take(&db);
-    let posting = {
-        let url = url.clone();
-        tokio::spawn(async move {
-            post_status(
-                &url,
-                json!([{"labels": {"alertname": "DiskFull", "service": "checkout"}}]),
-            )
-            .await
-        })
-    };
+    let posting = post_later(
+        &url,
+        json!([{"labels": {"alertname": "DiskFull", "service": "checkout"}}]),
+    );
     hook.nth(1).await;
     // The dispatcher does not pass meanwhile.
     let mut incidents = state.incidents.lock().await;

@@ -286,18 +286,24 @@ impl SqliteStore {
     /// A write transaction on the writer (`BEGIN IMMEDIATE`: it holds the
     /// write lock from the start, so it never meets `SQLITE_BUSY` half-way).
     async fn write_tx(&self) -> Result<WriteTx, sqlx::Error> {
-        use std::sync::atomic::Ordering;
-        let conn = self.writer().await?;
-        self.raw_tx_open.store(true, Ordering::Release);
-        // Made before BEGIN is sent, so that a future dropped while BEGIN
+        // Held before BEGIN is sent, so that a future dropped while BEGIN
         // waits for the lock is rolled back too (a ROLLBACK with nothing
         // begun does no harm).
-        let mut tx = WriteTx {
-            conn: Some(conn),
-            open: self.raw_tx_open.clone(),
-        };
+        let mut tx = self.writing().await?;
         sqlx::query(BEGIN_WRITE).execute(&mut *tx).await?;
         Ok(tx)
+    }
+
+    /// The writer, held for a transaction that may be open from now on
+    /// until the returned `WriteTx` ends.
+    async fn writing(&self) -> Result<WriteTx, sqlx::Error> {
+        let conn = self.writer().await?;
+        self.raw_tx_open
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(WriteTx {
+            conn: Some(conn),
+            open: self.raw_tx_open.clone(),
+        })
     }
 
     fn read_pool(&self) -> &SqlitePool {
@@ -321,15 +327,9 @@ impl SqliteStore {
         &self,
         queries: Vec<sqlx::query::Query<'_, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>>,
     ) -> Result<(), sqlx::Error> {
-        use std::sync::atomic::Ordering;
-        let conn = self.writer().await?;
-        self.raw_tx_open.store(true, Ordering::Release);
         // Its transaction is begun and committed in the queries' text; a
         // future dropped half-way is rolled back as any `WriteTx` is.
-        let mut tx = WriteTx {
-            conn: Some(conn),
-            open: self.raw_tx_open.clone(),
-        };
+        let mut tx = self.writing().await?;
         for query in queries {
             if let Err(e) = query.execute(&mut *tx).await {
                 // Whatever step failed, nothing of this write stays (an
@@ -441,17 +441,18 @@ pub(crate) struct WriteTx {
 
 impl WriteTx {
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        self.end("COMMIT").await
+        self.end(true).await
     }
 
     pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.end("ROLLBACK").await
+        self.end(false).await
     }
 
-    async fn end(mut self, sql: &'static str) -> Result<(), sqlx::Error> {
+    async fn end(mut self, commit: bool) -> Result<(), sqlx::Error> {
         let Some(mut conn) = self.conn.take() else {
             return Ok(());
         };
+        let sql = if commit { "COMMIT" } else { "ROLLBACK" };
         let outcome = sqlx::query(sql).execute(&mut *conn).await.map(|_| ());
         // A COMMIT that failed may leave the transaction open (SQLite
         // keeps it after a busy COMMIT): rolled back now, not by the next
@@ -459,7 +460,7 @@ impl WriteTx {
         // next write rolls back.
         let ended = match &outcome {
             Ok(()) => true,
-            Err(_) if sql == "COMMIT" => sqlx::query("ROLLBACK").execute(&mut *conn).await.is_ok(),
+            Err(_) if commit => sqlx::query("ROLLBACK").execute(&mut *conn).await.is_ok(),
             Err(_) => false,
         };
         if ended {

@@ -115,9 +115,8 @@ impl Early {
     /// thread runs next (tokio runs the task woken last first), not the
     /// write, which waits for the alerts' commit anyway.
     pub fn launch(&self, sends: Vec<Send>, keys: &mut Vec<String>) {
+        // `start` took none without a spawner.
         let Some(spawn) = self.spawn.get() else {
-            self.forget(keys);
-            keys.clear();
             return;
         };
         let mut gone = Vec::new();
