@@ -869,12 +869,12 @@ async fn gate_overrides_are_in_force_until_they_expire(h: Harness) {
 fn alert_row(fp: u64, service: &str, ends: &str, body: &str) -> crate::AlertRow {
     crate::AlertRow {
         fingerprint: fp,
-        source: "alertmanager".to_owned(),
-        service: service.to_owned(),
+        source: "alertmanager".into(),
+        service: service.into(),
         starts_at: at("2026-01-01T10:00:00Z"),
         ends_at: at(ends),
         updated_at: at("2026-01-01T10:00:00Z"),
-        body: body.to_owned(),
+        body: body.into(),
     }
 }
 
@@ -946,9 +946,13 @@ async fn a_large_alert_batch_is_written_whole_and_a_repeated_fingerprint_keeps_i
     let five = all.iter().find(|a| a.fingerprint == 5).unwrap();
     assert_eq!(five, &alert_row(5, "db", "2026-01-01T12:00:00Z", "again"));
     let max = all.iter().find(|a| a.fingerprint == u64::MAX).unwrap();
-    assert_eq!(max.body, "max");
+    assert_eq!(&*max.body, "max");
     assert_eq!(
-        all.iter().find(|a| a.fingerprint == 301).unwrap().body,
+        all.iter()
+            .find(|a| a.fingerprint == 301)
+            .unwrap()
+            .body
+            .as_ref(),
         "row 301"
     );
     store.close().await;

@@ -161,12 +161,12 @@ impl PostgresStore {
                 continue;
             }
             fingerprint.push(r.fingerprint as i64);
-            source.push(r.source.as_str());
-            service.push(r.service.as_str());
+            source.push(&*r.source);
+            service.push(&*r.service);
             starts_at.push(r.starts_at.as_microsecond());
             ends_at.push(r.ends_at.as_microsecond());
             updated_at.push(r.updated_at.as_microsecond());
-            body.push(r.body.as_str());
+            body.push(&*r.body);
         }
         sqlx::query(
             "INSERT INTO alerts (fingerprint, source, service, starts_at, ends_at, updated_at, body)

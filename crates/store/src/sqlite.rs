@@ -155,7 +155,7 @@ static ALERT_SQL: LazyLock<AlertSql> = LazyLock::new(|| {
 /// searched by fingerprint.
 #[derive(Default)]
 struct AlertSeqs {
-    by_fingerprint: std::collections::HashMap<u64, i64>,
+    by_fingerprint: std::collections::HashMap<u64, i64, foldhash::fast::RandomState>,
     next: i64,
 }
 
@@ -526,7 +526,10 @@ fn alert_queries<'q>(
     commit: bool,
 ) -> (Vec<WriteQuery<'q>>, Vec<(u64, i64)>) {
     // A fingerprint written twice keeps its last row.
-    let mut last = std::collections::HashMap::with_capacity(rows.len());
+    let mut last = std::collections::HashMap::with_capacity_and_hasher(
+        rows.len(),
+        foldhash::fast::RandomState::default(),
+    );
     for (i, r) in rows.iter().enumerate() {
         last.insert(r.fingerprint, i);
     }
@@ -559,12 +562,12 @@ fn alert_queries<'q>(
             query = query
                 .bind(*seq)
                 .bind(r.fingerprint as i64)
-                .bind(r.source.as_str())
-                .bind(r.service.as_str())
+                .bind(r.source.clone())
+                .bind(r.service.clone())
                 .bind(r.starts_at.as_microsecond())
                 .bind(r.ends_at.as_microsecond())
                 .bind(r.updated_at.as_microsecond())
-                .bind(r.body.as_str());
+                .bind(r.body.clone());
         }
         queries.push(query);
     }
@@ -1076,12 +1079,12 @@ mod tests {
             .unwrap();
         let row = |fp: u64| crate::AlertRow {
             fingerprint: fp,
-            source: "alertmanager".to_owned(),
-            service: "api".to_owned(),
+            source: "alertmanager".into(),
+            service: "api".into(),
             starts_at: jiff::Timestamp::UNIX_EPOCH,
             ends_at: "2030-01-01T00:00:00Z".parse().unwrap(),
             updated_at: jiff::Timestamp::UNIX_EPOCH,
-            body: "{}".to_owned(),
+            body: "{}".into(),
         };
         // What a write dropped after its first statement leaves: a
         // transaction begun in SQL text, still open on the writer.
@@ -1107,7 +1110,7 @@ mod tests {
                 starts_at: jiff::Timestamp::UNIX_EPOCH,
                 ends_at: "2030-01-01T00:00:00Z".parse().unwrap(),
                 updated_at: jiff::Timestamp::UNIX_EPOCH,
-                body: "{}".to_owned(),
+                body: "{}".into(),
             })
             .await
             .unwrap();
@@ -1155,12 +1158,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let row = |fp: u64, body: &str| crate::AlertRow {
             fingerprint: fp,
-            source: "alertmanager".to_owned(),
-            service: "api".to_owned(),
+            source: "alertmanager".into(),
+            service: "api".into(),
             starts_at: jiff::Timestamp::UNIX_EPOCH,
             ends_at: "2030-01-01T00:00:00Z".parse().unwrap(),
             updated_at: jiff::Timestamp::UNIX_EPOCH,
-            body: body.to_owned(),
+            body: body.into(),
         };
         let rows = |store: &SqliteStore| {
             let pool = store.reader.clone();
@@ -1247,15 +1250,12 @@ mod tests {
             .alerts_ending_after(jiff::Timestamp::MIN)
             .await
             .unwrap();
-        let got: Vec<(u64, &str)> = read
-            .iter()
-            .map(|a| (a.fingerprint, a.body.as_str()))
-            .collect();
+        let got: Vec<(u64, &str)> = read.iter().map(|a| (a.fingerprint, &*a.body)).collect();
         assert_eq!(got, vec![((-5_i64) as u64, "second"), (7, "first")]);
         // Written again, each keeps one row, after the migrated ones.
         store
             .write_alerts(&[crate::AlertRow {
-                body: "again".to_owned(),
+                body: "again".into(),
                 ..read[1].clone()
             }])
             .await
@@ -1292,10 +1292,7 @@ mod tests {
             .alerts_ending_after(jiff::Timestamp::MIN)
             .await
             .unwrap();
-        let bodies: Vec<(u64, &str)> = read
-            .iter()
-            .map(|a| (a.fingerprint, a.body.as_str()))
-            .collect();
+        let bodies: Vec<(u64, &str)> = read.iter().map(|a| (a.fingerprint, &*a.body)).collect();
         assert_eq!(bodies, vec![(3, "other"), (9, "new")]);
         store.close().await;
     }

@@ -188,6 +188,40 @@ impl LabelSet {
         ))
     }
 
+    /// [`LabelSet::new`] from borrowed pairs, in the order given (a name
+    /// given twice keeps its last value), without copying them on the way.
+    pub fn from_pairs<S: AsRef<str>>(pairs: &mut [(S, S)]) -> Result<Self, LabelError> {
+        if let Some((name, _)) = pairs.iter().find(|(n, _)| !valid_label_name(n.as_ref())) {
+            return Err(LabelError::InvalidName(name.as_ref().to_owned()));
+        }
+        let set = Self::sorted_last(pairs, false);
+        if set.0.is_empty() {
+            return Err(LabelError::Empty);
+        }
+        Ok(set)
+    }
+
+    /// [`LabelSet::free`] from borrowed pairs, in the order given.
+    pub fn free_pairs<S: AsRef<str>>(pairs: &mut [(S, S)]) -> Self {
+        Self::sorted_last(pairs, true)
+    }
+
+    /// Sorts `pairs` by name (stable: a repeated name's pairs stay in the
+    /// order given) and keeps each name's last value, and empty ones only
+    /// when `keep_empty`.
+    fn sorted_last<S: AsRef<str>>(pairs: &mut [(S, S)], keep_empty: bool) -> Self {
+        pairs.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+        let last = |i: usize| {
+            pairs
+                .get(i + 1)
+                .is_none_or(|next| next.0.as_ref() != pairs[i].0.as_ref())
+        };
+        let kept = (0..pairs.len())
+            .filter(|&i| last(i) && (keep_empty || !pairs[i].1.as_ref().is_empty()))
+            .map(|i| (pairs[i].0.as_ref(), pairs[i].1.as_ref()));
+        Self::from_sorted(kept)
+    }
+
     /// A map of free text (annotations): names are not checked, empty values
     /// are kept, sorted by name.
     pub fn free(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
@@ -300,19 +334,36 @@ pub struct Common<'a>(Option<Vec<(&'a str, &'a str)>>);
 impl<'a> Common<'a> {
     /// Narrows to the labels `s` has too; returns whether any are left.
     pub fn add(&mut self, s: &'a LabelSet) -> bool {
+        if matches!(&self.0, Some(v) if v.is_empty()) {
+            return false;
+        }
+        self.add_each(s, |_, _| {})
+    }
+
+    /// As [`Common::add`], and hands each pair of `s` to `each` in name
+    /// order on the way: a caller that writes the set out walks it once.
+    pub fn add_each(&mut self, s: &'a LabelSet, mut each: impl FnMut(&'a str, &'a str)) -> bool {
         match &mut self.0 {
-            None => self.0 = Some(s.iter().collect()),
-            Some(v) if !v.is_empty() => {
-                // Both in name order: one walk through `s`.
-                let mut theirs = s.iter().peekable();
-                v.retain(|(n, val)| {
-                    while theirs.next_if(|(m, _)| m < n).is_some() {}
-                    theirs
-                        .next_if(|(m, _)| m == n)
-                        .is_some_and(|(_, w)| w == *val)
-                });
+            None => self.0 = Some(s.iter().inspect(|&(n, v)| each(n, v)).collect()),
+            Some(v) => {
+                // Both in name order: one walk through `s`, keeping at the
+                // front of `v` the pairs `s` has with the same value.
+                let (mut kept, mut j) = (0, 0);
+                for (m, w) in s.iter() {
+                    each(m, w);
+                    while j < v.len() && v[j].0 < m {
+                        j += 1;
+                    }
+                    if j < v.len() && v[j].0 == m {
+                        if v[j].1 == w {
+                            v[kept] = v[j];
+                            kept += 1;
+                        }
+                        j += 1;
+                    }
+                }
+                v.truncate(kept);
             }
-            Some(_) => {}
         }
         self.0.as_ref().is_none_or(|v| !v.is_empty())
     }
@@ -457,6 +508,19 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn borrowed_pairs_make_the_same_sets(
+            pairs in proptest::collection::vec(("[a-d]|1x|_", "[xy]?"), 0..8)
+        ) {
+            let owned = || pairs.iter().map(|(n, v)| (n.clone(), v.clone()));
+            let mut borrowed: Vec<(&str, &str)> =
+                pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            proptest::prop_assert_eq!(LabelSet::from_pairs(&mut borrowed.clone()), LabelSet::new(owned()));
+            proptest::prop_assert_eq!(LabelSet::free_pairs(&mut borrowed), LabelSet::free(owned()));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
         fn common_labels_are_those_every_set_has_with_the_same_value(
             sets in proptest::collection::vec(
                 proptest::collection::btree_map("[a-e]", "[xy]", 1..5), 1..5)
@@ -470,7 +534,16 @@ mod tests {
                 .filter(|(n, v)| sets.iter().all(|s| s.get(n) == Some(*v)))
                 .collect();
             let want = if naive.is_empty() { LabelSet::default() } else { set(&naive) };
-            proptest::prop_assert_eq!(LabelSet::common(sets.iter()), want);
+            proptest::prop_assert_eq!(LabelSet::common(sets.iter()), want.clone());
+            // Walking each set whole while narrowing finds the same, and
+            // hands over every pair of every set in order.
+            let mut common = Common::default();
+            for s in &sets {
+                let mut seen = Vec::new();
+                common.add_each(s, |n, v| seen.push((n, v)));
+                proptest::prop_assert_eq!(seen, s.iter().collect::<Vec<_>>());
+            }
+            proptest::prop_assert_eq!(common.finish(), want);
         }
     }
 }

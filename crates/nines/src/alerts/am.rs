@@ -89,8 +89,17 @@ fn read_body<T: serde::de::DeserializeOwned>(
     what: &str,
     hint: &str,
 ) -> Result<T, AmError> {
+    parse_body(headers, &String::from_utf8_lossy(body), what, hint)
+}
+
+/// [`read_body`] of a body already text, into values that may borrow it.
+fn parse_body<'a, T: Deserialize<'a>>(
+    headers: &HeaderMap,
+    text: &'a str,
+    what: &str,
+    hint: &str,
+) -> Result<T, AmError> {
     require_json(headers)?;
-    let text = String::from_utf8_lossy(body);
     if text.trim().is_empty() {
         return Err(schema(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -98,7 +107,7 @@ fn read_body<T: serde::de::DeserializeOwned>(
             format!("{what} in body is required"),
         ));
     }
-    serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_str(text).map_err(|e| {
         schema(
             StatusCode::BAD_REQUEST,
             400,
@@ -139,15 +148,76 @@ pub fn parse_time(field: &str, s: &str) -> Result<Timestamp, String> {
 }
 
 #[derive(Deserialize)]
-struct PostableAlert {
-    labels: Option<BTreeMap<String, String>>,
-    annotations: Option<BTreeMap<String, String>>,
-    #[serde(rename = "startsAt")]
-    starts_at: Option<String>,
-    #[serde(rename = "endsAt")]
-    ends_at: Option<String>,
+struct PostableAlert<'a> {
+    #[serde(borrow)]
+    labels: Option<Pairs<'a>>,
+    #[serde(borrow)]
+    annotations: Option<Pairs<'a>>,
+    #[serde(rename = "startsAt", borrow)]
+    starts_at: Option<Text<'a>>,
+    #[serde(rename = "endsAt", borrow)]
+    ends_at: Option<Text<'a>>,
     #[serde(rename = "generatorURL")]
     generator_url: Option<String>,
+}
+
+/// A JSON object of strings, its pairs in the order given, borrowed from
+/// the body where they need no unescaping (a label set is made from them
+/// without a map or a copy of each name and value on the way).
+struct Pairs<'a>(Vec<(Text<'a>, Text<'a>)>);
+
+/// A JSON string, borrowed where it can be.
+struct Text<'a>(std::borrow::Cow<'a, str>);
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(v.into()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(v.to_owned().into()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(v.into()))
+            }
+        }
+        d.deserialize_str(V(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Pairs<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Pairs<'a>, A::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(Pairs(pairs))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
 }
 
 /// A URI as Alertmanager's schema checks it: no spaces, valid escapes.
@@ -178,8 +248,9 @@ pub async fn post_alerts(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AmError> {
+    let text = String::from_utf8_lossy(&body);
     let posted: Option<Vec<PostableAlert>> =
-        read_body(&headers, &body, "alerts", ": send a JSON array of alerts")?;
+        parse_body(&headers, &text, "alerts", ": send a JSON array of alerts")?;
     let posted = posted.unwrap_or_default();
     for (i, a) in posted.iter().enumerate() {
         if a.labels.is_none() {
@@ -205,7 +276,8 @@ pub async fn post_alerts(
     let mut errors = Vec::new();
     let mut held = Vec::with_capacity(posted.len());
     for (i, a) in posted.into_iter().enumerate() {
-        let labels = match LabelSet::new(a.labels.unwrap_or_default()) {
+        let mut pairs = a.labels.map(|p| p.0).unwrap_or_default();
+        let labels = match LabelSet::from_pairs(&mut pairs) {
             Ok(l) => l,
             Err(e) => {
                 errors.push(format!("alert {i}: {e}"));
@@ -213,8 +285,8 @@ pub async fn post_alerts(
             }
         };
         // Go clients (amtool) send the zero time for "not set".
-        let time = |field: &str, v: Option<String>| {
-            v.map(|s| parse_time(field, &s))
+        let time = |field: &str, v: Option<Text>| {
+            v.map(|s| parse_time(field, s.as_ref()))
                 .transpose()
                 .map(|t| t.filter(|t| t.as_second() > GO_ZERO_TIME_SECONDS))
         };
@@ -228,7 +300,7 @@ pub async fn post_alerts(
         };
         let input = AlertInput {
             labels,
-            annotations: LabelSet::free(a.annotations.unwrap_or_default()),
+            annotations: LabelSet::free_pairs(&mut a.annotations.map(|p| p.0).unwrap_or_default()),
             starts_at,
             ends_at,
             generator_url: a.generator_url.unwrap_or_default(),

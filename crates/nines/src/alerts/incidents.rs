@@ -2407,15 +2407,20 @@ pub fn render_webhook(st: &HubState, decision: &str) -> Option<Vec<u8>> {
     let mut common_labels = Common::default();
     let mut common_annotations = Common::default();
     for (i, (h, is_firing)) in alerts.enumerate() {
-        common_labels.add(&h.alert.labels);
-        common_annotations.add(&h.alert.annotations);
         if i >= shown {
+            common_labels.add(&h.alert.labels);
+            common_annotations.add(&h.alert.annotations);
             continue;
         }
         if i > 0 {
             out.push(b',');
         }
-        write_alert(&mut out, &h.alert, is_firing);
+        write_alert(
+            &mut out,
+            &h.alert,
+            is_firing,
+            (&mut common_labels, &mut common_annotations),
+        );
     }
     let (common_labels, common_annotations) = (common_labels.finish(), common_annotations.finish());
     out.extend_from_slice(b"],\"groupLabels\":");
@@ -2446,15 +2451,20 @@ fn put<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
 /// a fifth of nines' memory with many alerts held); writing it costs little
 /// more than copying it did: the label sets are written as they are held,
 /// and times and the fingerprint by hand, with no allocation.
-fn write_alert(out: &mut Vec<u8>, a: &nines_core::alerting::model::Alert, firing: bool) {
+fn write_alert<'a>(
+    out: &mut Vec<u8>,
+    a: &'a nines_core::alerting::model::Alert,
+    firing: bool,
+    common: (&mut Common<'a>, &mut Common<'a>),
+) {
     out.extend_from_slice(if firing {
         b"{\"status\":\"firing\",\"labels\":"
     } else {
         b"{\"status\":\"resolved\",\"labels\":"
     });
-    put(out, &super::LabelMap(&a.labels));
+    write_set(out, &a.labels, common.0);
     out.extend_from_slice(b",\"annotations\":");
-    put(out, &super::LabelMap(&a.annotations));
+    write_set(out, &a.annotations, common.1);
     out.extend_from_slice(b",\"startsAt\":\"");
     super::write_time(out, a.starts_at);
     out.extend_from_slice(b"\",\"endsAt\":\"");
@@ -2468,6 +2478,22 @@ fn write_alert(out: &mut Vec<u8>, a: &nines_core::alerting::model::Alert, firing
     out.extend_from_slice(b",\"fingerprint\":\"");
     super::write_hex16(out, a.fingerprint.0);
     out.extend_from_slice(b"\"}");
+}
+
+/// Writes `set` as a JSON object, narrowing `common` in the same walk.
+fn write_set<'a>(out: &mut Vec<u8>, set: &'a LabelSet, common: &mut Common<'a>) {
+    out.push(b'{');
+    let mut first = true;
+    common.add_each(set, |name, value| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        put(out, name);
+        out.push(b':');
+        put(out, value);
+    });
+    out.push(b'}');
 }
 
 fn fnv(s: &str) -> String {

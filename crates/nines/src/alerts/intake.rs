@@ -6,13 +6,12 @@
 //! requests are answered once it is durable, and a failed commit takes it
 //! back out of memory with every batch after it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use nines_store::{AlertRow, IncidentWrite, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{AlertHub, Held, encode_alert};
+use super::{AlertHub, ByFingerprint, Held, encode_alert};
 
 /// At most this many alerts go into one transaction; more wait for the next.
 const MAX_GROUP: usize = 20_000;
@@ -120,7 +119,8 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
             // of the same alert in this group merge over earlier ones. The
             // alerts move out of the requests: a new alert is kept as it
             // came, not copied.
-            let mut merged: HashMap<u64, Held> = HashMap::with_capacity(count);
+            let mut merged: ByFingerprint<Held> =
+                ByFingerprint::with_capacity_and_hasher(count, Default::default());
             for h in incoming.into_iter().flatten() {
                 let fp = h.alert.fingerprint.0;
                 let now = h.alert.updated_at;
@@ -227,7 +227,8 @@ async fn commit(hub: Arc<AlertHub>, mut rx: mpsc::UnboundedReceiver<Commit>) {
             answered = requests;
         }
         // A later batch's row of an alert is merged over the earlier one's.
-        let mut at: HashMap<u64, usize> = HashMap::with_capacity(count);
+        let mut at: ByFingerprint<usize> =
+            ByFingerprint::with_capacity_and_hasher(count, Default::default());
         let mut rows: Vec<AlertRow> = Vec::with_capacity(count);
         let mut updates = Vec::new();
         for b in &mut batches {

@@ -59,9 +59,13 @@ impl Held {
     }
 }
 
+/// A map keyed by alert fingerprint, hashed by foldhash (a fingerprint is
+/// already a hash; SipHash on it was a few per cent of the CPU per alert).
+pub type ByFingerprint<V> = HashMap<u64, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 pub struct HubState {
-    pub alerts: HashMap<u64, Held>,
+    pub alerts: ByFingerprint<Held>,
     pub silences: BTreeMap<String, Silence>,
     /// Maintenance windows, by id (every one ever opened: they are few,
     /// and each keeps its cost in error budget).
@@ -535,7 +539,8 @@ pub struct LabelMap<'a>(pub &'a LabelSet);
 impl serde::Serialize for LabelMap<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.0.len()))?;
+        // No length: serde_json does not need it, and it is a walk.
+        let mut m = s.serialize_map(None)?;
         for (k, v) in self.0.iter() {
             m.serialize_entry(k, v)?;
         }
@@ -572,8 +577,8 @@ pub fn encode_alert(h: &Held) -> AlertRow {
     let a = &h.alert;
     AlertRow {
         fingerprint: a.fingerprint.0,
-        source: a.source.as_str().to_owned(),
-        service: h.service.clone(),
+        source: source_name(a.source),
+        service: h.service.as_str().into(),
         starts_at: a.starts_at,
         ends_at: a.ends_at,
         updated_at: a.updated_at,
@@ -583,8 +588,31 @@ pub fn encode_alert(h: &Held) -> AlertRow {
             generator_url: &a.generator_url,
             timeout: a.timeout,
         })
-        .unwrap_or_default(),
+        .unwrap_or_default()
+        .into(),
     }
+}
+
+/// A source's name as a row holds it, made once per source (see
+/// [`AlertRow::source`]).
+fn source_name(source: Source) -> Arc<str> {
+    use std::sync::LazyLock;
+    static NAMES: LazyLock<[Arc<str>; 4]> = LazyLock::new(|| {
+        [
+            Source::Alertmanager,
+            Source::PagerDuty,
+            Source::Slo,
+            Source::Heartbeat,
+        ]
+        .map(|s| Arc::from(s.as_str()))
+    });
+    let i = match source {
+        Source::Alertmanager => 0,
+        Source::PagerDuty => 1,
+        Source::Slo => 2,
+        Source::Heartbeat => 3,
+    };
+    NAMES[i].clone()
 }
 
 fn decode_alert(row: &AlertRow) -> Result<Held, String> {
@@ -610,7 +638,7 @@ fn decode_alert(row: &AlertRow) -> Result<Held, String> {
             source: Source::parse(&row.source)
                 .ok_or_else(|| format!("unknown source {:?}", row.source))?,
         },
-        row.service.clone(),
+        row.service.to_string(),
     ))
 }
 
@@ -740,7 +768,7 @@ mod tests {
             "timeout": a.timeout,
         })
         .to_string();
-        assert_eq!(row.body, as_value);
+        assert_eq!(&*row.body, as_value);
         let back = decode_alert(&row).unwrap();
         assert_eq!(back.alert, h.alert);
         assert_eq!(back.service, h.service);
