@@ -209,7 +209,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
                 self,
                 mut map: A,
             ) -> Result<Pairs<'a>, A::Error> {
-                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(4).min(64));
                 while let Some(pair) = map.next_entry()? {
                     pairs.push(pair);
                 }
