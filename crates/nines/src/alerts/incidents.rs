@@ -1133,13 +1133,18 @@ impl Incidents {
     /// one.
     fn place(&mut self, fp: u64, h: &Held, r: &GroupRef, now: Timestamp) -> GroupId {
         let current: GroupId = (r.receiver.clone(), r.key.clone(), 0);
-        let last: GroupId = (r.receiver.clone(), r.key.clone(), i64::MAX);
         // The incident the alert is part of, the latest open one, and the
-        // groups that hold the alert (one, but for an alert moving).
+        // groups that hold the alert (one, but for an alert moving): the
+        // group's ids run from `current` (0) to those of the incidents it
+        // moved aside (their ids, above 0), next to each other.
         let mut part_of = None;
         let mut latest: Option<(&GroupId, &IncidentRow)> = None;
         let mut holders: Vec<GroupId> = Vec::new();
-        for (id, g) in self.groups.range(current.clone()..=last) {
+        let of_group = self
+            .groups
+            .range(&current..)
+            .take_while(|(id, _)| id.0 == r.receiver && id.1 == r.key);
+        for (id, g) in of_group {
             let member = g.members.contains(&fp);
             if member {
                 holders.push(id.clone());
