@@ -606,13 +606,12 @@ fn source_name(source: Source) -> Arc<str> {
         ]
         .map(|s| Arc::from(s.as_str()))
     });
-    let i = match source {
-        Source::Alertmanager => 0,
-        Source::PagerDuty => 1,
-        Source::Slo => 2,
-        Source::Heartbeat => 3,
-    };
-    NAMES[i].clone()
+    let name = source.as_str();
+    NAMES
+        .iter()
+        .find(|n| &***n == name)
+        .cloned()
+        .unwrap_or_else(|| Arc::from(name))
 }
 
 fn decode_alert(row: &AlertRow) -> Result<Held, String> {
