@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use super::routing::{GroupRef, Routing, Target};
 use super::{AlertHub, Held, HubState};
+use super::{Fingerprints, sorted};
 
 /// A group: its receiver, its group key, and which of its incidents: 0 for
 /// the one new alerts join, or the id of an earlier incident still open
@@ -39,14 +40,14 @@ struct Predecessor {
 #[derive(Debug)]
 struct Group {
     r: GroupRef,
-    members: BTreeSet<u64>,
+    members: Fingerprints,
     /// The firing alerts of the last notification.
-    notified: BTreeSet<u64>,
+    notified: Fingerprints,
     /// Alerts that started firing, and that stopped, since the incident's
     /// timeline last recorded them (kept as deltas: a pass costs what
     /// changed, not the size of the group).
-    joined: BTreeSet<u64>,
-    left: BTreeSet<u64>,
+    joined: Fingerprints,
+    left: Fingerprints,
     /// The firing set changed since the last notification.
     dirty: bool,
     /// When the last notification was decided.
@@ -57,14 +58,14 @@ struct Group {
     touched: bool,
     /// The members firing now (not resolved, silenced or inhibited), kept
     /// up to date from the alerts that change.
-    firing: BTreeSet<u64>,
+    firing: Fingerprints,
     /// The members still firing but held by a maintenance window: they page
     /// nobody, and keep an open incident open (it resolves when they do).
-    held: BTreeSet<u64>,
+    held: Fingerprints,
     /// The members still firing but impacted by a dependency that fails
     /// (dependency-aware routing): they page nobody, and keep an open
     /// incident open, as held ones do.
-    impacted: BTreeSet<u64>,
+    impacted: Fingerprints,
     /// Alerts of dependent services that this group's alerts hold back, as
     /// the incident's timeline last recorded them.
     held_back: BTreeSet<u64>,
@@ -114,11 +115,11 @@ struct Outcome {
     held_back: BTreeSet<u64>,
     /// The alerts told as joined and as left (owed again if the write
     /// fails).
-    told: (BTreeSet<u64>, BTreeSet<u64>),
+    told: (Fingerprints, Fingerprints),
     /// The group's count of changes when it was decided.
     changes: u64,
     /// What was firing when it was decided (notified, if it notified).
-    firing: BTreeSet<u64>,
+    firing: Fingerprints,
 }
 
 /// At most this many passes' writes are under way at once; the next pass
@@ -211,17 +212,17 @@ impl Group {
     fn new(r: GroupRef) -> Group {
         Group {
             r,
-            members: BTreeSet::new(),
-            notified: BTreeSet::new(),
-            joined: BTreeSet::new(),
-            left: BTreeSet::new(),
+            members: Fingerprints::default(),
+            notified: Fingerprints::default(),
+            joined: Fingerprints::default(),
+            left: Fingerprints::default(),
             dirty: false,
             last_flush: None,
             due: None,
             touched: false,
-            firing: BTreeSet::new(),
-            held: BTreeSet::new(),
-            impacted: BTreeSet::new(),
+            firing: Fingerprints::default(),
+            held: Fingerprints::default(),
+            impacted: Fingerprints::default(),
             held_back: BTreeSet::new(),
             restored: false,
             unack: false,
@@ -432,7 +433,7 @@ impl Group {
         // The firing alerts themselves are looked up only when an incident
         // opens or a notification goes out: a pass costs what changed.
         let all_firing = || -> Vec<&Held> {
-            self.firing
+            sorted(&self.firing)
                 .iter()
                 .filter_map(|fp| st.alerts.get(fp))
                 .collect()
@@ -548,11 +549,11 @@ impl Group {
                 .collect();
             json!({"count": fps.len(), "alerts": shown})
         };
-        let joined: Vec<u64> = self.joined.iter().copied().collect();
+        let joined = sorted(&self.joined);
         if !joined.is_empty() {
             events.push(event(now, "alerts_joined", "nines", describe(joined)));
         }
-        let left: Vec<u64> = self.left.iter().copied().collect();
+        let left = sorted(&self.left);
         if !left.is_empty() {
             events.push(event(now, "alerts_left", "nines", describe(left)));
         }
@@ -602,8 +603,8 @@ impl Group {
         // Alerts that fired at the last notification and have resolved since
         // go out as resolved.
         let newly_resolved: Vec<&Held> = if notify {
-            self.notified
-                .difference(&self.firing)
+            sorted(self.notified.difference(&self.firing))
+                .iter()
                 .filter_map(|fp| st.alerts.get(fp))
                 .filter(|h| h.alert.resolved_at(now))
                 .collect()
@@ -674,7 +675,7 @@ pub struct Incidents {
     /// When a silence starts or ends next: everything is looked at again.
     next_full: Option<Timestamp>,
     /// Alerts changed since the last pass.
-    changed: BTreeSet<u64>,
+    changed: Fingerprints,
     all_changed: bool,
     /// Acknowledged incidents by the time their acknowledgement runs out.
     ack_deadlines: BTreeSet<(Timestamp, i64)>,
@@ -1006,17 +1007,17 @@ impl Incidents {
                         group_window: policy.group_window,
                         machines_only: false,
                     },
-                    members: body_alerts(&body),
-                    joined: BTreeSet::new(),
-                    left: BTreeSet::new(),
+                    members: body_alerts(&body).into_iter().collect(),
+                    joined: Fingerprints::default(),
+                    left: Fingerprints::default(),
                     dirty: false,
-                    notified: BTreeSet::new(),
+                    notified: Fingerprints::default(),
                     last_flush: Some(row.updated_at),
                     due: None,
                     touched: true,
-                    firing: BTreeSet::new(),
-                    held: BTreeSet::new(),
-                    impacted: BTreeSet::new(),
+                    firing: Fingerprints::default(),
+                    held: Fingerprints::default(),
+                    impacted: Fingerprints::default(),
                     held_back: body_held_back(&body),
                     restored: true,
                     unack: false,
@@ -1222,7 +1223,10 @@ impl Incidents {
     ) {
         let mut full =
             std::mem::take(&mut self.all_changed) || self.next_full.is_some_and(|t| t <= now);
-        let mut changed: Vec<u64> = std::mem::take(&mut self.changed).into_iter().collect();
+        // In fingerprint order, as a group's members are shown: which of
+        // two alerts new in one pass a group takes first does not hang on
+        // the hash.
+        let mut changed = sorted(&std::mem::take(&mut self.changed));
         // Alerts whose end has come without a refresh resolve by themselves.
         while let Some(&(at, fp)) = self.expiry.first() {
             if at > now {
@@ -1570,7 +1574,7 @@ impl Incidents {
                     .collect();
                 for g in self.groups.values() {
                     if let Some(inc) = &g.incident {
-                        for fp in g.members.intersection(&roots) {
+                        for fp in roots.iter().filter(|fp| g.members.contains(fp)) {
                             root_incidents.entry(*fp).or_insert(inc.id);
                         }
                     }
@@ -1903,7 +1907,10 @@ impl Incidents {
             };
             let inc = &mut writes[at].1.incident;
             let mut body = body_of(inc);
-            let alerts: Vec<String> = g.members.iter().map(|fp| format!("{fp:016x}")).collect();
+            let alerts: Vec<String> = sorted(&g.members)
+                .iter()
+                .map(|fp| format!("{fp:016x}"))
+                .collect();
             body["alerts"] = json!(alerts);
             inc.body = body.to_string();
         }
