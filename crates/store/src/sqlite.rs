@@ -46,8 +46,18 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// 100,000 alerts).
 const WRITER_CACHE_KIB: u32 = 4_096;
 
-/// WAL pages between automatic checkpoints (SQLite's default is 1,000).
-const WRITER_WAL_PAGES: u32 = 4_000;
+/// WAL pages between automatic checkpoints (SQLite's default is 1,000):
+/// 16 MiB of WAL, whatever the page size.
+const WRITER_WAL_PAGES: u32 = 16 * 1024 * 1024 / PAGE_SIZE;
+
+/// The page size of a database nines creates (SQLite's default is 4 KiB;
+/// one made before keeps its own). SQLite writes each WAL frame, and each
+/// page it checkpoints, with a system call of its own: with 4 KiB pages,
+/// 100,000 alerts took about 28,000 of them. A larger page takes a fourth
+/// of those for the same bytes; 64 KiB pages cost more than they saved
+/// (each insert moves more of its page, and a small commit still rewrites
+/// a whole last page).
+const PAGE_SIZE: u32 = 16_384;
 
 /// Readers run in parallel under WAL; a handful covers the API and the
 /// evaluator without holding many file descriptors.
@@ -221,6 +231,7 @@ impl SqliteStore {
         let mut writer = options
             .clone()
             .create_if_missing(true)
+            .page_size(PAGE_SIZE)
             .journal_mode(SqliteJournalMode::Wal)
             .pragma("temp_store", "MEMORY")
             .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
@@ -1014,6 +1025,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_database_made_with_another_page_size_keeps_it_and_works() {
+        use crate::alerting::AlertStore;
+        let dir = tempfile::tempdir().unwrap();
+        // A data dir made by a release with SQLite's default page size.
+        let mut old = SqliteConnectOptions::new()
+            .filename(dir.path().join(DB_FILE))
+            .create_if_missing(true)
+            .page_size(4096)
+            .journal_mode(SqliteJournalMode::Wal)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE made_before (x INTEGER)")
+            .execute(&mut old)
+            .await
+            .unwrap();
+        old.close().await.unwrap();
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+        assert_eq!(
+            pragma(&mut *store.writer().await.unwrap(), "page_size").await,
+            "4096"
+        );
+        let row = crate::AlertRow {
+            fingerprint: 1,
+            source: "alertmanager".into(),
+            service: "api".into(),
+            starts_at: jiff::Timestamp::UNIX_EPOCH,
+            ends_at: "2030-01-01T00:00:00Z".parse().unwrap(),
+            updated_at: jiff::Timestamp::UNIX_EPOCH,
+            body: "{}".into(),
+        };
+        store.write_alerts(&[row]).await.unwrap();
+        let read = store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap();
+        assert_eq!(read.len(), 1);
+        store.close().await;
+    }
+
+    #[tokio::test]
     async fn connections_are_set_up_for_durability_and_a_single_writer() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path(), migrate::SQLITE)
@@ -1032,6 +1086,7 @@ mod tests {
                 assert_eq!(pragma(&store.reader, name).await, value, "readers' {name}");
             }
             assert_eq!(pragma(&mut *w, "query_only").await, "0");
+            assert_eq!(pragma(&mut *w, "page_size").await, PAGE_SIZE.to_string());
             assert_eq!(pragma(&mut *w, "temp_store").await, "2", "MEMORY");
             assert_eq!(
                 pragma(&mut *w, "cache_size").await,
