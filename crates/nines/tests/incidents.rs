@@ -996,7 +996,9 @@ async fn alerts_whose_commit_fails_are_taken_back_and_open_no_incident() {
     // The disk refuses this alert's write.
     sqlite(
         &db,
-        "CREATE TRIGGER refuse BEFORE INSERT ON alerts WHEN NEW.body LIKE '%refused-by-test%'
+        // A write of alerts is one segment: refused if it holds this one.
+        "CREATE TRIGGER refuse BEFORE INSERT ON alert_segments
+         WHEN instr(NEW.rows, CAST('refused-by-test' AS BLOB)) > 0
          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
     );
     let alert = json!([{"labels": {"alertname": "DiskFull", "service": "checkout", "case": "refused-by-test"}}]);
@@ -1140,7 +1142,9 @@ async fn a_failed_commit_takes_back_the_batches_after_it_too() {
     let db = dir.path().join("data/nines.db");
     sqlite(
         &db,
-        "CREATE TRIGGER refuse BEFORE INSERT ON alerts WHEN NEW.body LIKE '%refused-by-test%'
+        // A write of alerts is one segment: refused if it holds this one.
+        "CREATE TRIGGER refuse BEFORE INSERT ON alert_segments
+         WHEN instr(NEW.rows, CAST('refused-by-test' AS BLOB)) > 0
          BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
     );
     let post = |alert: Value| post_later(&url, json!([alert]));

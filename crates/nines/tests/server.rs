@@ -132,7 +132,7 @@ async fn health_readiness_and_status() {
     assert_eq!(v["config"]["revision"], 1);
     assert_eq!(v["config"]["objects"]["slos"], 3);
     assert_eq!(v["store"]["engine"], "sqlite");
-    assert_eq!(v["store"]["schema_version"], 10);
+    assert_eq!(v["store"]["schema_version"], 11);
     let (status, page) = app.get("/").await;
     assert_eq!(status, 200);
     assert!(page.contains("checkout-availability") || page.contains("Checkout availability"));

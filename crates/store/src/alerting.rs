@@ -443,9 +443,8 @@ pub trait AlertStore: Send + Sync + 'static {
 /// Implements [`AlertStore`] for an engine that provides `write_tx()`,
 /// `read_pool()`, `error(op)`, `sql(&str) -> Cow<str>`,
 /// `write_alert_rows(rows)`, `write_alert_rows_and_updates(rows, updates)`,
-/// `prune_alert_rows(before)`,
-/// `write_incident_updates(writes)` and `ALERTS_LATEST_LAST` (the `ORDER BY`
-/// that gives alert rows by fingerprint with each one's latest last); only
+/// `prune_alert_rows(before)`, `read_alert_rows(after)` and
+/// `write_incident_updates(writes)`; only
 /// the placeholder style, the alerts' layout and the write of incident
 /// updates (each one transaction) differ between the engines.
 macro_rules! alert_store_impl {
@@ -495,27 +494,7 @@ macro_rules! alert_store_impl {
                 &self,
                 after: jiff::Timestamp,
             ) -> Result<Vec<$crate::alerting::AlertRow>, $crate::StoreError> {
-                // By fingerprint, each one's latest row last (see the
-                // engine's `ALERTS_LATEST_LAST`).
-                let sql = Self::sql(&format!(
-                    "SELECT {} FROM alerts WHERE ends_at > ? ORDER BY {}",
-                    $crate::alerting::ALERT_COLUMNS,
-                    Self::ALERTS_LATEST_LAST,
-                ));
-                let rows: Vec<$crate::alerting::AlertTuple> = sqlx::query_as(sql.clone())
-                    .bind(after.as_microsecond())
-                    .fetch_all(self.read_pool())
-                    .await
-                    .map_err(self.error("reading alerts"))?;
-                let mut out: Vec<$crate::alerting::AlertRow> = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let row = $crate::alerting::alert_from(row)?;
-                    match out.last_mut() {
-                        Some(prev) if prev.fingerprint == row.fingerprint => *prev = row,
-                        _ => out.push(row),
-                    }
-                }
-                Ok(out)
+                self.read_alert_rows(after).await
             }
 
             async fn prune_alerts(&self, before: jiff::Timestamp) -> Result<u64, $crate::StoreError> {

@@ -42,6 +42,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+mod alert_segments;
 mod alerting;
 mod budget_exhaustion;
 mod config_revision;

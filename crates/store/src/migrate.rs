@@ -73,6 +73,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "incident_windows",
         sql: include_str!("../migrations/sqlite/0010_incident_windows.sql"),
     },
+    Migration {
+        version: 11,
+        name: "alert_segments",
+        sql: include_str!("../migrations/sqlite/0011_alert_segments.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -125,6 +130,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 10,
         name: "incident_windows",
         sql: include_str!("../migrations/postgres/0010_incident_windows.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "alert_segments",
+        sql: include_str!("../migrations/postgres/0011_alert_segments.sql"),
     },
 ];
 

@@ -123,8 +123,22 @@ impl PostgresStore {
         (self.write_alert_rows(rows).await, None)
     }
 
-    /// One row per fingerprint (its key).
-    const ALERTS_LATEST_LAST: &'static str = "fingerprint";
+    /// Every alert whose end is after `after`, by fingerprint (its key).
+    async fn read_alert_rows(
+        &self,
+        after: jiff::Timestamp,
+    ) -> Result<Vec<crate::AlertRow>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM alerts WHERE ends_at > $1 ORDER BY fingerprint",
+            crate::alerting::ALERT_COLUMNS
+        );
+        let rows: Vec<crate::alerting::AlertTuple> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after.as_microsecond())
+            .fetch_all(self.read_pool())
+            .await
+            .map_err(self.error("reading alerts"))?;
+        rows.into_iter().map(crate::alerting::alert_from).collect()
+    }
 
     /// Deletes the alerts that ended before `before`.
     async fn prune_alert_rows(&self, before: jiff::Timestamp) -> Result<u64, sqlx::Error> {

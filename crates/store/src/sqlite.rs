@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{OwnedMappedMutexGuard, OwnedMutexGuard};
 
+use crate::alert_segments;
 use crate::config_revision::{self, RevisionRow, timestamp_micros};
 use crate::gate_override::{self, GateOverride, NewGateOverride};
 use crate::migrate::{self, Migration};
@@ -104,69 +105,54 @@ fn upsert_for(buckets: usize) -> (&'static str, usize) {
     (UPSERT_SQL[index].as_str(), UPSERT_CHUNKS[index])
 }
 
-/// How many alerts one insert (or delete) statement writes: a power of two,
-/// the rows padded up to it by repeating the last one (a repeated insert does
-/// nothing, a repeated delete finds nothing), so that the writer's statement
-/// cache holds a handful of statements rather than one per batch size. 256
-/// rows bind 2,048 parameters, far below SQLite's limit (32,766).
-const ALERT_CHUNK_MAX: usize = 256;
+/// How many segments one delete statement names: a power of two, the list
+/// padded up to it by repeating the last one (a repeated delete finds
+/// nothing), so that the writer's statement cache holds a handful of
+/// statements rather than one per count.
+const DELETE_CHUNK_MAX: usize = 256;
 
-/// `[BEGIN IMMEDIATE;] INSERT ... x rows [; COMMIT]`. Every row has a new
-/// `seq`; a padding row repeats one and is dropped by the conflict.
-fn alert_insert_sql(rows: usize, begin: bool, commit: bool) -> String {
-    let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; rows].join(", ");
+/// `DELETE ... x segments [; COMMIT]`: the segments a write leaves with no
+/// live alert, by `seq`.
+fn segment_delete_sql(segments: usize, commit: bool) -> String {
+    let seqs = vec!["?"; segments].join(", ");
     format!(
-        "{}INSERT INTO alerts (seq, fingerprint, source, service, starts_at, ends_at, updated_at, body)
-         VALUES {values} ON CONFLICT (seq) DO NOTHING{}",
-        if begin { "BEGIN IMMEDIATE; " } else { "" },
+        "DELETE FROM alert_segments WHERE seq IN ({seqs}){}",
         if commit { "; COMMIT" } else { "" },
     )
 }
 
-/// `DELETE ... x rows [; COMMIT]`: the rows the new ones replace, by `seq`.
-fn alert_delete_sql(rows: usize, commit: bool) -> String {
-    let seqs = vec!["?"; rows].join(", ");
-    format!(
-        "DELETE FROM alerts WHERE seq IN ({seqs}){}",
-        if commit { "; COMMIT" } else { "" },
-    )
-}
-
-/// The statements of an alert write, by chunk size (index = log2 of it):
-/// inserts by whether they begin and whether they commit the transaction
-/// (`insert[begin][commit]`), deletes by whether they commit it. A write
-/// with nothing to delete is one statement per chunk, so a small write is
-/// one round trip (see [`SqliteStore::raw_tx`]).
+/// The statements of an alert write: the insert of its segment, by whether
+/// it commits the transaction (it always begins it), and the deletes by
+/// chunk size (index = log2 of it) and whether they commit. A write that
+/// leaves no segment empty is one statement, one round trip (see
+/// [`SqliteStore::raw_tx`]).
 struct AlertSql {
-    insert: [[Vec<String>; 2]; 2],
+    insert: [String; 2],
     delete: [Vec<String>; 2],
 }
 
 static ALERT_SQL: LazyLock<AlertSql> = LazyLock::new(|| {
-    let sizes = || (0..=ALERT_CHUNK_MAX.trailing_zeros()).map(|p| 1_usize << p);
-    let insert = |begin, commit| {
-        sizes()
-            .map(|n| alert_insert_sql(n, begin, commit))
-            .collect()
+    let sizes = || (0..=DELETE_CHUNK_MAX.trailing_zeros()).map(|p| 1_usize << p);
+    let insert = |commit| {
+        format!(
+            "BEGIN IMMEDIATE; INSERT INTO alert_segments (seq, rows) VALUES (?, ?){}",
+            if commit { "; COMMIT" } else { "" }
+        )
     };
-    let delete = |commit| sizes().map(|n| alert_delete_sql(n, commit)).collect();
+    let delete = |commit| sizes().map(|n| segment_delete_sql(n, commit)).collect();
     AlertSql {
-        insert: [
-            [insert(false, false), insert(false, true)],
-            [insert(true, false), insert(true, true)],
-        ],
+        insert: [insert(false), insert(true)],
         delete: [delete(false), delete(true)],
     }
 });
 
-/// Where each alert's row is (see migration 9): its `seq` by fingerprint,
-/// and the next `seq` to give. Rows are appended in write order, and a
-/// write deletes the rows it replaces by `seq`, so the table is never
-/// searched by fingerprint.
-#[derive(Default)]
-struct AlertSeqs {
-    by_fingerprint: std::collections::HashMap<u64, i64, foldhash::fast::RandomState>,
-    next: i64,
+/// The alerts' segments as the store knows them (see
+/// [`alert_segments::Index`]), and whether that may be out of date: a write
+/// whose outcome is not known (it failed, or its future was dropped) may
+/// have committed, so the index is read again before the next write.
+struct AlertIndex {
+    index: alert_segments::Index,
+    stale: bool,
 }
 
 pub(crate) struct SqliteStore {
@@ -184,9 +170,9 @@ pub(crate) struct SqliteStore {
     raw_tx_open: Arc<std::sync::atomic::AtomicBool>,
     /// Held, not read: the lock lasts as long as this file stays open.
     lock: Mutex<Option<File>>,
-    /// Each alert's row (see [`AlertSeqs`]). Held for the whole of an alert
-    /// write or prune, which serialises them.
-    alert_seqs: tokio::sync::Mutex<AlertSeqs>,
+    /// The alerts' segments (see [`AlertIndex`]). Held for the whole of an
+    /// alert write or prune, which serialises them.
+    alert_index: tokio::sync::Mutex<AlertIndex>,
 }
 
 impl SqliteStore {
@@ -249,22 +235,17 @@ impl SqliteStore {
             .await
             .map_err(unavailable)?;
 
-        let mut seqs = AlertSeqs::default();
-        // Schema 9 keeps alerts in write order (an older schema is opened
+        // Schema 11 keeps alerts in segments (an older schema is opened
         // only by the upgrade tests, which write no alerts).
-        let rows: Vec<(i64, i64)> = if migrate::newest(migrations) >= 9 {
-            sqlx::query_as("SELECT seq, fingerprint FROM alerts ORDER BY seq")
-                .fetch_all(&mut writer)
+        let index = if migrate::newest(migrations) >= 11 {
+            move_alert_rows_to_a_segment(&mut writer)
                 .await
-                .map_err(unavailable)?
+                .map_err(unavailable)?;
+            let segments = read_segments(&mut writer).await.map_err(unavailable)?;
+            alert_segments::Index::from_segments(&segments)
         } else {
-            Vec::new()
+            alert_segments::Index::default()
         };
-        for (seq, fingerprint) in rows {
-            seqs.by_fingerprint.insert(fingerprint as u64, seq);
-            seqs.next = seq + 1;
-        }
-        seqs.next = seqs.next.max(1);
 
         Ok(SqliteStore {
             writer: Arc::new(tokio::sync::Mutex::new(Some(writer))),
@@ -272,7 +253,10 @@ impl SqliteStore {
             target,
             raw_tx_open: Arc::default(),
             lock: Mutex::new(Some(lock)),
-            alert_seqs: tokio::sync::Mutex::new(seqs),
+            alert_index: tokio::sync::Mutex::new(AlertIndex {
+                index,
+                stale: false,
+            }),
         })
     }
 
@@ -354,32 +338,103 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Alert rows by fingerprint, the latest (highest `seq`) last.
-    const ALERTS_LATEST_LAST: &'static str = "fingerprint, seq";
+    /// Every alert whose end is after `after`, by fingerprint: the
+    /// segments read in order, a later one's state of an alert winning.
+    async fn read_alert_rows(
+        &self,
+        after: jiff::Timestamp,
+    ) -> Result<Vec<crate::AlertRow>, StoreError> {
+        let mut conn = self
+            .reader
+            .acquire()
+            .await
+            .map_err(self.error("reading alerts"))?;
+        let segments = read_segments(&mut conn)
+            .await
+            .map_err(self.error("reading alerts"))?;
+        let mut latest: std::collections::BTreeMap<u64, crate::AlertRow> =
+            std::collections::BTreeMap::new();
+        for (_, rows) in segments {
+            for row in rows {
+                latest.insert(row.fingerprint, row);
+            }
+        }
+        Ok(latest.into_values().filter(|r| r.ends_at > after).collect())
+    }
+
+    /// The index of segments, read again first if a write before may
+    /// have committed without its knowing (see [`AlertIndex`]).
+    async fn alert_index(&self) -> Result<tokio::sync::MutexGuard<'_, AlertIndex>, sqlx::Error> {
+        let mut ix = self.alert_index.lock().await;
+        if ix.stale {
+            let segments = read_segments(&mut *self.writer().await?).await?;
+            ix.index = alert_segments::Index::from_segments(&segments);
+            ix.stale = false;
+        }
+        Ok(ix)
+    }
 
     /// Writes alert rows (insert or replace by fingerprint) in one
-    /// transaction, committed before it returns: each row is appended under
-    /// a new `seq` and the row it replaces is deleted (see [`AlertSeqs`]).
-    /// Up to [`ALERT_CHUNK_MAX`] new alerts take one round trip (see
-    /// [`Self::raw_tx`]).
+    /// transaction, committed before it returns: the rows are one new
+    /// segment, and the segments it leaves with no live alert are deleted
+    /// (see [`alert_segments`]). A write that empties no segment is one
+    /// statement, one round trip (see [`Self::raw_tx`]).
     async fn write_alert_rows(&self, rows: &[crate::AlertRow]) -> Result<(), sqlx::Error> {
         self.write_alert_rows_then(rows, None).await
     }
 
     /// Writes `rows`, then `last` (a statement that commits), in one
-    /// transaction; the rows' seqs count once it committed.
+    /// transaction; the index counts the segment once it committed.
     async fn write_alert_rows_then(
         &self,
         rows: &[crate::AlertRow],
         last: Option<WriteQuery<'_>>,
     ) -> Result<(), sqlx::Error> {
-        let mut seqs = self.alert_seqs.lock().await;
-        let (mut queries, written) = alert_queries(&mut seqs, rows, last.is_none());
-        queries.extend(last);
-        self.raw_tx(queries).await?;
-        for (fingerprint, seq) in written {
-            seqs.by_fingerprint.insert(fingerprint, seq);
+        let mut ix = self.alert_index().await?;
+        // A fingerprint written twice keeps its last row.
+        let mut last_of = std::collections::HashMap::with_capacity_and_hasher(
+            rows.len(),
+            foldhash::fast::RandomState::default(),
+        );
+        for (i, r) in rows.iter().enumerate() {
+            last_of.insert(r.fingerprint, i);
         }
+        let kept = rows
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| last_of.get(&r.fingerprint) == Some(i))
+            .map(|(_, r)| r);
+        let plan = ix.index.plan(kept.clone());
+        let commit = last.is_none();
+        let sql = &*ALERT_SQL;
+        let chunks = plan.delete.chunks(DELETE_CHUNK_MAX);
+        let n_deletes = chunks.len();
+        let mut queries = Vec::with_capacity(2 + n_deletes);
+        queries.push(
+            sqlx::query(sql.insert[usize::from(commit && n_deletes == 0)].as_str())
+                .bind(plan.seq)
+                .bind(alert_segments::encode(kept)),
+        );
+        for (i, chunk) in chunks.enumerate() {
+            let n = chunk.len();
+            let size = n.next_power_of_two();
+            let commit = usize::from(commit && i + 1 == n_deletes);
+            let mut query =
+                sqlx::query(sql.delete[commit][size.trailing_zeros() as usize].as_str());
+            for seq in chunk
+                .iter()
+                .chain(std::iter::repeat_n(&chunk[n - 1], size - n))
+            {
+                query = query.bind(*seq);
+            }
+            queries.push(query);
+        }
+        queries.extend(last);
+        // Until it is known to have committed, or not.
+        ix.stale = true;
+        self.raw_tx(queries).await?;
+        ix.index.apply(&plan);
+        ix.stale = false;
         Ok(())
     }
 
@@ -401,23 +456,52 @@ impl SqliteStore {
         (outcome, Some(shared))
     }
 
-    /// Deletes the alerts that ended before `before`, and forgets their rows.
+    /// Forgets the alerts that ended before `before`: deletes the segments
+    /// it leaves with no live alert, and rewrites the live alerts of those
+    /// it leaves mostly dead into one new segment, in one transaction.
+    /// Returns how many alerts it forgot.
     async fn prune_alert_rows(&self, before: jiff::Timestamp) -> Result<u64, sqlx::Error> {
-        let mut seqs = self.alert_seqs.lock().await;
-        let mut tx = self.write_tx().await?;
-        let gone: Vec<(i64, i64)> =
-            sqlx::query_as("DELETE FROM alerts WHERE ends_at < ? RETURNING seq, fingerprint")
-                .bind(before.as_microsecond())
-                .fetch_all(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        for (seq, fingerprint) in &gone {
-            let fingerprint = *fingerprint as u64;
-            if seqs.by_fingerprint.get(&fingerprint) == Some(seq) {
-                seqs.by_fingerprint.remove(&fingerprint);
-            }
+        let mut ix = self.alert_index().await?;
+        let prune = ix.index.plan_prune(before.as_microsecond());
+        if prune.gone.is_empty() && prune.delete.is_empty() && prune.rewrite.is_empty() {
+            return Ok(0);
         }
-        Ok(gone.len() as u64)
+        ix.stale = true;
+        let mut tx = self.write_tx().await?;
+        let mut moved: Vec<crate::AlertRow> = Vec::new();
+        for &seq in &prune.rewrite {
+            let (blob,): (Vec<u8>,) =
+                sqlx::query_as("SELECT rows FROM alert_segments WHERE seq = ?")
+                    .bind(seq)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let rows = alert_segments::decode(&blob).map_err(|e| segment_error(seq, &e))?;
+            moved.extend(
+                rows.into_iter()
+                    .filter(|r| ix.index.is_live_in(r.fingerprint, seq, &prune)),
+            );
+        }
+        if !moved.is_empty() {
+            sqlx::query("INSERT INTO alert_segments (seq, rows) VALUES (?, ?)")
+                .bind(prune.seq)
+                .bind(alert_segments::encode(moved.iter()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        for seq in prune.delete.iter().chain(&prune.rewrite) {
+            sqlx::query("DELETE FROM alert_segments WHERE seq = ?")
+                .bind(*seq)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let moved: Vec<(u64, i64)> = moved
+            .iter()
+            .map(|r| (r.fingerprint, r.ends_at.as_microsecond()))
+            .collect();
+        ix.index.apply_prune(&prune, &moved);
+        ix.stale = false;
+        Ok(prune.gone.len() as u64)
     }
 
     /// Writes incident updates in one transaction in one round trip (see
@@ -526,81 +610,63 @@ impl std::ops::DerefMut for WriteTx {
 /// One statement of a write, its values bound.
 type WriteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
 
-/// The statements that write `rows` (see [`SqliteStore::write_alert_rows`]):
-/// the first begins the transaction; the last commits it when `commit`.
-/// Returns the `seq` each fingerprint gets, for [`AlertSeqs`] once the write
-/// committed; the seqs are taken now whatever the outcome, so a write whose
-/// commit is not known (its future dropped) never gives its seq to another.
-fn alert_queries<'q>(
-    seqs: &mut AlertSeqs,
-    rows: &'q [crate::AlertRow],
-    commit: bool,
-) -> (Vec<WriteQuery<'q>>, Vec<(u64, i64)>) {
-    // A fingerprint written twice keeps its last row.
-    let mut last = std::collections::HashMap::with_capacity_and_hasher(
-        rows.len(),
-        foldhash::fast::RandomState::default(),
-    );
-    for (i, r) in rows.iter().enumerate() {
-        last.insert(r.fingerprint, i);
+/// A segment that does not decode, as the error it is.
+fn segment_error(seq: i64, why: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("alert segment {seq}: {why}").into())
+}
+
+/// Every segment, oldest first, decoded.
+async fn read_segments(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<(i64, Vec<crate::AlertRow>)>, sqlx::Error> {
+    let rows: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, rows FROM alert_segments ORDER BY seq")
+            .fetch_all(&mut *conn)
+            .await?;
+    rows.into_iter()
+        .map(|(seq, blob)| {
+            alert_segments::decode(&blob)
+                .map(|rows| (seq, rows))
+                .map_err(|e| segment_error(seq, &e))
+        })
+        .collect()
+}
+
+/// Moves the alerts of schema 9's `alerts` table (the latest row of each
+/// fingerprint) into a first segment and drops the table, in one
+/// transaction; nothing to do once it is gone.
+async fn move_alert_rows_to_a_segment(conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    let exists: Option<(String,)> =
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'alerts'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    if exists.is_none() {
+        return Ok(());
     }
-    let mut written: Vec<(&crate::AlertRow, i64)> = Vec::with_capacity(last.len());
-    let mut replaced: Vec<i64> = Vec::new();
-    for (i, r) in rows.iter().enumerate() {
-        if last.get(&r.fingerprint) != Some(&i) {
-            continue;
-        }
-        written.push((r, seqs.next));
-        seqs.next += 1;
-        if let Some(&old) = seqs.by_fingerprint.get(&r.fingerprint) {
-            replaced.push(old);
+    let mut tx = conn.begin().await?;
+    let tuples: Vec<crate::alerting::AlertTuple> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {} FROM alerts ORDER BY fingerprint, seq",
+        crate::alerting::ALERT_COLUMNS
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut rows: Vec<crate::AlertRow> = Vec::with_capacity(tuples.len());
+    for t in tuples {
+        let row = crate::alerting::alert_from(t)
+            .map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
+        match rows.last_mut() {
+            Some(prev) if prev.fingerprint == row.fingerprint => *prev = row,
+            _ => rows.push(row),
         }
     }
-    let sql = &*ALERT_SQL;
-    let inserts = written.chunks(ALERT_CHUNK_MAX);
-    let deletes = replaced.chunks(ALERT_CHUNK_MAX);
-    let (n_inserts, n_deletes) = (inserts.len(), deletes.len());
-    let mut queries = Vec::with_capacity(n_inserts + n_deletes);
-    for (i, chunk) in inserts.enumerate() {
-        let n = chunk.len();
-        let size = n.next_power_of_two();
-        let begin = usize::from(i == 0);
-        let commit = usize::from(commit && i + 1 == n_inserts && n_deletes == 0);
-        let text = &sql.insert[begin][commit][size.trailing_zeros() as usize];
-        let mut query = sqlx::query(text.as_str());
-        let padding = std::iter::repeat_n(&chunk[n - 1], size - n);
-        for (r, seq) in chunk.iter().chain(padding) {
-            query = query
-                .bind(*seq)
-                .bind(r.fingerprint as i64)
-                .bind(r.source.clone())
-                .bind(r.service.clone())
-                .bind(r.starts_at.as_microsecond())
-                .bind(r.ends_at.as_microsecond())
-                .bind(r.updated_at.as_microsecond())
-                .bind(r.body.clone());
-        }
-        queries.push(query);
+    if !rows.is_empty() {
+        sqlx::query("INSERT INTO alert_segments (seq, rows) VALUES (1, ?)")
+            .bind(alert_segments::encode(rows.iter()))
+            .execute(&mut *tx)
+            .await?;
     }
-    for (i, chunk) in deletes.enumerate() {
-        let n = chunk.len();
-        let size = n.next_power_of_two();
-        let commit = usize::from(commit && i + 1 == n_deletes);
-        let text = &sql.delete[commit][size.trailing_zeros() as usize];
-        let mut query = sqlx::query(text.as_str());
-        for seq in chunk
-            .iter()
-            .chain(std::iter::repeat_n(&chunk[n - 1], size - n))
-        {
-            query = query.bind(*seq);
-        }
-        queries.push(query);
-    }
-    let written = written
-        .into_iter()
-        .map(|(r, seq)| (r.fingerprint, seq))
-        .collect();
-    (queries, written)
+    sqlx::raw_sql("DROP TABLE alerts").execute(&mut *tx).await?;
+    tx.commit().await
 }
 
 /// Incident updates (no new incident: those need their ids back one by
@@ -1145,8 +1211,8 @@ mod tests {
         // transaction begun in SQL text, still open on the writer.
         let leave_open = || async {
             sqlx::query(
-                "BEGIN IMMEDIATE; INSERT INTO alerts (fingerprint, source, service, starts_at,
-                 ends_at, updated_at, body) VALUES (666, 'x', 'x', 0, 0, 0, '{}')",
+                // Not a segment: were it kept, reading alerts would fail.
+                "BEGIN IMMEDIATE; INSERT INTO alert_segments (seq, rows) VALUES (666, x'ff')",
             )
             .execute(&mut *store.writer().await.unwrap())
             .await
@@ -1173,13 +1239,10 @@ mod tests {
         // A transaction dropped before it ends (an error half-way through).
         {
             let mut tx = store.write_tx().await.unwrap();
-            sqlx::query(
-                "INSERT INTO alerts (fingerprint, source, service, starts_at, ends_at,
-                 updated_at, body) VALUES (777, 'x', 'x', 0, 0, 0, '{}')",
-            )
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+            sqlx::query("INSERT INTO alert_segments (seq, rows) VALUES (777, x'ff')")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
         }
         // It does not hold SQLite's write lock until the next write: another
         // process may write meanwhile (it would wait out its busy timeout).
@@ -1207,11 +1270,28 @@ mod tests {
         store.close().await;
     }
 
-    #[tokio::test]
-    async fn alerts_are_appended_in_write_order_and_keep_one_row_each() {
-        use crate::alerting::AlertStore;
-        let dir = tempfile::tempdir().unwrap();
-        let row = |fp: u64, body: &str| crate::AlertRow {
+    /// The segments as stored: each one's seq and its alerts'
+    /// fingerprints and bodies, oldest first.
+    async fn stored_segments(store: &SqliteStore) -> Vec<(i64, Vec<(u64, String)>)> {
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, rows FROM alert_segments ORDER BY seq")
+                .fetch_all(&store.reader)
+                .await
+                .unwrap();
+        rows.into_iter()
+            .map(|(seq, blob)| {
+                let alerts = alert_segments::decode(&blob).unwrap();
+                let alerts = alerts
+                    .into_iter()
+                    .map(|a| (a.fingerprint, a.body.to_string()))
+                    .collect();
+                (seq, alerts)
+            })
+            .collect()
+    }
+
+    fn alert_row(fp: u64, body: &str) -> crate::AlertRow {
+        crate::AlertRow {
             fingerprint: fp,
             source: "alertmanager".into(),
             service: "api".into(),
@@ -1219,73 +1299,129 @@ mod tests {
             ends_at: "2030-01-01T00:00:00Z".parse().unwrap(),
             updated_at: jiff::Timestamp::UNIX_EPOCH,
             body: body.into(),
-        };
-        let rows = |store: &SqliteStore| {
-            let pool = store.reader.clone();
-            async move {
-                sqlx::query_as::<_, (i64, i64, String)>(
-                    "SELECT seq, fingerprint, body FROM alerts ORDER BY seq",
-                )
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-            }
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_is_one_segment_and_deletes_those_it_leaves_without_live_alerts() {
+        use crate::alerting::AlertStore;
+        let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path(), migrate::SQLITE)
             .await
             .unwrap();
-        // More than one statement's worth, so inserts and deletes both
-        // take several chunks.
-        let first: Vec<_> = (0..300_u64).map(|fp| row(fp * 7919, "first")).collect();
+        // A fingerprint written twice in one write keeps its last row.
+        let mut first: Vec<_> = (0..300_u64)
+            .map(|fp| alert_row(fp * 7919, "first"))
+            .collect();
+        first.push(alert_row(0, "first, again"));
         store.write_alerts(&first).await.unwrap();
+        store.write_alerts(&[alert_row(1, "one")]).await.unwrap();
+        let stored = stored_segments(&store).await;
+        assert_eq!(stored.len(), 2);
+        assert_eq!(stored[0].1.len(), 300);
+        // ... where it was last written.
+        assert_eq!(stored[0].1[0].0, 7919);
+        assert_eq!(stored[0].1[299], (0, "first, again".to_owned()));
         store.close().await;
-        // After a reopen, the rows written before are found and replaced,
-        // not duplicated; new rows come after every old one.
+        // After a reopen, the index is read back: a write that replaces
+        // every alert of the first segment deletes it, in its transaction.
         let store = SqliteStore::open(dir.path(), migrate::SQLITE)
             .await
             .unwrap();
-        let mut second: Vec<_> = (0..300_u64).map(|fp| row(fp * 7919, "second")).collect();
-        second.push(row(1, "new"));
+        let second: Vec<_> = (0..300_u64)
+            .map(|fp| alert_row(fp * 7919, "second"))
+            .collect();
         store.write_alerts(&second).await.unwrap();
-        let stored = rows(&store).await;
-        assert_eq!(stored.len(), 301);
-        assert!(stored.iter().all(|(_, _, body)| body != "first"));
-        assert!(stored.windows(2).all(|w| w[0].0 < w[1].0));
-        assert!(
-            stored[0].0 > 300,
-            "the replaced rows are gone: {:?}",
-            stored[0]
-        );
-        // A pruned alert written again has one row too.
-        let ended = crate::AlertRow {
-            ends_at: "2020-01-01T00:00:00Z".parse().unwrap(),
-            ..row(1, "ended")
-        };
-        store.write_alerts(&[ended]).await.unwrap();
-        assert_eq!(
-            store
-                .prune_alerts("2021-01-01T00:00:00Z".parse().unwrap())
-                .await
-                .unwrap(),
-            1
-        );
-        store.write_alerts(&[row(1, "back")]).await.unwrap();
-        let stored = rows(&store).await;
-        assert_eq!(stored.len(), 301);
-        assert_eq!(stored.last().unwrap().2, "back");
+        let stored = stored_segments(&store).await;
+        let seqs: Vec<i64> = stored.iter().map(|s| s.0).collect();
+        assert_eq!(seqs, vec![2, 3], "segment 1 is gone, 2 still has alert 1");
         let read = store
             .alerts_ending_after(jiff::Timestamp::MIN)
             .await
             .unwrap();
         assert_eq!(read.len(), 301);
+        assert!(read.windows(2).all(|w| w[0].fingerprint < w[1].fingerprint));
+        assert!(
+            read.iter()
+                .all(|a| &*a.body == "second" || a.fingerprint == 1)
+        );
+        // The last alert of segment 2 written again: it goes too.
+        store
+            .write_alerts(&[alert_row(1, "one again")])
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = stored_segments(&store).await.iter().map(|s| s.0).collect();
+        assert_eq!(seqs, vec![3, 4]);
         store.close().await;
     }
 
     #[tokio::test]
-    async fn alerts_stored_before_schema_9_are_kept_and_then_replaced_in_place() {
+    async fn a_prune_forgets_ended_alerts_and_rewrites_segments_left_mostly_dead() {
         use crate::alerting::AlertStore;
         let dir = tempfile::tempdir().unwrap();
-        // A data dir of the release before: alerts keyed by fingerprint.
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+        let ended = |fp, body: &str| crate::AlertRow {
+            ends_at: "2020-01-01T00:00:00Z".parse().unwrap(),
+            ..alert_row(fp, body)
+        };
+        // Segment 1: three ended, one live. Segment 2: all ended.
+        // Segment 3: two live.
+        store
+            .write_alerts(&[
+                ended(1, "e"),
+                ended(2, "e"),
+                ended(3, "e"),
+                alert_row(4, "live"),
+            ])
+            .await
+            .unwrap();
+        store.write_alerts(&[ended(5, "e")]).await.unwrap();
+        store
+            .write_alerts(&[alert_row(6, "live"), alert_row(7, "live")])
+            .await
+            .unwrap();
+        let pruned = store
+            .prune_alerts("2021-01-01T00:00:00Z".parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(pruned, 4);
+        let stored = stored_segments(&store).await;
+        assert_eq!(
+            stored,
+            vec![
+                (3, vec![(6, "live".to_owned()), (7, "live".to_owned())]),
+                (4, vec![(4, "live".to_owned())]),
+            ],
+            "segment 2 deleted, the live alert of segment 1 rewritten"
+        );
+        // Nothing more to do: a second prune changes nothing.
+        let again = store
+            .prune_alerts("2021-01-01T00:00:00Z".parse().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(again, 0);
+        assert_eq!(stored_segments(&store).await, stored);
+        // A pruned alert written again is one alert.
+        store.write_alerts(&[alert_row(1, "back")]).await.unwrap();
+        let fps: Vec<u64> = store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.fingerprint)
+            .collect();
+        assert_eq!(fps, vec![1, 4, 6, 7]);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn alerts_stored_one_row_each_move_into_a_segment() {
+        use crate::alerting::AlertStore;
+        let dir = tempfile::tempdir().unwrap();
+        // A data dir of schema 8 (alerts keyed by fingerprint), then of
+        // schema 10 (appended by seq, a fingerprint's latest last).
         let schema_8 = &migrate::SQLITE[..8];
         assert_eq!(schema_8[7].name, "budget_exhaustions");
         let old = SqliteStore::open(dir.path(), schema_8).await.unwrap();
@@ -1293,6 +1429,17 @@ mod tests {
             "INSERT INTO alerts (fingerprint, source, service, starts_at, ends_at, updated_at,
              body) VALUES (-5, 'alertmanager', 'api', 0, 4102444800000000, 2, 'second'),
              (7, 'alertmanager', 'db', 0, 4102444800000000, 1, 'first')",
+        )
+        .execute(&mut *old.writer().await.unwrap())
+        .await
+        .unwrap();
+        old.close().await;
+        let schema_10 = &migrate::SQLITE[..10];
+        let old = SqliteStore::open(dir.path(), schema_10).await.unwrap();
+        sqlx::query(
+            "INSERT INTO alerts (seq, fingerprint, source, service, starts_at, ends_at,
+             updated_at, body) VALUES (9, 7, 'alertmanager', 'db', 0, 4102444800000000, 3,
+             'latest')",
         )
         .execute(&mut *old.writer().await.unwrap())
         .await
@@ -1306,50 +1453,92 @@ mod tests {
             .await
             .unwrap();
         let got: Vec<(u64, &str)> = read.iter().map(|a| (a.fingerprint, &*a.body)).collect();
-        assert_eq!(got, vec![((-5_i64) as u64, "second"), (7, "first")]);
-        // Written again, each keeps one row, after the migrated ones.
+        assert_eq!(got, vec![(7, "latest"), ((-5_i64) as u64, "second")]);
+        assert_eq!(stored_segments(&store).await.len(), 1);
+        let tables: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM sqlite_master WHERE name = 'alerts'")
+                .fetch_all(&store.reader)
+                .await
+                .unwrap();
+        assert!(tables.is_empty(), "the old table is dropped");
+        // Written again, each is one alert, in a segment after the first.
         store
             .write_alerts(&[crate::AlertRow {
                 body: "again".into(),
-                ..read[1].clone()
+                ..read[0].clone()
             }])
             .await
             .unwrap();
-        let rows: Vec<(i64, i64, String)> =
-            sqlx::query_as("SELECT seq, fingerprint, body FROM alerts ORDER BY seq")
-                .fetch_all(&mut *store.writer().await.unwrap())
-                .await
-                .unwrap();
-        assert_eq!(
-            rows,
-            vec![(2, -5, "second".to_owned()), (3, 7, "again".to_owned())]
-        );
+        let stored = stored_segments(&store).await;
+        assert_eq!(stored[1], (2, vec![(7, "again".to_owned())]));
+        store.close().await;
+        // Opened again, nothing moves twice.
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+        assert_eq!(stored_segments(&store).await, stored);
         store.close().await;
     }
 
     #[tokio::test]
-    async fn should_a_fingerprint_have_two_rows_the_latest_is_read() {
+    async fn a_later_segment_wins_and_an_index_in_doubt_is_read_again() {
         use crate::alerting::AlertStore;
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path(), migrate::SQLITE)
             .await
             .unwrap();
-        // What a write whose commit nines never learned of can leave.
-        sqlx::query(
-            "INSERT INTO alerts (seq, fingerprint, source, service, starts_at, ends_at,
-             updated_at, body) VALUES (5, 9, 'x', 'x', 0, 99, 0, 'old'),
-             (8, 9, 'x', 'x', 0, 99, 0, 'new'), (6, 3, 'x', 'x', 0, 99, 0, 'other')",
-        )
-        .execute(&mut *store.writer().await.unwrap())
-        .await
-        .unwrap();
+        store
+            .write_alerts(&[alert_row(9, "old"), alert_row(3, "other")])
+            .await
+            .unwrap();
+        // What a write whose commit nines never learned of leaves: a
+        // segment the index does not know.
+        sqlx::query("INSERT INTO alert_segments (seq, rows) VALUES (50, ?)")
+            .bind(alert_segments::encode([alert_row(9, "new")].iter()))
+            .execute(&mut *store.writer().await.unwrap())
+            .await
+            .unwrap();
         let read = store
             .alerts_ending_after(jiff::Timestamp::MIN)
             .await
             .unwrap();
         let bodies: Vec<(u64, &str)> = read.iter().map(|a| (a.fingerprint, &*a.body)).collect();
         assert_eq!(bodies, vec![(3, "other"), (9, "new")]);
+        // Once in doubt, the index is read again before the next write,
+        // which then takes a seq after the unknown segment's and deletes
+        // it with the first.
+        store.alert_index.lock().await.stale = true;
+        store
+            .write_alerts(&[alert_row(9, "newest"), alert_row(3, "other, again")])
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = stored_segments(&store).await.iter().map(|s| s.0).collect();
+        assert_eq!(seqs, vec![51]);
         store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_segment_that_does_not_decode_is_an_error_that_names_it() {
+        use crate::alerting::AlertStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO alert_segments (seq, rows) VALUES (4, x'0102')")
+            .execute(&mut *store.writer().await.unwrap())
+            .await
+            .unwrap();
+        let err = store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("alert segment 4"), "{err}");
+        store.close().await;
+        let Err(err) = SqliteStore::open(dir.path(), migrate::SQLITE).await else {
+            panic!("opened a store with a damaged segment");
+        };
+        assert!(err.to_string().contains("alert segment 4"), "{err}");
     }
 
     #[tokio::test]

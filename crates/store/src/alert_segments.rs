@@ -1,0 +1,472 @@
+//! SQLite keeps alerts in segments (schema 11): each write of alerts is one
+//! row of `alert_segments`, its alerts encoded one after the other in a
+//! blob, under a new, increasing `seq`. A row per alert cost its binding,
+//! its record, its B-tree insert and its index entry: most of SQLite's share
+//! of the CPU per alert at batch 100. A segment is one insert whatever it
+//! holds.
+//!
+//! An alert written again lives on in its newer segment; the older copy is
+//! dead. [`Index`] knows, for every alert, the segment holding its latest
+//! state and when it ends, and for every segment how many of its alerts are
+//! still live: a write deletes the segments it leaves with none, and a
+//! prune rewrites the live alerts of segments left mostly dead into a new
+//! one. Read back, later segments win, so a segment whose write nines never
+//! learned the outcome of (it may have committed) is read as what it is.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::alerting::AlertRow;
+use crate::config_revision::timestamp_from_micros;
+
+/// The first byte of every segment: its encoding's version.
+const FORMAT: u8 = 1;
+
+/// Encodes `rows` as a segment. Each row: fingerprint, start, end and last
+/// update (8 bytes each, little-endian; times in microseconds), then
+/// source, service and body (each a 4-byte length and its UTF-8 bytes).
+pub(crate) fn encode<'a>(rows: impl Iterator<Item = &'a AlertRow> + Clone) -> Vec<u8> {
+    let size: usize = rows
+        .clone()
+        .map(|r| 44 + r.source.len() + r.service.len() + r.body.len())
+        .sum();
+    let mut out = Vec::with_capacity(5 + size);
+    out.push(FORMAT);
+    let count = u32::try_from(rows.clone().count()).expect("a write holds far fewer alerts");
+    out.extend_from_slice(&count.to_le_bytes());
+    for r in rows {
+        out.extend_from_slice(&r.fingerprint.to_le_bytes());
+        for t in [r.starts_at, r.ends_at, r.updated_at] {
+            out.extend_from_slice(&t.as_microsecond().to_le_bytes());
+        }
+        for text in [&*r.source, &*r.service, &*r.body] {
+            let len = u32::try_from(text.len()).expect("an alert's text is far below 4 GiB");
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+    }
+    out
+}
+
+/// The alerts of a segment, in the order written; an error names what in
+/// the blob is not a segment.
+pub(crate) fn decode(blob: &[u8]) -> Result<Vec<AlertRow>, String> {
+    let mut r = Reader { blob, at: 0 };
+    let format = r.take(1)?[0];
+    if format != FORMAT {
+        return Err(format!(
+            "encoding version {format} is not one this nines reads ({FORMAT})"
+        ));
+    }
+    let count = r.u32()? as usize;
+    // Each alert takes at least 44 bytes: a count beyond that is damage.
+    if count > blob.len() / 44 {
+        return Err(format!("{count} alerts do not fit in {} bytes", blob.len()));
+    }
+    let mut rows = Vec::with_capacity(count);
+    // Alerts of one source share its name.
+    let mut sources: Vec<Arc<str>> = Vec::new();
+    for _ in 0..count {
+        let fingerprint = r.u64()?;
+        let starts_at = r.time("start")?;
+        let ends_at = r.time("end")?;
+        let updated_at = r.time("update")?;
+        let source = r.text()?;
+        let source = match sources.iter().find(|s| ***s == *source) {
+            Some(s) => s.clone(),
+            None => {
+                let s: Arc<str> = source.into();
+                sources.push(s.clone());
+                s
+            }
+        };
+        rows.push(AlertRow {
+            fingerprint,
+            source,
+            service: r.text()?.into(),
+            starts_at,
+            ends_at,
+            updated_at,
+            body: r.text()?.into(),
+        });
+    }
+    if r.at != blob.len() {
+        return Err(format!("{} bytes after the last alert", blob.len() - r.at));
+    }
+    Ok(rows)
+}
+
+struct Reader<'a> {
+    blob: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.blob.len());
+        let Some(end) = end else {
+            return Err(format!(
+                "cut short at byte {} of {} (wanted {n} more)",
+                self.at,
+                self.blob.len()
+            ));
+        };
+        let out = &self.blob[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+
+    fn time(&mut self, what: &str) -> Result<jiff::Timestamp, String> {
+        let micros = self.u64()? as i64;
+        timestamp_from_micros(micros).map_err(|_| format!("an alert's {what} is out of range"))
+    }
+
+    fn text(&mut self) -> Result<&'a str, String> {
+        let len = self.u32()? as usize;
+        let at = self.at;
+        std::str::from_utf8(self.take(len)?).map_err(|e| format!("text at byte {at}: {e}"))
+    }
+}
+
+/// Where an alert's latest state is, and when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Place {
+    segment: i64,
+    ends_at: i64,
+}
+
+/// A segment's alerts: all it holds, and those still latest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counts {
+    rows: u32,
+    live: u32,
+}
+
+/// What the store knows of its segments (see the module's text); changed
+/// only once the write it describes has committed.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    by_fingerprint: HashMap<u64, Place, foldhash::fast::RandomState>,
+    segments: BTreeMap<i64, Counts>,
+    /// The `seq` the next segment gets: taken by a write whatever its
+    /// outcome, so a segment whose commit is not known keeps its own.
+    next: i64,
+}
+
+/// A write of alerts, planned: the segment it inserts, and the segments it
+/// leaves with no live alert (deleted in the same transaction).
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub seq: i64,
+    pub delete: Vec<i64>,
+    /// The alerts written (the last of each fingerprint), and their ends.
+    placed: Vec<(u64, i64)>,
+}
+
+impl Index {
+    /// The index of segments as read back, oldest first.
+    pub(crate) fn from_segments(segments: &[(i64, Vec<AlertRow>)]) -> Index {
+        let mut index = Index::default();
+        for (seq, rows) in segments {
+            let placed: Vec<(u64, i64)> = rows
+                .iter()
+                .map(|r| (r.fingerprint, r.ends_at.as_microsecond()))
+                .collect();
+            index.next = index.next.max(*seq);
+            index.apply(&Plan {
+                seq: *seq,
+                delete: Vec::new(),
+                placed,
+            });
+        }
+        index.next = index.next.max(0) + 1;
+        index
+    }
+
+    /// Plans the write of `rows` (each fingerprint once) as a new segment.
+    pub(crate) fn plan<'a>(&mut self, rows: impl Iterator<Item = &'a AlertRow>) -> Plan {
+        let seq = self.next;
+        self.next += 1;
+        let placed: Vec<(u64, i64)> = rows
+            .map(|r| (r.fingerprint, r.ends_at.as_microsecond()))
+            .collect();
+        // How many live alerts each older segment loses.
+        let mut losing: BTreeMap<i64, u32> = BTreeMap::new();
+        for (fp, _) in &placed {
+            if let Some(p) = self.by_fingerprint.get(fp) {
+                *losing.entry(p.segment).or_default() += 1;
+            }
+        }
+        let delete = losing
+            .into_iter()
+            .filter(|(s, n)| self.segments.get(s).is_some_and(|c| c.live <= *n))
+            .map(|(s, _)| s)
+            .collect();
+        Plan {
+            seq,
+            delete,
+            placed,
+        }
+    }
+
+    /// Records a committed write.
+    pub(crate) fn apply(&mut self, plan: &Plan) {
+        let mut counts = Counts::default();
+        for &(fp, ends_at) in &plan.placed {
+            let place = Place {
+                segment: plan.seq,
+                ends_at,
+            };
+            if let Some(old) = self.by_fingerprint.insert(fp, place)
+                && let Some(c) = self.segments.get_mut(&old.segment)
+            {
+                c.live = c.live.saturating_sub(1);
+            }
+            counts.rows += 1;
+            counts.live += 1;
+        }
+        for s in &plan.delete {
+            self.segments.remove(s);
+        }
+        if counts.rows > 0 {
+            self.segments.insert(plan.seq, counts);
+        }
+    }
+
+    /// Plans a prune of the alerts that ended before `before` (in
+    /// microseconds): what it forgets, the segments it deletes (left with
+    /// no live alert) and those it rewrites (left with under half their
+    /// alerts live; their live alerts go to segment `seq`).
+    pub(crate) fn plan_prune(&mut self, before: i64) -> Prune {
+        let gone: Vec<u64> = self
+            .by_fingerprint
+            .iter()
+            .filter(|(_, p)| p.ends_at < before)
+            .map(|(fp, _)| *fp)
+            .collect();
+        let mut losing: BTreeMap<i64, u32> = BTreeMap::new();
+        for fp in &gone {
+            *losing.entry(self.by_fingerprint[fp].segment).or_default() += 1;
+        }
+        let mut delete = Vec::new();
+        let mut rewrite = Vec::new();
+        for (s, c) in &self.segments {
+            let live = c.live.saturating_sub(losing.get(s).copied().unwrap_or(0));
+            if live == 0 {
+                delete.push(*s);
+            } else if live * 2 < c.rows {
+                rewrite.push(*s);
+            }
+        }
+        let seq = self.next;
+        self.next += 1;
+        Prune {
+            before,
+            gone,
+            delete,
+            rewrite,
+            seq,
+        }
+    }
+
+    /// Whether `fingerprint`'s latest state is in `segment` (and it is not
+    /// among those a prune forgets).
+    pub(crate) fn is_live_in(&self, fingerprint: u64, segment: i64, prune: &Prune) -> bool {
+        self.by_fingerprint
+            .get(&fingerprint)
+            .is_some_and(|p| p.segment == segment && p.ends_at >= prune.before)
+    }
+
+    /// Records a committed prune; `moved` are the alerts rewritten into
+    /// `prune.seq`.
+    pub(crate) fn apply_prune(&mut self, prune: &Prune, moved: &[(u64, i64)]) {
+        for fp in &prune.gone {
+            if let Some(p) = self.by_fingerprint.remove(fp)
+                && let Some(c) = self.segments.get_mut(&p.segment)
+            {
+                c.live = c.live.saturating_sub(1);
+            }
+        }
+        for s in prune.delete.iter().chain(&prune.rewrite) {
+            self.segments.remove(s);
+        }
+        self.apply(&Plan {
+            seq: prune.seq,
+            delete: Vec::new(),
+            placed: moved.to_vec(),
+        });
+    }
+
+    #[cfg(test)]
+    fn live(&self) -> BTreeMap<i64, Counts> {
+        self.segments.clone()
+    }
+}
+
+/// A prune, planned (see [`Index::plan_prune`]).
+#[derive(Debug)]
+pub(crate) struct Prune {
+    /// Alerts that ended before this (microseconds) are forgotten.
+    before: i64,
+    pub gone: Vec<u64>,
+    pub delete: Vec<i64>,
+    pub rewrite: Vec<i64>,
+    pub seq: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(fp: u64, ends: i64, body: &str) -> AlertRow {
+        AlertRow {
+            fingerprint: fp,
+            source: "alertmanager".into(),
+            service: "api".into(),
+            starts_at: jiff::Timestamp::UNIX_EPOCH,
+            ends_at: timestamp_from_micros(ends).unwrap(),
+            updated_at: timestamp_from_micros(7).unwrap(),
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn a_segment_reads_back_as_written() {
+        let rows = vec![
+            row(u64::MAX, 5, "{\"labels\":{\"é\":\"x\"}}"),
+            row(0, i64::from(i32::MAX), ""),
+            AlertRow {
+                source: "pagerduty".into(),
+                service: String::new().into(),
+                ..row(3, 1, "b")
+            },
+        ];
+        let blob = encode(rows.iter());
+        assert_eq!(decode(&blob).unwrap(), rows);
+        assert_eq!(decode(&encode([].iter())).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn damage_is_named_not_read() {
+        let blob = encode([row(1, 5, "body")].iter());
+        for cut in 0..blob.len() {
+            let err = decode(&blob[..cut]).unwrap_err();
+            assert!(
+                err.contains("cut short") || err.contains("do not fit"),
+                "{err}"
+            );
+        }
+        let mut longer = blob.clone();
+        longer.push(0);
+        assert_eq!(decode(&longer).unwrap_err(), "1 bytes after the last alert");
+        let mut other = blob.clone();
+        other[0] = 9;
+        assert!(decode(&other).unwrap_err().contains("encoding version 9"));
+        let mut bad = blob.clone();
+        let at = bad.len() - 1;
+        bad[at] = 0xff;
+        assert!(decode(&bad).unwrap_err().contains("text at byte"));
+        // A count far beyond what the bytes hold is refused before any
+        // allocation for it.
+        let mut huge = blob;
+        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode(&huge).unwrap_err().contains("do not fit"));
+    }
+
+    #[test]
+    fn a_write_deletes_the_segments_it_leaves_without_live_alerts() {
+        let mut index = Index::from_segments(&[]);
+        let first = index.plan([row(1, 9, ""), row(2, 9, "")].iter());
+        assert_eq!((first.seq, &first.delete[..]), (1, &[][..]));
+        index.apply(&first);
+        let second = index.plan([row(1, 9, "")].iter());
+        assert!(second.delete.is_empty(), "alert 2 still lives in 1");
+        index.apply(&second);
+        let third = index.plan([row(2, 9, ""), row(1, 9, "")].iter());
+        assert_eq!(third.delete, vec![1, 2]);
+        index.apply(&third);
+        assert_eq!(
+            index.live(),
+            BTreeMap::from([(3, Counts { rows: 2, live: 2 })])
+        );
+        // A write that failed took its seq all the same.
+        let lost = index.plan([row(5, 9, "")].iter());
+        assert_eq!(lost.seq, 4);
+        assert_eq!(index.plan([].iter()).seq, 5);
+    }
+
+    #[test]
+    fn read_back_later_segments_win() {
+        let index = Index::from_segments(&[
+            (4, vec![row(1, 9, "old"), row(2, 9, "")]),
+            (6, vec![row(1, 9, "new")]),
+        ]);
+        assert_eq!(
+            index.live(),
+            BTreeMap::from([
+                (4, Counts { rows: 2, live: 1 }),
+                (6, Counts { rows: 1, live: 1 }),
+            ])
+        );
+        assert_eq!(index.next, 7);
+    }
+
+    #[test]
+    fn a_prune_forgets_ended_alerts_and_rewrites_sparse_segments() {
+        let mut index = Index::from_segments(&[
+            (1, vec![row(1, 5, ""), row(2, 5, "")]),
+            (2, vec![row(3, 5, ""), row(4, 50, ""), row(5, 50, "")]),
+            (
+                3,
+                vec![
+                    row(6, 5, ""),
+                    row(7, 50, ""),
+                    row(8, 50, ""),
+                    row(9, 50, ""),
+                ],
+            ),
+        ]);
+        let prune = index.plan_prune(10);
+        let mut gone = prune.gone.clone();
+        gone.sort_unstable();
+        assert_eq!(gone, vec![1, 2, 3, 6]);
+        assert_eq!(prune.delete, vec![1]);
+        // 2 of 3 live: kept; 3 of 4 live: kept.
+        assert!(prune.rewrite.is_empty());
+        index.apply_prune(&prune, &[]);
+        // Then 4 and 8 are written again elsewhere: segment 2 keeps 1 of
+        // 3, segment 3 keeps 2 of 4 (not under half).
+        let w = index.plan([row(4, 50, ""), row(8, 50, "")].iter());
+        index.apply(&w);
+        let prune = index.plan_prune(10);
+        assert!(prune.gone.is_empty() && prune.delete.is_empty());
+        assert_eq!(prune.rewrite, vec![2]);
+        assert!(index.is_live_in(5, 2, &prune));
+        assert!(
+            !index.is_live_in(4, 2, &prune),
+            "its latest is in segment {}",
+            w.seq
+        );
+        index.apply_prune(&prune, &[(5, 50)]);
+        assert_eq!(
+            index.live(),
+            BTreeMap::from([
+                (3, Counts { rows: 4, live: 2 }),
+                (w.seq, Counts { rows: 2, live: 2 }),
+                (prune.seq, Counts { rows: 1, live: 1 }),
+            ])
+        );
+    }
+}
