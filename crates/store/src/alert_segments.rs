@@ -163,7 +163,13 @@ pub(crate) struct Index {
     /// The `seq` the next segment gets: taken by a write whatever its
     /// outcome, so a segment whose commit is not known keeps its own.
     next: i64,
+    /// Alerts stored that are no longer latest, in every segment.
+    dead: u64,
 }
+
+/// Below this many dead alerts, a write never compacts (see
+/// [`Index::needs_compaction`]).
+const DEAD_AT_LEAST: u64 = 10_000;
 
 /// A write of alerts, planned: the segment it inserts, and the segments it
 /// leaves with no live alert (deleted in the same transaction).
@@ -229,16 +235,14 @@ impl Index {
                 segment: plan.seq,
                 ends_at,
             };
-            if let Some(old) = self.by_fingerprint.insert(fp, place)
-                && let Some(c) = self.segments.get_mut(&old.segment)
-            {
-                c.live = c.live.saturating_sub(1);
+            if let Some(old) = self.by_fingerprint.insert(fp, place) {
+                self.kill(old.segment);
             }
             counts.rows += 1;
             counts.live += 1;
         }
         for s in &plan.delete {
-            self.segments.remove(s);
+            self.remove(*s);
         }
         if counts.rows > 0 {
             self.segments.insert(plan.seq, counts);
@@ -293,20 +297,45 @@ impl Index {
     /// `prune.seq`.
     pub(crate) fn apply_prune(&mut self, prune: &Prune, moved: &[(u64, i64)]) {
         for fp in &prune.gone {
-            if let Some(p) = self.by_fingerprint.remove(fp)
-                && let Some(c) = self.segments.get_mut(&p.segment)
-            {
-                c.live = c.live.saturating_sub(1);
+            if let Some(p) = self.by_fingerprint.remove(fp) {
+                self.kill(p.segment);
             }
         }
         for s in prune.delete.iter().chain(&prune.rewrite) {
-            self.segments.remove(s);
+            self.remove(*s);
         }
         self.apply(&Plan {
             seq: prune.seq,
             delete: Vec::new(),
             placed: moved.to_vec(),
         });
+    }
+
+    /// One alert of `segment` is no longer latest.
+    fn kill(&mut self, segment: i64) {
+        if let Some(c) = self.segments.get_mut(&segment)
+            && c.live > 0
+        {
+            c.live -= 1;
+            self.dead += 1;
+        }
+    }
+
+    /// `segment` is deleted, with its dead alerts.
+    fn remove(&mut self, segment: i64) {
+        if let Some(c) = self.segments.remove(&segment) {
+            self.dead = self.dead.saturating_sub(u64::from(c.rows - c.live));
+        }
+    }
+
+    /// Whether more alerts stored are dead than live (and at least
+    /// [`DEAD_AT_LEAST`]): then some segment is under half live, and
+    /// rewriting those (a prune that forgets nothing) bounds the store to
+    /// about twice what is live, however alerts are written again. A
+    /// segment kept by one long-lived alert would otherwise hold its dead
+    /// ones until the next prune.
+    pub(crate) fn needs_compaction(&self) -> bool {
+        self.dead >= DEAD_AT_LEAST && self.dead > self.by_fingerprint.len() as u64
     }
 
     #[cfg(test)]
@@ -405,6 +434,50 @@ mod tests {
         let lost = index.plan([row(5, 9, "")].iter());
         assert_eq!(lost.seq, 4);
         assert_eq!(index.plan([].iter()).seq, 5);
+    }
+
+    #[test]
+    fn segments_kept_by_one_alert_each_call_for_a_compaction() {
+        let mut index = Index::from_segments(&[]);
+        // Each write: a crowd written again and again, and one alert that
+        // stays (a different one each time), keeping its segment alive.
+        let write = |index: &mut Index, k: u64| {
+            let mut rows: Vec<AlertRow> = (1..=5_000).map(|fp| row(fp, 99, "crowd")).collect();
+            rows.push(row(1_000_000 + k, 99, "stays"));
+            let w = index.plan(rows.iter());
+            assert!(w.delete.is_empty(), "every segment keeps its stayer");
+            index.apply(&w);
+        };
+        write(&mut index, 1);
+        write(&mut index, 2);
+        assert_eq!(index.dead, 5_000);
+        assert!(!index.needs_compaction(), "fewer than 10,000 dead");
+        write(&mut index, 3);
+        assert_eq!(index.dead, 10_000);
+        assert!(index.needs_compaction(), "10,000 dead, 5,003 live");
+        // A prune that forgets nothing rewrites the segments under half
+        // live (the first two), and their dead go with them.
+        let prune = index.plan_prune(i64::MIN);
+        assert!(prune.gone.is_empty() && prune.delete.is_empty());
+        assert_eq!(prune.rewrite, vec![1, 2]);
+        assert!(index.is_live_in(1_000_001, 1, &prune));
+        assert!(!index.is_live_in(1, 1, &prune));
+        index.apply_prune(&prune, &[(1_000_001, 99), (1_000_002, 99)]);
+        assert_eq!(index.dead, 0);
+        assert!(!index.needs_compaction());
+        assert_eq!(
+            index.live(),
+            BTreeMap::from([
+                (
+                    3,
+                    Counts {
+                        rows: 5_001,
+                        live: 5_001
+                    }
+                ),
+                (prune.seq, Counts { rows: 2, live: 2 }),
+            ])
+        );
     }
 
     #[test]
