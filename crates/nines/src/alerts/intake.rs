@@ -125,7 +125,10 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                 let fp = h.alert.fingerprint.0;
                 let now = h.alert.updated_at;
                 let next = match merged.get(&fp).or_else(|| st.alerts.get(&fp)) {
-                    Some(old) => Held::new(old.alert.merge(h.alert, now), h.service),
+                    Some(old) => {
+                        let (alert, service) = h.into_parts();
+                        Held::new(old.alert.merge(alert, now), service)
+                    }
                     None => h,
                 };
                 if merged.insert(fp, next).is_none() {

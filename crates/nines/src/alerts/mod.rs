@@ -46,16 +46,42 @@ pub const DEFAULT_RESOLVE_TIMEOUT: SignedDuration = SignedDuration::from_secs(30
 /// How long resolved alerts stay queryable in memory (and in the store).
 const KEEP_RESOLVED: SignedDuration = SignedDuration::from_secs(3600);
 
-/// An alert as held: the alert and the service it belongs to.
+/// An alert as held: the alert and the service it belongs to, boxed. The
+/// map of every alert (`HubState::alerts`) then moves a pointer, not the
+/// whole alert (about 200 bytes), each time it grows, and its empty slots
+/// cost a pointer each: its growth was 4 % of the CPU per alert at batch
+/// 100.
 #[derive(Debug, Clone)]
-pub struct Held {
+pub struct Held(Box<HeldAlert>);
+
+#[derive(Debug, Clone)]
+pub struct HeldAlert {
     pub alert: Alert,
     pub service: String,
 }
 
 impl Held {
     pub fn new(alert: Alert, service: String) -> Held {
-        Held { alert, service }
+        Held(Box::new(HeldAlert { alert, service }))
+    }
+
+    /// The alert and its service, out of the box.
+    pub fn into_parts(self) -> (Alert, String) {
+        let HeldAlert { alert, service } = *self.0;
+        (alert, service)
+    }
+}
+
+impl std::ops::Deref for Held {
+    type Target = HeldAlert;
+    fn deref(&self) -> &HeldAlert {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut HeldAlert {
+        &mut self.0
     }
 }
 

@@ -278,14 +278,11 @@ async fn ack_or_resolve(
         return accepted(&dedup_key);
     }
     if action == "resolve" {
-        let mut alert = held.alert.clone();
-        alert.ends_at = now;
-        alert.timeout = false;
-        alert.updated_at = now;
-        if let Err(e) = state
-            .alerts
-            .submit(vec![Held::new(alert, held.service)])
-            .await
+        let mut held = held;
+        held.alert.ends_at = now;
+        held.alert.timeout = false;
+        held.alert.updated_at = now;
+        if let Err(e) = state.alerts.submit(vec![held]).await
         {
             return reply(
                 StatusCode::SERVICE_UNAVAILABLE,
