@@ -240,6 +240,12 @@ impl LabelSet {
         self.iter().count()
     }
 
+    /// The bytes its names and values take, with a byte or so per length:
+    /// about what it takes written out, to size a buffer.
+    pub fn text_len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -135,10 +135,11 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
                     commit.order.push(fp);
                 }
             }
+            let mut service = None;
             commit.rows = commit
                 .order
                 .iter()
-                .map(|fp| encode_alert(&merged[fp]))
+                .map(|fp| encode_alert(&merged[fp], &mut service))
                 .collect();
             if !commit.rows.is_empty() {
                 st.applied += 1;

@@ -282,8 +282,7 @@ async fn ack_or_resolve(
         held.alert.ends_at = now;
         held.alert.timeout = false;
         held.alert.updated_at = now;
-        if let Err(e) = state.alerts.submit(vec![held]).await
-        {
+        if let Err(e) = state.alerts.submit(vec![held]).await {
             return reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"status": "unavailable", "message": e.to_string()}),
