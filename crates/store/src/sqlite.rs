@@ -1131,16 +1131,7 @@ mod tests {
             pragma(&mut *store.writer().await.unwrap(), "page_size").await,
             "4096"
         );
-        let row = crate::AlertRow {
-            fingerprint: 1,
-            source: "alertmanager".into(),
-            service: "api".into(),
-            starts_at: jiff::Timestamp::UNIX_EPOCH,
-            ends_at: "2030-01-01T00:00:00Z".parse().unwrap(),
-            updated_at: jiff::Timestamp::UNIX_EPOCH,
-            body: "{}".into(),
-        };
-        store.write_alerts(&[row]).await.unwrap();
+        store.write_alerts(&[alert_row(1, "{}")]).await.unwrap();
         let read = store
             .alerts_ending_after(jiff::Timestamp::MIN)
             .await

@@ -1261,7 +1261,7 @@ impl Incidents {
             });
         }
         if full {
-            changed = st.alerts.keys().copied().collect();
+            changed = sorted(st.alerts.keys());
             self.sources = st
                 .alerts
                 .iter()
