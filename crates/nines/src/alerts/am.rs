@@ -541,7 +541,7 @@ pub async fn get_groups(
         let causes = st.dependency_causes(&routing, None, now);
         for (fp, h) in &st.alerts {
             for g in routing.groups(&h.alert.labels, &h.service) {
-                let receivers = vec![g.receiver.clone()];
+                let receivers = vec![g.receiver.to_string()];
                 if let Some(v) = gettable(
                     st,
                     h,
@@ -552,7 +552,7 @@ pub async fn get_groups(
                     now,
                 ) {
                     groups
-                        .entry((g.receiver.clone(), g.key.clone()))
+                        .entry((g.receiver.to_string(), g.key.to_string()))
                         .or_insert_with(|| (g.labels.clone(), Vec::new()))
                         .1
                         .push((*fp, v));

@@ -26,7 +26,7 @@ use super::{Fingerprints, sorted};
 /// the one new alerts join, or the id of an earlier incident still open
 /// that a later one superseded (its `groupWindow` had passed), which keeps
 /// its own alerts.
-type GroupId = (String, String, i64);
+type GroupId = (Arc<str>, Arc<str>, i64);
 
 /// The earlier open incident of a group whose window had passed when the
 /// group's next alert came: the next incident supersedes it.
@@ -301,7 +301,7 @@ impl Group {
     fn notify_key(&self) -> std::borrow::Cow<'_, str> {
         match self.after {
             Some(p) => format!("{}#after-{}", self.r.key, p.id).into(),
-            None => self.r.key.as_str().into(),
+            None => (*self.r.key).into(),
         }
     }
 
@@ -494,7 +494,7 @@ impl Group {
                 }
                 IncidentRow {
                     id: 0,
-                    group_key: self.r.key.clone(),
+                    group_key: self.r.key.to_string(),
                     service: first.service.clone(),
                     state: "triggered".to_owned(),
                     urgency: urgency(&firing).to_owned(),
@@ -959,13 +959,15 @@ impl Incidents {
             .collect();
         for row in open {
             let body = body_of(&row);
-            let receiver = body["receiver"].as_str().unwrap_or_default().to_owned();
-            let slot = if latest.get(&(receiver.clone(), row.group_key.clone())) == Some(&row.id) {
-                0
-            } else {
-                row.id
-            };
-            let id: GroupId = (receiver.clone(), row.group_key.clone(), slot);
+            let receiver: Arc<str> = body["receiver"].as_str().unwrap_or_default().into();
+            let key: Arc<str> = row.group_key.as_str().into();
+            let slot =
+                if latest.get(&(receiver.to_string(), row.group_key.clone())) == Some(&row.id) {
+                    0
+                } else {
+                    row.id
+                };
+            let id: GroupId = (receiver.clone(), key.clone(), slot);
             for (_, n) in owed.iter().filter(|(p, _)| *p == row.id) {
                 self.owed_notes.insert((id.clone(), *n));
             }
@@ -994,7 +996,7 @@ impl Incidents {
                 Group {
                     r: GroupRef {
                         receiver,
-                        key: row.group_key.clone(),
+                        key,
                         labels: LabelSet::free(super::unmap(body.get("groupLabels"))),
                         group_wait: SignedDuration::ZERO,
                         group_interval: SignedDuration::from_secs(60),

@@ -98,9 +98,11 @@ pub struct Receiver {
 /// One group an alert belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRef {
-    pub receiver: String,
+    /// Shared, not copied: every alert placed in a group names its group
+    /// by these two (see `incidents::GroupId`).
+    pub receiver: Arc<str>,
     /// Alertmanager's group key: `{route matchers}:{group labels}`.
-    pub key: String,
+    pub key: Arc<str>,
     pub labels: LabelSet,
     pub group_wait: SignedDuration,
     pub group_interval: SignedDuration,
@@ -513,8 +515,8 @@ impl Routing {
         let policy = self.policy_of(service);
         match route {
             Some(r) => GroupRef {
-                receiver: r.options.receiver.clone(),
-                key: r.group_key(&group_labels),
+                receiver: r.options.receiver.as_str().into(),
+                key: r.group_key(&group_labels).into(),
                 labels: group_labels,
                 group_wait: self.wait(service, r.options.group_wait),
                 group_interval: r.options.group_interval,
@@ -528,8 +530,8 @@ impl Routing {
                 group_window: policy.group_window,
             },
             None => GroupRef {
-                receiver: self.receivers[0].name.clone(),
-                key: format!("{{}}:{}", group_labels.to_am_string()),
+                receiver: self.receivers[0].name.as_str().into(),
+                key: format!("{{}}:{}", group_labels.to_am_string()).into(),
                 labels: group_labels,
                 group_wait: self.wait(service, policy.group_wait.unwrap_or(self.group_wait)),
                 group_interval: policy.group_interval.unwrap_or(self.group_interval),
@@ -564,7 +566,7 @@ impl Routing {
         let mut names: Vec<String> = self
             .groups(labels, service)
             .into_iter()
-            .map(|g| g.receiver)
+            .map(|g| g.receiver.to_string())
             .collect();
         names.dedup();
         names
@@ -605,8 +607,8 @@ mod tests {
 
     fn group(machines_only: bool) -> GroupRef {
         GroupRef {
-            receiver: "r".to_owned(),
-            key: "{}:{}".to_owned(),
+            receiver: "r".into(),
+            key: "{}:{}".into(),
             labels: LabelSet::default(),
             group_wait: SignedDuration::ZERO,
             group_interval: SignedDuration::from_secs(1),
