@@ -9,8 +9,9 @@
 //! dead. [`Index`] knows, for every alert, the segment holding its latest
 //! state and when it ends, and for every segment how many of its alerts are
 //! still live: a write deletes the segments it leaves with none, and a
-//! prune rewrites the live alerts of segments left mostly dead into a new
-//! one. Read back, later segments win, so a segment whose write nines never
+//! prune (or a write after which more alerts stored are dead than live,
+//! see [`Index::needs_compaction`]) rewrites the live alerts of segments
+//! left mostly dead into a new one. Read back, later segments win, so a segment whose write nines never
 //! learned the outcome of (it may have committed) is read as what it is.
 
 use std::collections::{BTreeMap, HashMap};
