@@ -399,12 +399,14 @@ impl SqliteStore {
         for (i, r) in rows.iter().enumerate() {
             last_of.insert(r.fingerprint, i);
         }
-        let kept = rows
+        // Looked up once: the plan and the encoding each walk them.
+        let kept: Vec<&crate::AlertRow> = rows
             .iter()
             .enumerate()
             .filter(|(i, r)| last_of.get(&r.fingerprint) == Some(i))
-            .map(|(_, r)| r);
-        let plan = ix.index.plan(kept.clone());
+            .map(|(_, r)| r)
+            .collect();
+        let plan = ix.index.plan(kept.iter().copied());
         let commit = last.is_none();
         let sql = &*ALERT_SQL;
         let chunks = plan.delete.chunks(DELETE_CHUNK_MAX);
@@ -413,7 +415,7 @@ impl SqliteStore {
         queries.push(
             sqlx::query(sql.insert[usize::from(commit && n_deletes == 0)].as_str())
                 .bind(plan.seq)
-                .bind(alert_segments::encode(kept)),
+                .bind(alert_segments::encode(kept.iter().copied())),
         );
         for (i, chunk) in chunks.enumerate() {
             let n = chunk.len();
@@ -1124,9 +1126,7 @@ mod tests {
             .await
             .unwrap();
         old.close().await.unwrap();
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         assert_eq!(
             pragma(&mut *store.writer().await.unwrap(), "page_size").await,
             "4096"
@@ -1143,9 +1143,7 @@ mod tests {
     #[tokio::test]
     async fn connections_are_set_up_for_durability_and_a_single_writer() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
 
         {
             let mut w = store.writer().await.unwrap();
@@ -1202,9 +1200,7 @@ mod tests {
     async fn a_write_dropped_half_way_is_rolled_back_before_the_next() {
         use crate::alerting::AlertStore;
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         let row = |fp: u64| crate::AlertRow {
             fingerprint: fp,
             source: "alertmanager".into(),
@@ -1277,6 +1273,11 @@ mod tests {
         store.close().await;
     }
 
+    /// A store in `dir` with every migration.
+    async fn open_store(dir: &Path) -> SqliteStore {
+        SqliteStore::open(dir, migrate::SQLITE).await.unwrap()
+    }
+
     /// The segments as stored: each one's seq and its alerts'
     /// fingerprints and bodies, oldest first.
     async fn stored_segments(store: &SqliteStore) -> Vec<(i64, Vec<(u64, String)>)> {
@@ -1313,9 +1314,7 @@ mod tests {
     async fn a_write_is_one_segment_and_deletes_those_it_leaves_without_live_alerts() {
         use crate::alerting::AlertStore;
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         // A fingerprint written twice in one write keeps its last row.
         let mut first: Vec<_> = (0..300_u64)
             .map(|fp| alert_row(fp * 7919, "first"))
@@ -1332,9 +1331,7 @@ mod tests {
         store.close().await;
         // After a reopen, the index is read back: a write that replaces
         // every alert of the first segment deletes it, in its transaction.
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         let second: Vec<_> = (0..300_u64)
             .map(|fp| alert_row(fp * 7919, "second"))
             .collect();
@@ -1366,9 +1363,7 @@ mod tests {
     async fn a_prune_forgets_ended_alerts_and_rewrites_segments_left_mostly_dead() {
         use crate::alerting::AlertStore;
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         let ended = |fp, body: &str| crate::AlertRow {
             ends_at: "2020-01-01T00:00:00Z".parse().unwrap(),
             ..alert_row(fp, body)
@@ -1427,9 +1422,7 @@ mod tests {
     async fn segments_kept_alive_by_one_alert_each_are_compacted_by_the_writes() {
         use crate::alerting::AlertStore;
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         // Each write: 4,000 alerts written again and again, and one that
         // stays (a new one each time).
         for k in 0..8_u64 {
@@ -1451,9 +1444,7 @@ mod tests {
         assert_eq!(read.iter().filter(|a| &*a.body == "stays").count(), 8);
         store.close().await;
         // And it reads back the same after a restart.
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         let again = store
             .alerts_ending_after(jiff::Timestamp::MIN)
             .await
@@ -1491,9 +1482,7 @@ mod tests {
         .await
         .unwrap();
         old.close().await;
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         let read = store
             .alerts_ending_after(jiff::Timestamp::MIN)
             .await
@@ -1519,9 +1508,7 @@ mod tests {
         assert_eq!(stored[1], (2, vec![(7, "again".to_owned())]));
         store.close().await;
         // Opened again, nothing moves twice.
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         assert_eq!(stored_segments(&store).await, stored);
         store.close().await;
     }
@@ -1530,9 +1517,7 @@ mod tests {
     async fn a_later_segment_wins_and_an_index_in_doubt_is_read_again() {
         use crate::alerting::AlertStore;
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         store
             .write_alerts(&[alert_row(9, "old"), alert_row(3, "other")])
             .await
@@ -1567,9 +1552,7 @@ mod tests {
     async fn a_segment_that_does_not_decode_is_an_error_that_names_it() {
         use crate::alerting::AlertStore;
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         sqlx::query("INSERT INTO alert_segments (seq, rows) VALUES (4, x'0102')")
             .execute(&mut *store.writer().await.unwrap())
             .await
@@ -1590,9 +1573,7 @@ mod tests {
     #[tokio::test]
     async fn lock_file_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), migrate::SQLITE)
-            .await
-            .unwrap();
+        let store = open_store(dir.path()).await;
         let content = std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap();
         assert_eq!(content.trim(), std::process::id().to_string());
         store.close().await;
