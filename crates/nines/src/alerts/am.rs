@@ -220,6 +220,28 @@ impl<'de: 'a, 'a> Deserialize<'de> for Pairs<'a> {
     }
 }
 
+/// The last time a request's alerts gave in one field, and what it reads
+/// as: the alerts of one request mostly share their `startsAt` (and
+/// `endsAt`), so each different text is parsed once.
+struct TimeMemo<'a>(Option<(Text<'a>, Option<Timestamp>)>);
+
+impl<'a> TimeMemo<'a> {
+    /// The time in `v` (none if absent); Go clients (amtool) send the zero
+    /// time for "not set".
+    fn read(&mut self, field: &str, v: Option<Text<'a>>) -> Result<Option<Timestamp>, String> {
+        let Some(v) = v else { return Ok(None) };
+        if let Some((last, t)) = &self.0
+            && last.as_ref() == v.as_ref()
+        {
+            return Ok(*t);
+        }
+        let t = parse_time(field, v.as_ref())?;
+        let t = Some(t).filter(|t| t.as_second() > GO_ZERO_TIME_SECONDS);
+        self.0 = Some((v, t));
+        Ok(t)
+    }
+}
+
 /// A URI as Alertmanager's schema checks it: no spaces, valid escapes.
 fn valid_uri(s: &str) -> bool {
     let b = s.as_bytes();
@@ -275,6 +297,7 @@ pub async fn post_alerts(
     let catalog = &state.current().catalog;
     let mut errors = Vec::new();
     let mut held = Vec::with_capacity(posted.len());
+    let (mut starts, mut ends) = (TimeMemo(None), TimeMemo(None));
     for (i, a) in posted.into_iter().enumerate() {
         let mut pairs = a.labels.map(|p| p.0).unwrap_or_default();
         let labels = match LabelSet::from_pairs(&mut pairs) {
@@ -284,14 +307,10 @@ pub async fn post_alerts(
                 continue;
             }
         };
-        // Go clients (amtool) send the zero time for "not set".
-        let time = |field: &str, v: Option<Text>| {
-            v.map(|s| parse_time(field, s.as_ref()))
-                .transpose()
-                .map(|t| t.filter(|t| t.as_second() > GO_ZERO_TIME_SECONDS))
-        };
-        let (starts_at, ends_at) = match (time("startsAt", a.starts_at), time("endsAt", a.ends_at))
-        {
+        let (starts_at, ends_at) = match (
+            starts.read("startsAt", a.starts_at),
+            ends.read("endsAt", a.ends_at),
+        ) {
             (Ok(s), Ok(e)) => (s, e),
             (Err(e), _) | (_, Err(e)) => {
                 errors.push(format!("alert {i}: {e}"));

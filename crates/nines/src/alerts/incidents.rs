@@ -602,21 +602,25 @@ impl Group {
         }
         // Alerts that fired at the last notification and have resolved since
         // go out as resolved.
-        let newly_resolved: Vec<&Held> = if notify {
+        let newly_resolved: Vec<u64> = if notify {
             sorted(self.notified.difference(&self.firing))
-                .iter()
-                .filter_map(|fp| st.alerts.get(fp))
-                .filter(|h| h.alert.resolved_at(now))
+                .into_iter()
+                .filter(|fp| st.alerts.get(fp).is_some_and(|h| h.alert.resolved_at(now)))
                 .collect()
         } else {
             Vec::new()
         };
         let mut notifications = if notify {
+            // The decision names the alerts; it need not read them.
+            let firing: Vec<u64> = sorted(&self.firing)
+                .into_iter()
+                .filter(|fp| st.alerts.contains_key(fp))
+                .collect();
             notifications_of(
                 cx.external_url,
                 routing,
                 self,
-                &all_firing(),
+                &firing,
                 &newly_resolved,
                 now,
             )
@@ -2305,8 +2309,8 @@ fn notifications_of(
     external_url: &str,
     routing: &Routing,
     g: &Group,
-    firing: &[&Held],
-    resolved: &[&Held],
+    firing: &[u64],
+    resolved: &[u64],
     now: Timestamp,
 ) -> Vec<NewNotification> {
     let targets = routing.targets(&g.r);
@@ -2335,8 +2339,8 @@ fn notifications_of(
                 // Alertmanager webhooks keep the decision they always had.
                 incident: !matches!(target, Target::Webhook { .. }),
             },
-            firing.iter().map(|h| h.alert.fingerprint.0),
-            resolved.iter().map(|h| h.alert.fingerprint.0),
+            firing.iter().copied(),
+            resolved.iter().copied(),
         );
         out.push(NewNotification {
             // The same decision always has the same key, so a receiver can

@@ -119,34 +119,44 @@ pub(super) async fn run(hub: Arc<AlertHub>, mut rx: mpsc::Receiver<Job>) {
             // of the same alert in this group merge over earlier ones. The
             // alerts move out of the requests: a new alert is kept as it
             // came, not copied.
-            let mut merged: ByFingerprint<Held> =
+            let mut at: ByFingerprint<usize> =
                 ByFingerprint::with_capacity_and_hasher(count, Default::default());
+            let mut merged: Vec<Held> = Vec::with_capacity(count);
             for h in incoming.into_iter().flatten() {
                 let fp = h.alert.fingerprint.0;
                 let now = h.alert.updated_at;
-                let next = match merged.get(&fp).or_else(|| st.alerts.get(&fp)) {
-                    Some(old) => {
+                match at.get(&fp) {
+                    Some(&i) => {
                         let (alert, service) = h.into_parts();
-                        Held::new(old.alert.merge(alert, now), service)
+                        merged[i] = Held::new(merged[i].alert.merge(alert, now), service);
                     }
-                    None => h,
-                };
-                if merged.insert(fp, next).is_none() {
-                    commit.order.push(fp);
+                    None => {
+                        at.insert(fp, merged.len());
+                        merged.push(match st.alerts.get(&fp) {
+                            Some(old) => {
+                                let (alert, service) = h.into_parts();
+                                Held::new(old.alert.merge(alert, now), service)
+                            }
+                            None => h,
+                        });
+                    }
                 }
             }
+            commit.order = merged.iter().map(|h| h.alert.fingerprint.0).collect();
             let mut service = None;
-            commit.rows = commit
-                .order
+            commit.rows = merged
                 .iter()
-                .map(|fp| encode_alert(&merged[fp], &mut service))
+                .map(|h| encode_alert(h, &mut service))
                 .collect();
             if !commit.rows.is_empty() {
                 st.applied += 1;
                 commit.seq = st.applied;
                 commit.replaced = merged
                     .into_iter()
-                    .map(|(fp, h)| (fp, st.alerts.insert(fp, h)))
+                    .map(|h| {
+                        let fp = h.alert.fingerprint.0;
+                        (fp, st.alerts.insert(fp, h))
+                    })
                     .collect();
             }
             // Queued under the lock, so that a committer taking back what

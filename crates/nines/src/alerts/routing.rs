@@ -17,7 +17,7 @@ use jiff::{SignedDuration, Timestamp};
 use nines_core::alerting::dependency::DependencyGraph;
 use nines_core::alerting::inhibit::InhibitRule;
 use nines_core::alerting::labels::LabelSet;
-use nines_core::alerting::route::{ResolvedRoute, RouteTree};
+use nines_core::alerting::route::{GroupBy, ResolvedRoute, RouteTree};
 use nines_core::alerting::timeinterval::TimeInterval;
 use nines_core::model::{Catalog, IncidentPolicy, Secret, Templates};
 
@@ -128,14 +128,29 @@ pub struct GroupRef {
 }
 
 /// Groups made by [`Routing::groups_memo`], by route, service and group
-/// labels; for one routing only.
+/// labels; for one routing only. Looked up by a hash of the three, taken
+/// from the alert's labels as they are: an alert of a group already made
+/// costs no allocation.
 #[derive(Debug, Default)]
-pub struct GroupMemo(std::collections::HashMap<(usize, Box<str>, LabelSet), GroupRef>);
+pub struct GroupMemo {
+    by_hash: std::collections::HashMap<u64, Vec<MemoEntry>, foldhash::fast::RandomState>,
+    size: usize,
+}
+
+#[derive(Debug)]
+struct MemoEntry {
+    /// The route's place in the routing's tree (0 without a tree).
+    at: usize,
+    service: Box<str>,
+    /// The group's key pairs, in the order [`Routing::key_pairs`] gives.
+    pairs: Box<[(Box<str>, Box<str>)]>,
+    group: GroupRef,
+}
 
 impl GroupMemo {
     /// How many groups it holds.
     pub fn size(&self) -> usize {
-        self.0.len()
+        self.size
     }
 }
 
@@ -448,22 +463,109 @@ impl Routing {
         service: &str,
         memo: &'m mut GroupMemo,
     ) -> Vec<&'m GroupRef> {
-        let keys: Vec<(usize, Box<str>, LabelSet)> = self
-            .group_parts(labels, service)
-            .into_iter()
-            .map(|(route, group_labels)| {
-                // A route is its place in this routing's tree, which the
-                // memo does not outlive.
-                let at = route.map_or(0, |r| std::ptr::from_ref(r).addr());
-                let key = (at, Box::<str>::from(service), group_labels);
-                if !memo.0.contains_key(&key) {
-                    let made = self.group_ref(route, key.2.clone(), service);
-                    memo.0.insert(key.clone(), made);
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let routes: Vec<Option<&ResolvedRoute>> = match &self.tree {
+            Some(tree) => tree.route(labels).into_iter().map(Some).collect(),
+            None => vec![None],
+        };
+        let mut found = Vec::with_capacity(routes.len());
+        for route in routes {
+            // A route is its place in this routing's tree, which the memo
+            // does not outlive.
+            let at = route.map_or(0, |r| std::ptr::from_ref(r).addr());
+            let mut hasher = memo.by_hash.hasher().build_hasher();
+            at.hash(&mut hasher);
+            service.hash(&mut hasher);
+            for pair in self.key_pairs(route, labels, service) {
+                pair.hash(&mut hasher);
+            }
+            let hash = hasher.finish();
+            let same = |e: &MemoEntry| {
+                e.at == at
+                    && *e.service == *service
+                    && e.pairs
+                        .iter()
+                        .map(|(n, v)| (&**n, &**v))
+                        .eq(self.key_pairs(route, labels, service))
+            };
+            let entries = memo.by_hash.entry(hash).or_default();
+            let i = match entries.iter().position(same) {
+                Some(i) => i,
+                None => {
+                    let pairs = self
+                        .key_pairs(route, labels, service)
+                        .map(|(n, v)| (n.into(), v.into()))
+                        .collect();
+                    let group_labels = self.group_labels(route, labels, service);
+                    entries.push(MemoEntry {
+                        at,
+                        service: service.into(),
+                        pairs,
+                        group: self.group_ref(route, group_labels, service),
+                    });
+                    memo.size += 1;
+                    entries.len() - 1
                 }
-                key
-            })
-            .collect();
-        keys.iter().filter_map(|k| memo.0.get(k)).collect()
+            };
+            found.push((hash, i));
+        }
+        found
+            .into_iter()
+            .filter_map(|(hash, i)| memo.by_hash.get(&hash).and_then(|e| e.get(i)))
+            .map(|e| &e.group)
+            .collect()
+    }
+
+    /// The pairs that tell an alert's group apart on `route` (a route of
+    /// the tree, or none for nines' own services): its group labels, in a
+    /// fixed order, borrowed from the alert's labels.
+    fn key_pairs<'a>(
+        &'a self,
+        route: Option<&'a ResolvedRoute>,
+        labels: &'a LabelSet,
+        service: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let (head, names, skip_service) = match route {
+            Some(r) => match &r.options.group_by {
+                GroupBy::All => (None, None, false),
+                GroupBy::Labels(names) => (None, Some(names.as_slice()), false),
+            },
+            None => (
+                Some(("service", self.shown_service(labels, service))),
+                Some(self.policy_of(service).group_by.as_slice()),
+                true,
+            ),
+        };
+        head.into_iter().chain(labels.iter().filter(move |(n, _)| {
+            names.is_none_or(|names| names.iter().any(|m| m == n))
+                && !(skip_service && *n == "service")
+        }))
+    }
+
+    /// The service an alert's group is named after: alerts of no
+    /// configured service keep their own `service` label apart, so
+    /// unrelated strays do not share one incident.
+    fn shown_service<'a>(&self, labels: &'a LabelSet, service: &'a str) -> &'a str {
+        match labels.get("service") {
+            Some(own) if service == super::UNROUTED => own,
+            _ => service,
+        }
+    }
+
+    /// The group labels of an alert's group on `route` (see
+    /// [`Routing::key_pairs`]).
+    fn group_labels(
+        &self,
+        route: Option<&ResolvedRoute>,
+        labels: &LabelSet,
+        service: &str,
+    ) -> LabelSet {
+        match route {
+            Some(r) => r.group_labels(labels),
+            None => {
+                LabelSet::free_pairs(&mut self.key_pairs(None, labels, service).collect::<Vec<_>>())
+            }
+        }
     }
 
     /// The route (in an alertmanager.yml) and the group labels of each
@@ -473,29 +575,14 @@ impl Routing {
         labels: &LabelSet,
         service: &str,
     ) -> Vec<(Option<&'a ResolvedRoute>, LabelSet)> {
-        if let Some(tree) = &self.tree {
-            return tree
-                .route(labels)
-                .into_iter()
-                .map(|r| (Some(r), r.group_labels(labels)))
-                .collect();
-        }
-        let policy = self.policy_of(service);
-        // Alerts of no configured service keep their own `service` label
-        // apart, so unrelated strays do not share one incident.
-        let shown = match labels.get("service") {
-            Some(own) if service == super::UNROUTED => own,
-            _ => service,
+        let routes: Vec<Option<&ResolvedRoute>> = match &self.tree {
+            Some(tree) => tree.route(labels).into_iter().map(Some).collect(),
+            None => vec![None],
         };
-        let mut pairs: Vec<(String, String)> = vec![("service".to_owned(), shown.to_owned())];
-        pairs.extend(
-            labels
-                .subset(&policy.group_by)
-                .iter()
-                .filter(|(k, _)| *k != "service")
-                .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
-        vec![(None, LabelSet::free(pairs))]
+        routes
+            .into_iter()
+            .map(|r| (r, self.group_labels(r, labels, service)))
+            .collect()
     }
 
     fn policy_of(&self, service: &str) -> &IncidentPolicy {
