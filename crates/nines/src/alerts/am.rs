@@ -89,7 +89,17 @@ fn read_body<T: serde::de::DeserializeOwned>(
     what: &str,
     hint: &str,
 ) -> Result<T, AmError> {
-    parse_body(headers, &String::from_utf8_lossy(body), what, hint)
+    parse_body(headers, &text_of(body), what, hint)
+}
+
+/// A body as text: borrowed when it is UTF-8 (checked a word at a time,
+/// faster than the lossy reading), else read lossily (a byte that is not
+/// UTF-8 becomes U+FFFD).
+fn text_of(body: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(body) {
+        Ok(text) => text.into(),
+        Err(_) => String::from_utf8_lossy(body),
+    }
 }
 
 /// [`read_body`] of a body already text, into values that may borrow it.
@@ -270,7 +280,7 @@ pub async fn post_alerts(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AmError> {
-    let text = String::from_utf8_lossy(&body);
+    let text = text_of(&body);
     let posted: Option<Vec<PostableAlert>> =
         parse_body(&headers, &text, "alerts", ": send a JSON array of alerts")?;
     let posted = posted.unwrap_or_default();
