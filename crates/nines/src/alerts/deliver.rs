@@ -225,6 +225,11 @@ fn emit(
     }
     if error.is_empty() {
         tracing::debug!(channel = %note.channel, target = %note.target, attempt = note.attempts + 1, result, "notification");
+    } else if result == "held" {
+        // Not attempted behind an open breaker: its opening was warned of
+        // once, and the metric counts each; a warning each would flood
+        // the log with one line per notification of a storm.
+        tracing::debug!(channel = %note.channel, target = %note.target, attempt = note.attempts + 1, result, %error, "notification held");
     } else {
         tracing::warn!(channel = %note.channel, target = %note.target, attempt = note.attempts + 1, result, %error, "notification not delivered");
     }
