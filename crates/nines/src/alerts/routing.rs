@@ -733,4 +733,71 @@ mod tests {
         let waiting = Routing::default().with_pacing(false).groups(&labels, "api");
         assert!(waiting.iter().all(|g| !g.machines_only), "{waiting:?}");
     }
+
+    #[test]
+    fn the_memo_finds_the_groups_routing_makes() {
+        let am = nines_config::alertmanager::load_alertmanager_str(
+            "route:
+  receiver: all
+  group_by: [alertname, service]
+  routes:
+    - matchers: ['team=\"db\"']
+      receiver: db
+      group_by: ['...']
+      continue: true
+    - matchers: ['team=~\"db|web\"']
+      receiver: teams
+      group_by: [team]
+receivers: [{name: all}, {name: db}, {name: teams}]
+",
+            "am.yml",
+        )
+        .unwrap();
+        let tree = Routing::from_alertmanager(&am, String::new()).0;
+        let own = Routing::default();
+        let sets: Vec<LabelSet> = [
+            vec![("alertname", "A"), ("service", "api")],
+            vec![("alertname", "A"), ("service", "api"), ("team", "db")],
+            vec![
+                ("alertname", "A"),
+                ("service", "web"),
+                ("team", "db"),
+                ("x", "1"),
+            ],
+            vec![("alertname", "B"), ("team", "web")],
+            vec![
+                ("alertname", "A"),
+                ("service", "api"),
+                ("team", "db"),
+                ("x", "2"),
+            ],
+            vec![],
+        ]
+        .into_iter()
+        .map(|pairs| LabelSet::free(pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned()))))
+        .collect();
+        for routing in [&tree, &own] {
+            let mut memo = GroupMemo::default();
+            // Twice over: made the first time, found the second.
+            for _ in 0..2 {
+                for labels in &sets {
+                    for service in ["api", super::super::UNROUTED] {
+                        let memoed: Vec<GroupRef> = routing
+                            .groups_memo(labels, service, &mut memo)
+                            .into_iter()
+                            .cloned()
+                            .collect();
+                        assert_eq!(memoed, routing.groups(labels, service), "{labels:?}");
+                    }
+                }
+            }
+            let distinct: std::collections::BTreeSet<(String, String)> = sets
+                .iter()
+                .flat_map(|l| ["api", super::super::UNROUTED].map(|s| (l, s)))
+                .flat_map(|(l, s)| routing.groups(l, s))
+                .map(|g| (g.key.to_string(), g.service))
+                .collect();
+            assert_eq!(memo.size(), distinct.len());
+        }
+    }
 }
