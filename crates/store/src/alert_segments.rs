@@ -32,24 +32,72 @@ const COMPRESSED: u8 = 2;
 
 /// Encodes `rows` as a segment (version 2).
 pub(crate) fn encode<'a>(rows: impl Iterator<Item = &'a AlertRow> + Clone) -> Vec<u8> {
-    let plain = encode_plain(rows);
-    let packed = lz4_flex::block::compress_prepend_size(&plain[1..]);
-    let mut out = Vec::with_capacity(1 + packed.len());
+    encode_with(rows, &mut Scratch::default())
+}
+
+/// Buffers a writer keeps from one segment to the next: a write's
+/// uncompressed bytes are a few hundred kilobytes, and fresh ones cost a
+/// page fault every 4 KiB.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    plain: Vec<u8>,
+    packed: Vec<u8>,
+}
+
+/// [`encode`], in `scratch`'s buffers; the segment returned is a copy of
+/// exactly its bytes.
+pub(crate) fn encode_with<'a>(
+    rows: impl Iterator<Item = &'a AlertRow> + Clone,
+    scratch: &mut Scratch,
+) -> Vec<u8> {
+    let Scratch { plain, packed } = scratch;
+    plain_into(rows, plain);
+    let body = &plain[1..];
+    // Zeroed once as it grows, not for each write: LZ4 writes into it.
+    let need = lz4_flex::block::get_maximum_output_size(body.len());
+    if packed.len() < need {
+        packed.resize(need, 0);
+    }
+    let n = lz4_flex::block::compress_into(body, packed)
+        .expect("the buffer has LZ4's maximum size for the input");
+    let size = u32::try_from(body.len()).expect("a write holds far fewer alerts");
+    let mut out = Vec::with_capacity(5 + n);
     out.push(COMPRESSED);
-    out.extend_from_slice(&packed);
+    out.extend_from_slice(&size.to_le_bytes());
+    out.extend_from_slice(&packed[..n]);
+    // A large write's buffers are not held on to for the small ones.
+    for buf in [plain, packed] {
+        if buf.capacity() > SCRATCH_KEPT {
+            *buf = Vec::new();
+        }
+    }
     out
 }
 
-/// Encodes `rows` as a segment of version 1. Each row: fingerprint, start,
+/// The most [`Scratch`] keeps between writes, per buffer (a write of some
+/// 4,000 alerts).
+const SCRATCH_KEPT: usize = 1 << 20;
+
+/// Encodes `rows` as a segment of version 1 (only tests write it now).
+/// Each row: fingerprint, start,
 /// end and last update (8 bytes each, little-endian; times in
 /// microseconds), then source, service and body (each a 4-byte length and
 /// its UTF-8 bytes), after the version byte and a 4-byte count.
+#[cfg(test)]
 pub(crate) fn encode_plain<'a>(rows: impl Iterator<Item = &'a AlertRow> + Clone) -> Vec<u8> {
+    let mut out = Vec::new();
+    plain_into(rows, &mut out);
+    out
+}
+
+/// [`encode_plain`] into `out`, emptied first.
+fn plain_into<'a>(rows: impl Iterator<Item = &'a AlertRow> + Clone, out: &mut Vec<u8>) {
     let size: usize = rows
         .clone()
         .map(|r| 44 + r.source.len() + r.service.len() + r.body.len())
         .sum();
-    let mut out = Vec::with_capacity(5 + size);
+    out.clear();
+    out.reserve(5 + size);
     out.push(PLAIN);
     let count = u32::try_from(rows.clone().count()).expect("a write holds far fewer alerts");
     out.extend_from_slice(&count.to_le_bytes());
@@ -64,7 +112,6 @@ pub(crate) fn encode_plain<'a>(rows: impl Iterator<Item = &'a AlertRow> + Clone)
             out.extend_from_slice(text.as_bytes());
         }
     }
-    out
 }
 
 /// The alerts of a segment, in the order written; an error names what in
@@ -439,6 +486,26 @@ mod tests {
         let plain = encode_plain(rows.iter());
         assert_eq!(plain[0], PLAIN);
         assert_eq!(decode(&plain).unwrap(), rows);
+    }
+
+    #[test]
+    fn a_writer_s_buffers_leave_nothing_of_one_segment_in_the_next() {
+        let mut scratch = Scratch::default();
+        let big: Vec<AlertRow> = (0..500).map(|i| row(i, 5, &"x".repeat(3000))).collect();
+        let small = vec![row(7, 9, "small")];
+        for rows in [&big, &small, &big, &small] {
+            let blob = encode_with(rows.iter(), &mut scratch);
+            assert_eq!(blob, encode(rows.iter()));
+            assert_eq!(&decode(&blob).unwrap(), rows);
+        }
+        // A small write's buffers are kept; over a megabyte, not.
+        assert!(scratch.plain.capacity() > 0);
+        encode_with(big.iter(), &mut scratch);
+        assert!(big.len() * 3000 > SCRATCH_KEPT);
+        assert_eq!(
+            (scratch.plain.capacity(), scratch.packed.capacity()),
+            (0, 0)
+        );
     }
 
     #[test]

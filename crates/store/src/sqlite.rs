@@ -153,6 +153,8 @@ static ALERT_SQL: LazyLock<AlertSql> = LazyLock::new(|| {
 struct AlertIndex {
     index: alert_segments::Index,
     stale: bool,
+    /// The buffers each write encodes its segment in.
+    scratch: alert_segments::Scratch,
 }
 
 pub(crate) struct SqliteStore {
@@ -256,6 +258,7 @@ impl SqliteStore {
             alert_index: tokio::sync::Mutex::new(AlertIndex {
                 index,
                 stale: false,
+                scratch: alert_segments::Scratch::default(),
             }),
         })
     }
@@ -407,6 +410,7 @@ impl SqliteStore {
             .map(|(_, r)| r)
             .collect();
         let plan = ix.index.plan(kept.iter().copied());
+        let segment = alert_segments::encode_with(kept.iter().copied(), &mut ix.scratch);
         let commit = last.is_none();
         let sql = &*ALERT_SQL;
         let chunks = plan.delete.chunks(DELETE_CHUNK_MAX);
@@ -415,7 +419,7 @@ impl SqliteStore {
         queries.push(
             sqlx::query(sql.insert[usize::from(commit && n_deletes == 0)].as_str())
                 .bind(plan.seq)
-                .bind(alert_segments::encode(kept.iter().copied())),
+                .bind(segment),
         );
         for (i, chunk) in chunks.enumerate() {
             let n = chunk.len();
