@@ -155,6 +155,11 @@ struct AlertIndex {
     stale: bool,
     /// The buffers each write encodes its segment in.
     scratch: alert_segments::Scratch,
+    /// The segments as read at open, for the first read of the alerts
+    /// (the hub's load, just after): each segment is then decoded (and
+    /// decompressed) once at start-up, not twice. Dropped by that read or
+    /// by the first write, whichever comes first.
+    loaded: Option<Vec<(i64, Vec<crate::AlertRow>)>>,
 }
 
 pub(crate) struct SqliteStore {
@@ -239,14 +244,17 @@ impl SqliteStore {
 
         // Schema 11 keeps alerts in segments (an older schema is opened
         // only by the upgrade tests, which write no alerts).
-        let index = if migrate::newest(migrations) >= 11 {
+        let (index, loaded) = if migrate::newest(migrations) >= 11 {
             move_alert_rows_to_a_segment(&mut writer)
                 .await
                 .map_err(unavailable)?;
             let segments = read_segments(&mut writer).await.map_err(unavailable)?;
-            alert_segments::Index::from_segments(&segments)
+            (
+                alert_segments::Index::from_segments(&segments),
+                Some(segments),
+            )
         } else {
-            alert_segments::Index::default()
+            (alert_segments::Index::default(), None)
         };
 
         Ok(SqliteStore {
@@ -259,6 +267,7 @@ impl SqliteStore {
                 index,
                 stale: false,
                 scratch: alert_segments::Scratch::default(),
+                loaded,
             }),
         })
     }
@@ -347,14 +356,20 @@ impl SqliteStore {
         &self,
         after: jiff::Timestamp,
     ) -> Result<Vec<crate::AlertRow>, StoreError> {
-        let mut conn = self
-            .reader
-            .acquire()
-            .await
-            .map_err(self.error("reading alerts"))?;
-        let segments = read_segments(&mut conn)
-            .await
-            .map_err(self.error("reading alerts"))?;
+        let opened = self.alert_index.lock().await.loaded.take();
+        let segments = match opened {
+            Some(segments) => segments,
+            None => {
+                let mut conn = self
+                    .reader
+                    .acquire()
+                    .await
+                    .map_err(self.error("reading alerts"))?;
+                read_segments(&mut conn)
+                    .await
+                    .map_err(self.error("reading alerts"))?
+            }
+        };
         let mut latest: std::collections::BTreeMap<u64, crate::AlertRow> =
             std::collections::BTreeMap::new();
         for (_, rows) in segments {
@@ -369,6 +384,8 @@ impl SqliteStore {
     /// have committed without its knowing (see [`AlertIndex`]).
     async fn alert_index(&self) -> Result<tokio::sync::MutexGuard<'_, AlertIndex>, sqlx::Error> {
         let mut ix = self.alert_index.lock().await;
+        // About to write: what was read at open is not what is stored.
+        ix.loaded = None;
         if ix.stale {
             let segments = read_segments(&mut *self.writer().await?).await?;
             ix.index = alert_segments::Index::from_segments(&segments);
@@ -1553,10 +1570,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_first_read_after_open_is_what_is_stored_before_or_after_a_write() {
+        use crate::alerting::AlertStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_store(dir.path()).await;
+        store
+            .write_alerts(&[alert_row(1, "one"), alert_row(2, "two")])
+            .await
+            .unwrap();
+        store.close().await;
+        let bodies = |rows: Vec<crate::AlertRow>| -> Vec<String> {
+            rows.iter().map(|r| r.body.to_string()).collect()
+        };
+        // Read first: what open read, then what the database holds.
+        let store = open_store(dir.path()).await;
+        let first = store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap();
+        assert_eq!(bodies(first), ["one", "two"]);
+        let again = store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap();
+        assert_eq!(bodies(again), ["one", "two"]);
+        store.close().await;
+        // Written first: the read sees the write, not what open read.
+        let store = open_store(dir.path()).await;
+        store
+            .write_alerts(&[alert_row(2, "two, again"), alert_row(3, "three")])
+            .await
+            .unwrap();
+        let after = store
+            .alerts_ending_after(jiff::Timestamp::MIN)
+            .await
+            .unwrap();
+        assert_eq!(bodies(after), ["one", "two, again", "three"]);
+        store.close().await;
+    }
+
+    #[tokio::test]
     async fn a_segment_that_does_not_decode_is_an_error_that_names_it() {
         use crate::alerting::AlertStore;
         let dir = tempfile::tempdir().unwrap();
         let store = open_store(dir.path()).await;
+        // The first read uses the segments read at open (nothing else
+        // writes to a store nines holds); the test writes behind its back.
+        assert!(
+            store
+                .alerts_ending_after(jiff::Timestamp::MIN)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         sqlx::query("INSERT INTO alert_segments (seq, rows) VALUES (4, x'0102')")
             .execute(&mut *store.writer().await.unwrap())
             .await
