@@ -707,6 +707,20 @@ spec:
 
 /// SQL run on nines' SQLite database from another connection (Python's
 /// standard library), as another process touching the file would.
+/// Makes the disk refuse every write of alerts that holds one with the
+/// text `refused-by-test`. A write of alerts is one segment; compressed,
+/// the first copy of a text none of whose 4-byte runs came before in the
+/// segment stays as it is (LZ4 literals), but for its last bytes, which may
+/// start a match with what follows: the trigger looks for the rest.
+fn refuse_writes_of_refused_by_test(db: &Path) {
+    sqlite(
+        db,
+        "CREATE TRIGGER refuse BEFORE INSERT ON alert_segments
+         WHEN instr(NEW.rows, CAST('refused-by-te' AS BLOB)) > 0
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    );
+}
+
 fn sqlite(db: &Path, sql: &str) {
     let py = common::python_with("sqlite3").unwrap_or_else(|| "python3".into());
     let out = std::process::Command::new(py)
@@ -994,16 +1008,7 @@ async fn alerts_whose_commit_fails_are_taken_back_and_open_no_incident() {
     let db = dir.path().join("data/nines.db");
 
     // The disk refuses this alert's write.
-    sqlite(
-        &db,
-        // A write of alerts is one segment: refused if it holds this one.
-        // Compressed, the first copy of a text none of whose 4-byte runs
-        // came before in the segment stays as it is (LZ4 literals), but
-        // for its last bytes, which may start a match with what follows.
-        "CREATE TRIGGER refuse BEFORE INSERT ON alert_segments
-         WHEN instr(NEW.rows, CAST('refused-by-te' AS BLOB)) > 0
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
-    );
+    refuse_writes_of_refused_by_test(&db);
     let alert = json!([{"labels": {"alertname": "DiskFull", "service": "checkout", "case": "refused-by-test"}}]);
     // It is held back a moment, so that the dispatcher sees it (and sends
     // its webhook) before the write fails.
@@ -1143,16 +1148,7 @@ async fn a_failed_commit_takes_back_the_batches_after_it_too() {
     .await;
     let state = running.state.clone();
     let db = dir.path().join("data/nines.db");
-    sqlite(
-        &db,
-        // A write of alerts is one segment: refused if it holds this one.
-        // Compressed, the first copy of a text none of whose 4-byte runs
-        // came before in the segment stays as it is (LZ4 literals), but
-        // for its last bytes, which may start a match with what follows.
-        "CREATE TRIGGER refuse BEFORE INSERT ON alert_segments
-         WHEN instr(NEW.rows, CAST('refused-by-te' AS BLOB)) > 0
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
-    );
+    refuse_writes_of_refused_by_test(&db);
     let post = |alert: Value| post_later(&url, json!([alert]));
     let listed = |url: String| async move { get(&format!("{url}/api/v2/alerts")).await };
     // While the disk is held: an alert whose write will be refused, the

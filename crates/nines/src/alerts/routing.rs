@@ -447,9 +447,9 @@ impl Routing {
     /// The groups (incidents) an alert of `service` joins: one per route it
     /// matches in an alertmanager.yml, else one for its service.
     pub fn groups(&self, labels: &LabelSet, service: &str) -> Vec<GroupRef> {
-        self.group_parts(labels, service)
+        self.routes(labels)
             .into_iter()
-            .map(|(route, group_labels)| self.group_ref(route, group_labels, service))
+            .map(|route| self.group_ref(route, self.group_labels(route, labels, service), service))
             .collect()
     }
 
@@ -464,10 +464,7 @@ impl Routing {
         memo: &'m mut GroupMemo,
     ) -> Vec<&'m GroupRef> {
         use std::hash::{BuildHasher, Hash, Hasher};
-        let routes: Vec<Option<&ResolvedRoute>> = match &self.tree {
-            Some(tree) => tree.route(labels).into_iter().map(Some).collect(),
-            None => vec![None],
-        };
+        let routes = self.routes(labels);
         let mut found = Vec::with_capacity(routes.len());
         for route in routes {
             // A route is its place in this routing's tree, which the memo
@@ -568,21 +565,13 @@ impl Routing {
         }
     }
 
-    /// The route (in an alertmanager.yml) and the group labels of each
-    /// group an alert joins.
-    fn group_parts<'a>(
-        &'a self,
-        labels: &LabelSet,
-        service: &str,
-    ) -> Vec<(Option<&'a ResolvedRoute>, LabelSet)> {
-        let routes: Vec<Option<&ResolvedRoute>> = match &self.tree {
+    /// The routes (in an alertmanager.yml) an alert goes down, or one
+    /// `None` for nines' own services.
+    fn routes(&self, labels: &LabelSet) -> Vec<Option<&ResolvedRoute>> {
+        match &self.tree {
             Some(tree) => tree.route(labels).into_iter().map(Some).collect(),
             None => vec![None],
-        };
-        routes
-            .into_iter()
-            .map(|r| (r, self.group_labels(r, labels, service)))
-            .collect()
+        }
     }
 
     fn policy_of(&self, service: &str) -> &IncidentPolicy {
