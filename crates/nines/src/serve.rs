@@ -440,6 +440,24 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Stops at once, as a kill would: the server, the dispatcher and the
+    /// delivery worker are dropped where they are, with no last pass and
+    /// nothing more written; what was committed stays. For tests of what a
+    /// restart recovers, within one process (the store closes, so that the
+    /// same data directory can be opened again).
+    pub async fn abort(self) {
+        for task in [&self.dispatcher, &self.delivery] {
+            task.abort();
+        }
+        self.task.abort();
+        let _ = self.dispatcher.await;
+        let _ = self.delivery.await;
+        let _ = self.task.await;
+        self.state.store.close().await;
+    }
+}
+
 /// Loads the configuration, opens the store and binds the listener; each
 /// failure is one clear error. Serving starts in the background.
 pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
@@ -469,7 +487,13 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         .with_catalog(&config.catalog)
         .with_pacing(opts.pace_machines);
     warn_without_smtp(&routing, opts.smtp.is_some());
-    incidents.restore(store.incidents(true, 100_000).await?, &routing);
+    let open = store.incidents(true, 100_000).await?;
+    // Their timelines say what each had told before nines stopped.
+    let mut timelines = std::collections::BTreeMap::new();
+    for row in &open {
+        timelines.insert(row.id, store.incident_events(row.id).await?);
+    }
+    incidents.restore(open, &timelines, &routing);
     // Notifications decided before the restart for later (a resolution
     // told at its group's next interval) wake the delivery worker then.
     let far = now

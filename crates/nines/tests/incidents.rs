@@ -1305,3 +1305,125 @@ async fn alerts_joining_in_a_burst_are_told_once_a_second_and_none_is_left_untol
     assert_eq!(joined_counts(&shown), [1, 4, 1, 1], "{shown}");
     running.shutdown().await.unwrap();
 }
+
+/// Waits until incident 1's timeline has an entry of `kind`, and returns it.
+async fn incident_with(state: &Arc<nines::serve::AppState>, url: &str, kind: &str) -> Value {
+    common::until_progress(&[state], kind, || async {
+        let shown = get(&format!("{url}/api/v1/incidents/1")).await;
+        entry(&shown, kind).is_some().then_some(shown)
+    })
+    .await
+}
+
+/// A notification's alerts, as (alertname, status), by name.
+fn names(notification: &Value) -> Vec<(String, String)> {
+    let mut names: Vec<(String, String)> = notification["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["labels"]["alertname"].as_str().unwrap().to_owned(),
+                a["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_committed_but_not_yet_told_when_nines_is_killed_is_told_after_the_restart() {
+    let (dir, hook, clock, running, url) = on_disk(webhook_service).await;
+    let state = running.state.clone();
+    let alert = |name: &str| json!([{"labels": {"alertname": name, "service": "checkout"}}]);
+    assert_eq!(post_status(&url, alert("A")).await, 200);
+    assert_eq!(names(&hook.nth(1).await.1), [("A".into(), "firing".into())]);
+    incident_with(&state, &url, "notification_delivered").await;
+    // B is committed (its 2xx), but the dispatcher is held off: nines is
+    // killed before any pass tells it.
+    let held = state.incidents.lock().await;
+    assert_eq!(post_status(&url, alert("B")).await, 200);
+    running.abort().await;
+    drop(held);
+    // Back a second later.
+    clock.advance(SignedDuration::from_secs(1));
+
+    let running = start(dir.path(), &webhook_service(hook.port), clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let (_, told) = hook.nth(2).await;
+    assert_eq!(
+        names(&told),
+        [("A".into(), "firing".into()), ("B".into(), "firing".into())],
+        "{told}"
+    );
+    let shown = common::until_progress(&[&running.state], "B joined", || async {
+        let again = get(&format!("{url}/api/v1/incidents/1")).await;
+        (joined_counts(&again).len() == 2).then_some(again)
+    })
+    .await;
+    // B joined once, after A; nothing told twice, one incident.
+    assert_eq!(joined_counts(&shown), [1, 1], "{shown}");
+    assert_eq!(joined(&shown)[1], fingerprint(&url, "B").await);
+    assert_eq!(open_incidents(&url).await.len(), 1);
+    assert_eq!(
+        timeline_kinds(&shown)
+            .iter()
+            .filter(|k| *k == "opened")
+            .count(),
+        1
+    );
+    assert_eq!(hook.count(), 2);
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_that_ends_while_nines_is_down_is_told_resolved_after_the_restart() {
+    let (dir, hook, clock, running, url) = on_disk(webhook_service).await;
+    let state = running.state.clone();
+    // Without an end: it ends at the resolve timeout unless sent again.
+    let alert = json!([{"labels": {"alertname": "A", "service": "checkout"}}]);
+    assert_eq!(post_status(&url, alert).await, 200);
+    assert_eq!(names(&hook.nth(1).await.1), [("A".into(), "firing".into())]);
+    incident_with(&state, &url, "notification_delivered").await;
+    running.abort().await;
+
+    // Down for an hour: its end passed meanwhile.
+    clock.advance(SignedDuration::from_secs(3600));
+    let running = start(dir.path(), &webhook_service(hook.port), clock.clone()).await;
+    let url = format!("http://{}", running.addr);
+    let (_, told) = hook.nth(2).await;
+    assert_eq!(told["status"], "resolved", "{told}");
+    assert_eq!(names(&told), [("A".into(), "resolved".into())]);
+    let shown = incident_with(&running.state, &url, "resolved").await;
+    assert_eq!(shown["state"], "resolved", "{shown}");
+    assert!(entry(&shown, "alerts_left").is_some(), "{shown}");
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_opened_but_not_yet_notified_when_nines_is_killed_notifies_after_the_restart() {
+    let waiting = |port: u16| {
+        format!(
+            "apiVersion: nines/v1\nkind: Service\nmetadata: {{name: checkout}}\nspec:\n  incidents: {{groupWait: 30s}}\n  notify:\n    - webhook: http://127.0.0.1:{port}/hook\n"
+        )
+    };
+    let (dir, hook, clock, running, url) = on_disk(waiting).await;
+    let state = running.state.clone();
+    let alert = json!([{"labels": {"alertname": "A", "service": "checkout"}}]);
+    assert_eq!(post_status(&url, alert).await, 200);
+    // The incident opens at once; its notification waits for group_wait.
+    incident_with(&state, &url, "alerts_joined").await;
+    running.abort().await;
+    assert_eq!(hook.count(), 0);
+
+    let running = start(dir.path(), &waiting(hook.port), clock.clone()).await;
+    clock.advance(SignedDuration::from_secs(30));
+    running.state.dispatch().await.unwrap();
+    let (_, told) = hook.nth(1).await;
+    assert_eq!(names(&told), [("A".into(), "firing".into())], "{told}");
+    let url = format!("http://{}", running.addr);
+    let shown = get(&format!("{url}/api/v1/incidents/1")).await;
+    assert_eq!(joined_counts(&shown), [1], "told once: {shown}");
+    running.shutdown().await.unwrap();
+}

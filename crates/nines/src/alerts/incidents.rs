@@ -97,6 +97,67 @@ struct Group {
     /// alerts that joined since are told (see [`Group::joins_wait`]).
     joins_told_at: Option<Timestamp>,
     joins_due: Option<Timestamp>,
+    /// The number of the incident's last pass that told alerts joining or
+    /// leaving (`seq` of its `alerts_joined` and `alerts_left` entries; the
+    /// incident's body keeps the one of its last notification as
+    /// `notifiedSeq`).
+    seq: u64,
+    /// Adopted at start-up: what the incident's timeline told (see
+    /// [`Told`]); `None` for a timeline that cannot say.
+    recovered: Option<Told>,
+}
+
+/// What an open incident's timeline told of its alerts, read back at
+/// start-up: the alerts told firing (joined and not left since), those
+/// firing at its last notification, and the number of its last entry.
+/// Against what fires after the restart, the difference is owed: alerts
+/// that joined or left, were committed, and whose pass nines did not get
+/// to write before it stopped (killed, or the machine lost), and a
+/// notification decided by none.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Told {
+    firing: Fingerprints,
+    notified: Fingerprints,
+    seq: u64,
+}
+
+impl Told {
+    /// Folds the `alerts_joined` and `alerts_left` entries of a timeline
+    /// (oldest first), given the `notifiedSeq` of its incident's body.
+    /// `None` when an entry does not list every alert it tells (written
+    /// before entries did).
+    pub fn of(timeline: &[nines_store::IncidentEvent], notified_seq: u64) -> Option<Told> {
+        let mut told = Told::default();
+        for e in timeline {
+            let joined = match e.kind.as_str() {
+                "alerts_joined" => true,
+                "alerts_left" => false,
+                _ => continue,
+            };
+            let body: Value = serde_json::from_str(&e.body).ok()?;
+            let seq = body["seq"].as_u64()?;
+            let fps = body["fingerprints"].as_array()?;
+            if fps.len() as u64 != body["count"].as_u64()? {
+                return None;
+            }
+            if seq > notified_seq && told.seq <= notified_seq {
+                told.notified = told.firing.clone();
+            }
+            for fp in fps {
+                let fp = u64::from_str_radix(fp.as_str()?, 16).ok()?;
+                if joined {
+                    told.firing.insert(fp);
+                } else {
+                    told.firing.remove(&fp);
+                }
+            }
+            told.seq = told.seq.max(seq);
+        }
+        if told.seq <= notified_seq {
+            told.notified = told.firing.clone();
+        }
+        Some(told)
+    }
 }
 
 /// Alerts joining an open incident, and nothing else, are told on its
@@ -234,6 +295,8 @@ impl Group {
             changes: 0,
             joins_told_at: None,
             joins_due: None,
+            seq: 0,
+            recovered: None,
         }
     }
 
@@ -353,12 +416,27 @@ impl Group {
     ) -> Option<(IncidentWrite, Outcome)> {
         let (st, routing, windows) = (cx.st, cx.routing, cx.windows);
         if std::mem::take(&mut self.restored) {
-            // After a restart: what fires now is what the incident knew
-            // (every decided notification is already in the outbox).
-            self.joined.clear();
-            self.left.clear();
-            self.notified = self.firing.clone();
-            self.dirty = false;
+            match self.recovered.take() {
+                // After a restart: what fires now against what the
+                // timeline told is owed to it, and a notification is owed
+                // if what fires is not what the last one told (alerts
+                // committed whose pass was not written, or that ended
+                // while nines was down).
+                Some(told) => {
+                    self.joined = self.firing.difference(&told.firing).copied().collect();
+                    self.left = told.firing.difference(&self.firing).copied().collect();
+                    self.dirty = self.firing != told.notified;
+                    self.notified = told.notified;
+                }
+                // A timeline that does not say: what fires now is taken as
+                // what the incident knew.
+                None => {
+                    self.joined.clear();
+                    self.left.clear();
+                    self.notified = self.firing.clone();
+                    self.dirty = false;
+                }
+            }
         }
         // An open incident with nothing firing (its alerts ended while
         // nines was down) is resolved too.
@@ -513,7 +591,10 @@ impl Group {
             },
         };
         // One timeline entry per pass for the alerts that joined, one for
-        // those that left (resolved, silenced or inhibited).
+        // those that left (resolved, silenced or inhibited), numbered.
+        let joined = sorted(&self.joined);
+        let left = sorted(&self.left);
+        let seq = self.seq + u64::from(!joined.is_empty() || !left.is_empty());
         let held = &self.held;
         let impacted = &self.impacted;
         let describe = |fps: Vec<u64>| {
@@ -547,16 +628,18 @@ impl Group {
                     v
                 })
                 .collect();
-            json!({"count": fps.len(), "alerts": shown})
+            // Every alert told, for a restart to know what was (see
+            // `Told`); the first ones shown with their labels.
+            let all: Vec<String> = fps.iter().map(|fp| format!("{fp:016x}")).collect();
+            json!({"count": fps.len(), "alerts": shown, "fingerprints": all, "seq": seq})
         };
-        let joined = sorted(&self.joined);
         if !joined.is_empty() {
             events.push(event(now, "alerts_joined", "nines", describe(joined)));
         }
-        let left = sorted(&self.left);
         if !left.is_empty() {
             events.push(event(now, "alerts_left", "nines", describe(left)));
         }
+        self.seq = seq;
         let mut notices = Vec::new();
         if holding != self.held_back {
             let (before, r) = (&self.held_back, &self.r);
@@ -594,10 +677,17 @@ impl Group {
             ));
         }
         inc.updated_at = now;
-        if inc.id == 0 {
+        if inc.id == 0 || notify {
             let mut body = body_of(&inc);
-            body["receiver"] = json!(self.r.receiver);
-            body["groupLabels"] = super::map(&self.r.labels);
+            if inc.id == 0 {
+                body["receiver"] = json!(self.r.receiver);
+                body["groupLabels"] = super::map(&self.r.labels);
+            }
+            // What this notification tells is what the timeline has told
+            // through this pass (see `Told`).
+            if notify {
+                body["notifiedSeq"] = json!(self.seq);
+            }
             inc.body = body.to_string();
         }
         // Alerts that fired at the last notification and have resolved since
@@ -931,7 +1021,13 @@ fn urgency(alerts: &[&Held]) -> &'static str {
 impl Incidents {
     /// Groups the alerts already held, and adopts the open incidents of
     /// their groups, after a start-up.
-    pub fn restore(&mut self, open: Vec<IncidentRow>, routing: &Routing) {
+    /// `timelines` has the timeline of each, oldest entry first.
+    pub fn restore(
+        &mut self,
+        open: Vec<IncidentRow>,
+        timelines: &BTreeMap<i64, Vec<nines_store::IncidentEvent>>,
+        routing: &Routing,
+    ) {
         self.all_changed = true;
         // A group's latest open incident is the one new alerts join; the
         // earlier ones were superseded, and get back the alerts written
@@ -963,6 +1059,10 @@ impl Incidents {
             .collect();
         for row in open {
             let body = body_of(&row);
+            let told = Told::of(
+                timelines.get(&row.id).map_or(&[][..], Vec::as_slice),
+                body["notifiedSeq"].as_u64().unwrap_or(0),
+            );
             let receiver: Arc<str> = body["receiver"].as_str().unwrap_or_default().into();
             let key: Arc<str> = row.group_key.as_str().into();
             let slot =
@@ -1035,6 +1135,8 @@ impl Incidents {
                     changes: 0,
                     joins_told_at: None,
                     joins_due: None,
+                    seq: told.as_ref().map_or(0, |t| t.seq),
+                    recovered: told,
                 },
             );
         }
@@ -2526,6 +2628,60 @@ fn fnv(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn told(kind: &str, seq: u64, fps: &[u64]) -> nines_store::IncidentEvent {
+        let all: Vec<String> = fps.iter().map(|fp| format!("{fp:016x}")).collect();
+        nines_store::IncidentEvent {
+            id: 0,
+            incident_id: 1,
+            at: Timestamp::UNIX_EPOCH,
+            kind: kind.to_owned(),
+            actor: "nines".to_owned(),
+            body: json!({"count": fps.len(), "alerts": [], "fingerprints": all, "seq": seq})
+                .to_string(),
+        }
+    }
+
+    fn set(fps: &[u64]) -> Fingerprints {
+        fps.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_timeline_says_what_was_told_firing_and_what_its_last_notification_told() {
+        let timeline = [
+            told("alerts_joined", 1, &[1, 2]),
+            told("opened", 0, &[]),
+            // One pass: 3 joined, 1 left.
+            told("alerts_joined", 2, &[3]),
+            told("alerts_left", 2, &[1]),
+            told("alerts_joined", 3, &[4]),
+        ];
+        let at = |seq| Told::of(&timeline, seq).unwrap();
+        assert_eq!(at(2).firing, set(&[2, 3, 4]));
+        assert_eq!(at(2).notified, set(&[2, 3]));
+        assert_eq!(at(2).seq, 3);
+        // Notified at the first pass, at the last, and never.
+        assert_eq!(at(1).notified, set(&[1, 2]));
+        assert_eq!(at(3).notified, set(&[2, 3, 4]));
+        assert_eq!(at(0).notified, set(&[]));
+        // Numbered from where the group's count stood (its later incident
+        // goes on from it): none notified before its first notification.
+        assert_eq!(
+            Told::of(&timeline[2..], 1).unwrap().notified,
+            Fingerprints::default()
+        );
+    }
+
+    #[test]
+    fn a_timeline_that_does_not_list_every_alert_it_told_says_nothing() {
+        let mut short = told("alerts_joined", 1, &[1, 2]);
+        short.body = json!({"count": 3, "fingerprints": ["1", "2"], "seq": 1}).to_string();
+        assert_eq!(Told::of(&[short], 1), None);
+        let mut old = told("alerts_joined", 1, &[1]);
+        old.body = json!({"count": 1, "alerts": [{"fingerprint": "1"}]}).to_string();
+        assert_eq!(Told::of(&[old], 0), None);
+        assert_eq!(Told::of(&[], 0), Some(Told::default()));
+    }
 
     #[test]
     fn a_decision_is_written_as_its_json_value_would_be() {
