@@ -438,9 +438,7 @@ impl Running {
         served.context("server task")??;
         Ok(())
     }
-}
 
-impl Running {
     /// Stops at once, as a kill would: the server, the dispatcher and the
     /// delivery worker are dropped where they are, with no last pass and
     /// nothing more written; what was committed stays. For tests of what a
