@@ -485,13 +485,11 @@ pub async fn start(opts: Options, clock: Arc<dyn Clock>) -> anyhow::Result<Runni
         .with_catalog(&config.catalog)
         .with_pacing(opts.pace_machines);
     warn_without_smtp(&routing, opts.smtp.is_some());
-    let open = store.incidents(true, 100_000).await?;
-    // Their timelines say what each had told before nines stopped.
-    let mut timelines = std::collections::BTreeMap::new();
-    for row in &open {
-        timelines.insert(row.id, store.incident_events(row.id).await?);
-    }
-    incidents.restore(open, &timelines, &routing);
+    // With what their timelines told before nines stopped (one read).
+    let told = store
+        .open_incident_events(crate::alerts::incidents::Told::KINDS)
+        .await?;
+    incidents.restore(store.incidents(true, 100_000).await?, told, &routing);
     // Notifications decided before the restart for later (a resolution
     // told at its group's next interval) wake the delivery worker then.
     let far = now

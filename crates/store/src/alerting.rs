@@ -407,6 +407,10 @@ pub trait AlertStore: Send + Sync + 'static {
     /// An incident's timeline, oldest first.
     async fn incident_events(&self, incident_id: i64) -> Result<Vec<IncidentEvent>, StoreError>;
 
+    /// The timeline entries of the given kinds of every unresolved
+    /// incident, oldest first (read once at start-up).
+    async fn open_incident_events(&self, kinds: &[&str]) -> Result<Vec<IncidentEvent>, StoreError>;
+
     async fn record_change(&self, change: &NewChange) -> Result<Change, StoreError>;
 
     /// Changes of `service` at or after `since`, oldest first.
@@ -700,6 +704,30 @@ macro_rules! alert_store_impl {
                     .fetch_all(self.read_pool())
                     .await
                     .map_err(self.error("reading an incident timeline"))?;
+                rows.into_iter().map($crate::alerting::event_from).collect()
+            }
+
+            async fn open_incident_events(
+                &self,
+                kinds: &[&str],
+            ) -> Result<Vec<$crate::alerting::IncidentEvent>, $crate::StoreError> {
+                if kinds.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let marks = vec!["?"; kinds.len()].join(", ");
+                let sql = Self::sql(&format!(
+                    "SELECT e.id, e.incident_id, e.at, e.kind, e.actor, e.body
+                     FROM incident_events e JOIN incidents i ON i.id = e.incident_id
+                     WHERE i.state <> 'resolved' AND e.kind IN ({marks}) ORDER BY e.id"
+                ));
+                let mut query = sqlx::query_as(sql.clone());
+                for kind in kinds {
+                    query = query.bind(*kind);
+                }
+                let rows: Vec<$crate::alerting::EventTuple> = query
+                    .fetch_all(self.read_pool())
+                    .await
+                    .map_err(self.error("reading the open incidents' timelines"))?;
                 rows.into_iter().map($crate::alerting::event_from).collect()
             }
 

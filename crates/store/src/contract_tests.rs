@@ -1298,6 +1298,28 @@ async fn one_open_incident_per_group_with_its_timeline_and_outbox(h: Harness) {
         .map(|e| e.kind)
         .collect();
     assert_eq!(kinds, vec!["opened", "alert_joined", "resolved"]);
+    // The entries of some kinds of the open incidents only, oldest first.
+    store
+        .write_incidents(&[crate::IncidentWrite {
+            incident: incident(second, "g1", "triggered"),
+            events: vec![event("alert_joined"), event("note"), event("alert_left")],
+            notifications: vec![],
+        }])
+        .await
+        .unwrap();
+    let told = store
+        .open_incident_events(&["alert_joined", "alert_left"])
+        .await
+        .unwrap();
+    let told: Vec<(i64, String)> = told.into_iter().map(|e| (e.incident_id, e.kind)).collect();
+    assert_eq!(
+        told,
+        [
+            (second, "alert_joined".to_owned()),
+            (second, "alert_left".to_owned())
+        ]
+    );
+    assert!(store.open_incident_events(&[]).await.unwrap().is_empty());
 
     // The notification was queued once (same idempotency key twice).
     let due = store

@@ -122,11 +122,17 @@ pub struct Told {
 }
 
 impl Told {
+    /// The kinds of timeline entries that tell alerts joining and leaving.
+    pub const KINDS: &[&str] = &["alerts_joined", "alerts_left"];
+
     /// Folds the `alerts_joined` and `alerts_left` entries of a timeline
-    /// (oldest first), given the `notifiedSeq` of its incident's body.
-    /// `None` when an entry does not list every alert it tells (written
-    /// before entries did).
-    pub fn of(timeline: &[nines_store::IncidentEvent], notified_seq: u64) -> Option<Told> {
+    /// (oldest first; others are skipped), given the `notifiedSeq` of its
+    /// incident's body. `None` when an entry does not list every alert it
+    /// tells (written before entries did).
+    pub fn of<'a>(
+        timeline: impl IntoIterator<Item = &'a nines_store::IncidentEvent>,
+        notified_seq: u64,
+    ) -> Option<Told> {
         let mut told = Told::default();
         for e in timeline {
             let joined = match e.kind.as_str() {
@@ -1021,13 +1027,17 @@ fn urgency(alerts: &[&Held]) -> &'static str {
 impl Incidents {
     /// Groups the alerts already held, and adopts the open incidents of
     /// their groups, after a start-up.
-    /// `timelines` has the timeline of each, oldest entry first.
+    /// `told` has their timeline entries of [`Told::KINDS`], oldest first.
     pub fn restore(
         &mut self,
         open: Vec<IncidentRow>,
-        timelines: &BTreeMap<i64, Vec<nines_store::IncidentEvent>>,
+        told: Vec<nines_store::IncidentEvent>,
         routing: &Routing,
     ) {
+        let mut timelines: BTreeMap<i64, Vec<nines_store::IncidentEvent>> = BTreeMap::new();
+        for e in told {
+            timelines.entry(e.incident_id).or_default().push(e);
+        }
         self.all_changed = true;
         // A group's latest open incident is the one new alerts join; the
         // earlier ones were superseded, and get back the alerts written
@@ -1060,7 +1070,7 @@ impl Incidents {
         for row in open {
             let body = body_of(&row);
             let told = Told::of(
-                timelines.get(&row.id).map_or(&[][..], Vec::as_slice),
+                timelines.get(&row.id).into_iter().flatten(),
                 body["notifiedSeq"].as_u64().unwrap_or(0),
             );
             let receiver: Arc<str> = body["receiver"].as_str().unwrap_or_default().into();
