@@ -662,9 +662,32 @@ fn push_json_map(out: &mut String, set: &LabelSet) {
 /// and control characters (`\n`, `\r`, `\t`, `\b`, `\f`, else `\u00XX`).
 fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
+    json_str_pieces(s, |piece| out.push_str(piece));
+    out.push('"');
+}
+
+/// [`push_json_str`] into bytes (a webhook body).
+pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    json_str_pieces(s, |piece| out.extend_from_slice(piece.as_bytes()));
+    out.push(b'"');
+}
+
+/// Hands `s`, escaped for a JSON string (without its quotes), to `piece`
+/// in pieces: runs of `s` that need no escape, and escapes. Label names
+/// and values rarely need one: the runs are found eight bytes at a time.
+fn json_str_pieces(s: &str, mut piece: impl FnMut(&str)) {
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let short = match b {
+    loop {
+        let i = start + clean_prefix(&bytes[start..]);
+        // `i` is at the end or at an ASCII byte: a character boundary.
+        piece(&s[start..i]);
+        let Some(&b) = bytes.get(i) else {
+            return;
+        };
+        let mut hex = [b'\\', b'u', b'0', b'0', 0, 0];
+        piece(match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
             b'\n' => "\\n",
@@ -672,20 +695,40 @@ fn push_json_str(out: &mut String, s: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        // An ASCII byte: `i` is a character boundary.
-        out.push_str(&s[start..i]);
-        if short.is_empty() {
-            out.push_str(&format!("\\u{b:04x}"));
-        } else {
-            out.push_str(short);
-        }
+            _ => {
+                const DIGITS: &[u8; 16] = b"0123456789abcdef";
+                hex[4] = DIGITS[usize::from(b >> 4)];
+                hex[5] = DIGITS[usize::from(b & 0xf)];
+                std::str::from_utf8(&hex).unwrap_or_default()
+            }
+        });
         start = i + 1;
     }
-    out.push_str(&s[start..]);
-    out.push('"');
+}
+
+/// How many bytes at the start of `b` a JSON string holds as they are (no
+/// `"`, `\` or control character).
+fn clean_prefix(b: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether a byte of `x` is zero (exact for the word as a whole).
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    let mut i = 0;
+    for chunk in b.chunks_exact(8) {
+        let x = u64::from_ne_bytes([
+            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+        ]);
+        // A byte below 0x20 (a control character), or 0x22, or 0x5c.
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0;
+        if below_space || has_zero(x ^ (ONES * 0x22)) || has_zero(x ^ (ONES * 0x5c)) {
+            break;
+        }
+        i += 8;
+    }
+    i + b[i..]
+        .iter()
+        .position(|&c| c < 0x20 || c == b'"' || c == b'\\')
+        .unwrap_or(b.len() - i)
 }
 
 /// A source's name as a row holds it, made once per source (see
@@ -859,11 +902,26 @@ mod tests {
             "quote \" and backslash \\ and slash /",
             "line\nfeed\r\ttab\u{8}\u{c}\u{0}\u{1f}\u{7f}",
             "é, 漢字, 🚨 and \u{2028}",
+            "eight b\"then sixteen\\ clean bytes, a tab\tat the end\n",
             &every_ascii,
         ] {
             let mut out = String::new();
             push_json_str(&mut out, s);
             assert_eq!(out, serde_json::to_string(s).unwrap(), "{s:?}");
+            let mut bytes = Vec::new();
+            write_json_str(&mut bytes, s);
+            assert_eq!(String::from_utf8(bytes).unwrap(), out);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_escaped_as_serde_json_escapes_it(s in "(?s).{0,40}", ascii in "[\\x00-\\x7f]{0,40}") {
+            for s in [&s, &ascii] {
+                let mut out = String::new();
+                push_json_str(&mut out, s);
+                proptest::prop_assert_eq!(out, serde_json::to_string(s).unwrap());
+            }
         }
     }
 
