@@ -7,7 +7,7 @@
 //! after its last notification, `repeat_interval` to remind), so holding many
 //! quiet alerts costs nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -767,7 +767,7 @@ impl Group {
 /// the same end is kept once, with an earlier one the earliest is kept (it
 /// is looked at then, and put back for its end if it is still firing).
 #[derive(Debug, Default)]
-struct Expiry(BTreeMap<i64, HashMap<u64, Timestamp, foldhash::fast::RandomState>>);
+struct Expiry(BTreeMap<i64, super::ByFingerprint<Timestamp>>);
 
 impl Expiry {
     fn insert(&mut self, at: Timestamp, fp: u64) {
